@@ -1,0 +1,263 @@
+"""Anthropic Messages API (`POST /v1/messages`), plain and streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
+from adapters._content import arguments_object, dumps, joined_text, split_data_url
+from adapters._http import body_text, kind_for_status, load_object, malformed, retry_after
+from adapters._model import (
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ImagePart,
+    Message,
+    Part,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from adapters._sse import SSEDecoder
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; OpenAI clients may omit it.
+
+_STOP: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+_ERROR_KINDS = {
+    "invalid_request_error": ProviderErrorKind.INVALID_REQUEST,
+    "not_found_error": ProviderErrorKind.INVALID_REQUEST,
+    "request_too_large": ProviderErrorKind.INVALID_REQUEST,
+    "authentication_error": ProviderErrorKind.AUTH,
+    "permission_error": ProviderErrorKind.AUTH,
+    "billing_error": ProviderErrorKind.AUTH,
+    "rate_limit_error": ProviderErrorKind.RATE_LIMITED,
+    "api_error": ProviderErrorKind.SERVER_ERROR,
+    "overloaded_error": ProviderErrorKind.OVERLOADED,
+    "timeout_error": ProviderErrorKind.TIMEOUT,
+}
+
+
+def _block(part: Part) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    data = split_data_url(part.url)
+    if data is not None:
+        source = {"type": "base64", "media_type": part.media_type or data[0], "data": data[1]}
+    else:
+        source = {"type": "url", "url": part.url}
+    return {"type": "image", "source": source}
+
+
+def _content(message: Message) -> list[dict[str, Any]]:
+    if message.tool_result is not None:
+        result = message.tool_result
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": result.tool_call_id,
+            "content": [_block(p) for p in result.content],
+        }
+        if result.is_error:
+            block["is_error"] = True
+        return [block]
+    blocks = [_block(p) for p in message.content if isinstance(p, TextPart | ImagePart)]
+    for n, call in enumerate(message.tool_calls):
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": arguments_object(call.arguments, f"tool_calls[{n}].arguments"),
+            }
+        )
+    return blocks
+
+
+def encode_messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
+    """System texts and alternating turns: tool results travel as user turns, merged."""
+    system = list(request.system)
+    turns: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.role == "system":
+            system.append(joined_text(message.content))
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _content(message)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns
+
+
+class AnthropicCodec:
+    def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest:
+        system, messages = encode_messages(request)
+        body: dict[str, Any] = {
+            "model": target.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": messages,
+        }
+        if system:
+            body["system"] = [{"type": "text", "text": text} for text in system]
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = request.stop
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "input_schema": t.parameters}
+                | ({"description": t.description} if t.description is not None else {})
+                for t in request.tools
+            ]
+        if request.tool_choice is not None:
+            choice = {"auto": "auto", "none": "none", "required": "any"}.get(request.tool_choice)
+            body["tool_choice"] = (
+                {"type": choice} if choice else {"type": "tool", "name": request.tool_choice}
+            )
+        if request.stream:
+            body["stream"] = True
+        headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
+        if target.api_key:
+            headers["x-api-key"] = target.api_key
+        return HttpRequest("POST", f"{target.base_url}/v1/messages", headers, dumps(body))
+
+    def decode_response(self, body: bytes) -> ChatResponse:
+        obj = load_object(body, "message")
+        content = obj.get("content")
+        if obj.get("type") != "message" or not isinstance(content, list):
+            raise malformed("response is not a message with content")
+        texts: list[TextPart] = []
+        calls: list[ToolCall] = []
+        for block in content:
+            if not isinstance(block, dict):
+                raise malformed("content block is not an object")
+            if block.get("type") == "text":
+                texts.append(TextPart(str(block.get("text", ""))))
+            elif block.get("type") == "tool_use":
+                arguments = dumps(block.get("input") or {}).decode()
+                calls.append(ToolCall(str(block.get("id")), str(block.get("name")), arguments))
+        usage = obj.get("usage") or {}
+        return ChatResponse(
+            id=str(obj.get("id") or ""),
+            model=str(obj.get("model") or ""),
+            content=texts,
+            tool_calls=calls,
+            finish_reason=_STOP.get(str(obj.get("stop_reason")), "stop"),
+            usage=Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)),
+        )
+
+    def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        try:
+            obj = load_object(body, "error body")
+        except ProviderError:
+            obj = {"error": {"message": body_text(body)}}
+        return error_from_object(obj, status, headers)
+
+    def stream_decoder(self) -> AnthropicStreamDecoder:
+        return AnthropicStreamDecoder()
+
+
+def error_from_object(
+    obj: Mapping[str, Any], status: int | None, headers: Mapping[str, str]
+) -> ProviderError:
+    error = obj.get("error")
+    if not isinstance(error, dict):
+        error = {}
+    error_type = str(error.get("type") or "")
+    message = str(error.get("message") or "")
+    kind = _ERROR_KINDS.get(error_type)
+    if kind is None:
+        kind = kind_for_status(status, message) if status else ProviderErrorKind.SERVER_ERROR
+    return ProviderError(
+        kind,
+        message,
+        status=status,
+        retry_after=retry_after(headers),
+        provider_code=error_type or None,
+    )
+
+
+class AnthropicStreamDecoder:
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._tool_index: dict[int, int] = {}  # content block index -> tool call index
+        self._usage = Usage()
+        self._finish: FinishReason = "stop"
+        self._done = False
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for event in self._sse.feed(chunk):
+            if not self._done:
+                self._event(load_object(event.data, f"{event.event} event"), out)
+        return out
+
+    def close(self) -> list[StreamEvent]:
+        self._sse.close()
+        if not self._done:
+            raise ProviderError(
+                ProviderErrorKind.STREAM_INTERRUPTED, "stream ended before message_stop"
+            )
+        return []
+
+    def _event(self, data: dict[str, Any], out: list[StreamEvent]) -> None:
+        kind = data.get("type")
+        if kind == "error":
+            raise error_from_object(data, None, {})
+        if kind == "message_start":
+            message = data.get("message")
+            if not isinstance(message, dict):
+                raise malformed("message_start without message")
+            usage = message.get("usage") or {}
+            self._usage = Usage(
+                int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+            )
+            out.append(
+                StreamStart(str(message.get("id", "")), str(message.get("model", "")), self._usage)
+            )
+        elif kind == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                index = len(self._tool_index)
+                self._tool_index[int(data.get("index", 0))] = index
+                out.append(ToolCallDelta(index, str(block.get("id")), str(block.get("name")), ""))
+            elif block.get("type") == "text" and block.get("text"):
+                out.append(TextDelta(str(block["text"])))
+        elif kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                out.append(TextDelta(str(delta.get("text", ""))))
+            elif delta.get("type") == "input_json_delta":
+                tool = self._tool_index.get(int(data.get("index", 0)))
+                if tool is None:
+                    raise malformed("input_json_delta for a block that is not tool_use")
+                out.append(ToolCallDelta(tool, None, None, str(delta.get("partial_json", ""))))
+        elif kind == "message_delta":
+            stop = (data.get("delta") or {}).get("stop_reason")
+            if stop:
+                self._finish = _STOP.get(str(stop), "stop")
+            output = (data.get("usage") or {}).get("output_tokens")
+            if output is not None:
+                self._usage = Usage(self._usage.input_tokens, int(output))
+        elif kind == "message_stop":
+            self._done = True
+            out.append(StreamEnd(self._finish, self._usage))
+        # ping, content_block_stop and event types added later carry nothing we need;
+        # Anthropic's versioning policy says clients must tolerate new event types.

@@ -1,0 +1,300 @@
+"""OpenAI-compatible Chat Completions (OpenAI, Mistral, vLLM, Ollama, LocalAI) and Azure OpenAI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
+from adapters._content import dumps, joined_text
+from adapters._http import body_text, kind_for_status, load_object, malformed, retry_after
+from adapters._model import (
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ImagePart,
+    Message,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from adapters._sse import SSEDecoder
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+# OpenAI uses content_policy_violation (images, moderation); Azure content_filter.
+_CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
+_STREAM_ERROR_KINDS = {
+    "rate_limit_error": ProviderErrorKind.RATE_LIMITED,
+    "rate_limit_exceeded": ProviderErrorKind.RATE_LIMITED,
+    "insufficient_quota": ProviderErrorKind.RATE_LIMITED,
+    "server_error": ProviderErrorKind.SERVER_ERROR,
+    "api_error": ProviderErrorKind.SERVER_ERROR,
+    "overloaded_error": ProviderErrorKind.OVERLOADED,
+    "invalid_request_error": ProviderErrorKind.INVALID_REQUEST,
+}
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool" and message.tool_result is not None:
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_result.tool_call_id,
+            "content": joined_text(message.tool_result.content),
+        }
+    if message.role == "assistant":
+        out: dict[str, Any] = {"role": "assistant", "content": joined_text(message.content) or None}
+        if message.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in message.tool_calls
+            ]
+        return out
+    content: str | list[dict[str, Any]]
+    if all(isinstance(part, TextPart) for part in message.content):
+        content = joined_text(message.content)
+    else:
+        content = [
+            {"type": "text", "text": part.text}
+            if isinstance(part, TextPart)
+            else {"type": "image_url", "image_url": {"url": part.url}}
+            for part in message.content
+            if isinstance(part, TextPart | ImagePart)
+        ]
+    out = {"role": message.role, "content": content}
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def encode_body(request: ChatRequest, model: str | None, max_tokens_field: str) -> bytes:
+    body: dict[str, Any] = {}
+    if model is not None:
+        body["model"] = model
+    body["messages"] = [{"role": "system", "content": text} for text in request.system] + [
+        _message(m) for m in request.messages
+    ]
+    if request.max_tokens is not None:
+        body[max_tokens_field] = request.max_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop"] = request.stop
+    if request.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "parameters": t.parameters}
+                | ({"description": t.description} if t.description is not None else {}),
+            }
+            for t in request.tools
+        ]
+    if request.tool_choice is not None:
+        body["tool_choice"] = (
+            request.tool_choice
+            if request.tool_choice in ("auto", "none", "required")
+            else {"type": "function", "function": {"name": request.tool_choice}}
+        )
+    if request.user is not None:
+        body["user"] = request.user
+    if request.stream:
+        body["stream"] = True
+        # Always: the audit record needs token usage even when the client did not ask.
+        body["stream_options"] = {"include_usage": True}
+    return dumps(body)
+
+
+def _usage(value: Any) -> Usage | None:
+    if not isinstance(value, dict):
+        return None
+    return Usage(
+        input_tokens=int(value.get("prompt_tokens") or 0),
+        output_tokens=int(value.get("completion_tokens") or 0),
+    )
+
+
+def _error_kind(status: int | None, code: str, error_type: str, message: str) -> ProviderErrorKind:
+    if code in _CONTENT_FILTER_CODES:
+        return ProviderErrorKind.CONTENT_FILTER
+    if status is not None:
+        return kind_for_status(status, message)
+    return _STREAM_ERROR_KINDS.get(code) or _STREAM_ERROR_KINDS.get(
+        error_type, ProviderErrorKind.SERVER_ERROR
+    )
+
+
+def error_from_object(
+    obj: Mapping[str, Any], status: int | None, headers: Mapping[str, str]
+) -> ProviderError:
+    # OpenAI nests under "error"; vLLM answers top-level {"object": "error", ...};
+    # Ollama sends {"error": "text"}.
+    error = obj.get("error", obj)
+    if isinstance(error, str):
+        error = {"message": error}
+    if not isinstance(error, dict):
+        error = {}
+    message = str(error.get("message") or "")
+    code = str(error.get("code") or "")
+    error_type = str(error.get("type") or "")
+    inner = error.get("innererror")
+    if isinstance(inner, dict) and inner.get("code") == "ResponsibleAIPolicyViolation":
+        code = "content_filter"
+    return ProviderError(
+        _error_kind(status, code, error_type, message),
+        message,
+        status=status,
+        retry_after=retry_after(headers),
+        provider_code=code or error_type or None,
+    )
+
+
+class OpenAICodec:
+    def url(self, target: ProviderTarget, request: ChatRequest) -> str:
+        return f"{target.base_url}/chat/completions"
+
+    def auth_headers(self, target: ProviderTarget) -> dict[str, str]:
+        return {"authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+
+    def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest:
+        # OpenAI's reasoning models reject max_tokens; most compatible servers only
+        # know max_tokens, so the field is a per-provider option.
+        field = target.options.get("max_tokens_field", "max_tokens")
+        headers = {"content-type": "application/json", **self.auth_headers(target)}
+        if request.stream:
+            headers["accept"] = "text/event-stream"
+        body = encode_body(request, self.body_model(target), field)
+        return HttpRequest("POST", self.url(target, request), headers, body)
+
+    def body_model(self, target: ProviderTarget) -> str | None:
+        return target.model
+
+    def decode_response(self, body: bytes) -> ChatResponse:
+        obj = load_object(body, "chat completion")
+        choices = obj.get("choices")
+        if obj.get("object") != "chat.completion" or not isinstance(choices, list) or not choices:
+            raise malformed("response is not a chat.completion with choices")
+        choice = choices[0]
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise malformed("choice has no message")
+        text = message.get("content")
+        calls = message.get("tool_calls") or []
+        try:
+            tool_calls = [
+                ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "")
+                for c in calls
+            ]
+        except (KeyError, TypeError) as exc:
+            raise malformed("tool_calls entry lacks id or function") from exc
+        return ChatResponse(
+            id=str(obj.get("id") or ""),
+            model=str(obj.get("model") or ""),
+            content=[TextPart(text)] if isinstance(text, str) and text else [],
+            tool_calls=tool_calls,
+            finish_reason=_FINISH.get(str(choice.get("finish_reason")), "stop"),
+            usage=_usage(obj.get("usage")) or Usage(),
+        )
+
+    def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        try:
+            obj = load_object(body, "error body")
+        except ProviderError:
+            obj = {"error": {"message": body_text(body)}}
+        return error_from_object(obj, status, headers)
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder()
+
+
+class AzureOpenAICodec(OpenAICodec):
+    """Azure addresses the model by deployment in the path and wants `api-key`."""
+
+    def url(self, target: ProviderTarget, request: ChatRequest) -> str:
+        version = target.options.get("api_version")
+        if not version:
+            raise ValueError("Azure OpenAI needs options.api_version")
+        return (
+            f"{target.base_url}/openai/deployments/{target.model}/chat/completions"
+            f"?api-version={version}"
+        )
+
+    def auth_headers(self, target: ProviderTarget) -> dict[str, str]:
+        return {"api-key": target.api_key} if target.api_key else {}
+
+    def body_model(self, target: ProviderTarget) -> str | None:
+        return None
+
+
+class OpenAIStreamDecoder:
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._started = False
+        self._done = False
+        self._finish: FinishReason | None = None
+        self._usage: Usage | None = None
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for event in self._sse.feed(chunk):
+            if self._done:
+                break
+            if event.data.strip() == "[DONE]":
+                self._done = True
+                out.append(StreamEnd(self._finish or "stop", self._usage))
+                continue
+            self._chunk(load_object(event.data, "stream chunk"), out)
+        return out
+
+    def close(self) -> list[StreamEvent]:
+        self._sse.close()
+        if not self._done:
+            raise ProviderError(ProviderErrorKind.STREAM_INTERRUPTED, "stream ended before [DONE]")
+        return []
+
+    def _chunk(self, obj: dict[str, Any], out: list[StreamEvent]) -> None:
+        if "error" in obj:
+            raise error_from_object(obj, None, {})
+        # Azure's first chunk carries only prompt_filter_results: empty id and choices.
+        if not self._started and obj.get("id"):
+            self._started = True
+            out.append(StreamStart(id=str(obj["id"]), model=str(obj.get("model") or "")))
+        usage = _usage(obj.get("usage"))
+        if usage is not None:
+            self._usage = usage
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            raise malformed("stream chunk has no choices list")
+        for choice in choices:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                out.append(TextDelta(delta["content"]))
+            for call in delta.get("tool_calls") or []:
+                function = call.get("function") or {}
+                out.append(
+                    ToolCallDelta(
+                        index=int(call.get("index", 0)),
+                        id=call.get("id"),
+                        name=function.get("name"),
+                        arguments=function.get("arguments") or "",
+                    )
+                )
+            if choice.get("finish_reason"):
+                self._finish = _FINISH.get(str(choice["finish_reason"]), "stop")

@@ -1,0 +1,33 @@
+"""Codec lookup by the names used in config (`adapter:`) and by the inbound routes."""
+
+from __future__ import annotations
+
+from adapters._anthropic import AnthropicCodec
+from adapters._anthropic_client import AnthropicClientCodec
+from adapters._base import ClientCodec, ProviderCodec
+from adapters._gemini import GeminiCodec
+from adapters._openai import AzureOpenAICodec, OpenAICodec
+from adapters._openai_client import OpenAIClientCodec
+
+ADAPTER_NAMES = ("openai", "azure_openai", "anthropic", "gemini")
+CLIENT_PROTOCOLS = ("openai", "anthropic")
+
+
+def provider_codec(adapter: str) -> ProviderCodec:
+    if adapter == "openai":
+        return OpenAICodec()
+    if adapter == "azure_openai":
+        return AzureOpenAICodec()
+    if adapter == "anthropic":
+        return AnthropicCodec()
+    if adapter == "gemini":
+        return GeminiCodec()
+    raise ValueError(f"unknown adapter {adapter!r}; expected one of {', '.join(ADAPTER_NAMES)}")
+
+
+def client_codec(protocol: str) -> ClientCodec:
+    if protocol == "openai":
+        return OpenAIClientCodec()
+    if protocol == "anthropic":
+        return AnthropicClientCodec()
+    raise ValueError(f"unknown client protocol {protocol!r}; expected openai or anthropic")

@@ -1,0 +1,97 @@
+"""An incremental (push-style) Server-Sent Events decoder, per the WHATWG HTML spec.
+
+Written by hand because the maintained Python SSE libraries (httpx-sse, sseclient,
+aiohttp-sse-client) are pull-style: they wrap an httpx/requests/aiohttp response
+iterator. Our codecs do no I/O, so they need bytes in, events out, from any split.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class SSEDecoder:
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._started = False
+        # A chunk that ends in CR may be the first half of a CRLF pair.
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        text = self._utf8.decode(chunk)
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]
+        self._pending_cr = False
+        self._buffer += text
+        events: list[SSEEvent] = []
+        start = 0
+        buffer = self._buffer
+        length = len(buffer)
+        while start < length:
+            cr = buffer.find("\r", start)
+            lf = buffer.find("\n", start)
+            if cr == -1 and lf == -1:
+                break
+            end = lf if cr == -1 or (lf != -1 and lf < cr) else cr
+            line = buffer[start:end]
+            if buffer[end] == "\r":
+                if end + 1 < length:
+                    start = end + 2 if buffer[end + 1] == "\n" else end + 1
+                else:
+                    self._pending_cr = True
+                    start = end + 1
+            else:
+                start = end + 1
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        self._buffer = buffer[start:]
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """The stream ended: the spec discards an event without its blank line."""
+        self._buffer = ""
+        self._data = []
+        return []
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        event = SSEEvent(
+            data="\n".join(self._data), event=self._event or "message", id=self._last_id
+        )
+        self._data = []
+        self._event = ""
+        return event
