@@ -1,0 +1,106 @@
+"""The signed, tamper-evident audit log: one RFC 8785 record per request, Ed25519-signed,
+hash-chained, and checkpointed as an RFC 6962 Merkle tree in C2SP signed notes.
+"""
+
+from policy_engine.audit._auditor import (
+    InclusionBundle,
+    VerifyReport,
+    check_inclusion_bundle,
+    iter_records,
+    open_checkpoint,
+    prove_request,
+    verify_log,
+)
+from policy_engine.audit._checkpoint import Checkpoint, parse_checkpoint
+from policy_engine.audit._errors import (
+    AuditError,
+    AuditUnavailable,
+    CheckpointError,
+    KeyFileError,
+    LogCorrupted,
+    NoteError,
+    ProofError,
+    RecordError,
+    RootMismatchError,
+    VerificationFailure,
+)
+from policy_engine.audit._hashing import empty_root, hash_children, hash_leaf
+from policy_engine.audit._keys import (
+    PRIVATE_KEY_NAME,
+    PUBLIC_KEY_NAME,
+    load_private_key,
+    load_public_key,
+    record_key_id,
+    write_key_pair,
+)
+from policy_engine.audit._log import UNRECORDED, AuditLog
+from policy_engine.audit._merkle import CompactRange, consistency_proof, inclusion_proof, tree_root
+from policy_engine.audit._note import (
+    NoteSigner,
+    NoteVerifier,
+    OpenedNote,
+    note_key_hash,
+    open_note,
+    parse_signer_key,
+    parse_verifier_key,
+    sign_note,
+)
+from policy_engine.audit._proof import (
+    root_from_inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
+from policy_engine.audit._record import Record, RecordSigner, parse_record
+from policy_engine.audit._settings import AuditSettings
+
+__all__ = [
+    "PRIVATE_KEY_NAME",
+    "PUBLIC_KEY_NAME",
+    "UNRECORDED",
+    "AuditError",
+    "AuditLog",
+    "AuditSettings",
+    "AuditUnavailable",
+    "Checkpoint",
+    "CheckpointError",
+    "CompactRange",
+    "InclusionBundle",
+    "KeyFileError",
+    "LogCorrupted",
+    "NoteError",
+    "NoteSigner",
+    "NoteVerifier",
+    "OpenedNote",
+    "ProofError",
+    "Record",
+    "RecordError",
+    "RecordSigner",
+    "RootMismatchError",
+    "VerificationFailure",
+    "VerifyReport",
+    "check_inclusion_bundle",
+    "consistency_proof",
+    "empty_root",
+    "hash_children",
+    "hash_leaf",
+    "inclusion_proof",
+    "iter_records",
+    "load_private_key",
+    "load_public_key",
+    "note_key_hash",
+    "open_checkpoint",
+    "open_note",
+    "parse_checkpoint",
+    "parse_record",
+    "parse_signer_key",
+    "parse_verifier_key",
+    "prove_request",
+    "record_key_id",
+    "root_from_inclusion_proof",
+    "sign_note",
+    "tree_root",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_log",
+    "write_key_pair",
+]

@@ -1,0 +1,282 @@
+"""The audit log writer: group-committed, signed, hash-chained, Merkle-checkpointed.
+
+Sealing (canonicalise, sign, hash) and the write+fsync run on one writer thread:
+the chain makes sealing sequential anyway, and it keeps fsync off the event loop.
+`append` resolves only after the batch holding its record is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+import structlog
+
+from policy_engine.audit._checkpoint import Checkpoint
+from policy_engine.audit._errors import AuditError, AuditUnavailable
+from policy_engine.audit._hashing import hash_leaf
+from policy_engine.audit._keys import load_private_key
+from policy_engine.audit._note import NoteSigner, sign_note
+from policy_engine.audit._record import RecordSigner
+from policy_engine.audit._recovery import LogState, recover
+from policy_engine.audit._settings import AuditSettings
+from policy_engine.audit._store import (
+    CHECKPOINT_DIR,
+    checkpoint_path,
+    fsync_directory,
+    segment_path,
+    write_durably,
+)
+
+UNRECORDED = -1
+"""What `append` returns under `fail_open` when the record could not be made durable."""
+
+# Bounds one write (and the futures one fsync releases) when producers outpace the disk.
+_MAX_BATCH = 4096
+
+_log = structlog.get_logger("policy_engine.audit")
+
+
+@dataclass
+class _Pending:
+    kind: str
+    event: dict[str, Any]
+    future: asyncio.Future[int]
+    loop: asyncio.AbstractEventLoop
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _resolve(future: asyncio.Future[int], outcome: int | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class AuditLog:
+    def __init__(
+        self, settings: AuditSettings, state: LogState, records: RecordSigner, notes: NoteSigner
+    ) -> None:
+        self._settings = settings
+        self._state = state
+        self._records = records
+        self._notes = notes
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._healthy = True
+        self._closed = False
+        # After a failed write the segment may end in a partial batch: cut back to
+        # the last durable byte before the next write.
+        self._dirty = False
+        self._fd = os.open(
+            segment_path(settings.dir, state.segment), os.O_WRONLY | os.O_CREAT, 0o644
+        )
+        self._last_checkpoint_at = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+
+    @classmethod
+    async def open(cls, settings: AuditSettings) -> AuditLog:
+        key = load_private_key(settings.signing_key_file)
+        state = await asyncio.to_thread(recover, settings.dir)
+        (settings.dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
+        log = cls(settings, state, RecordSigner(key), NoteSigner(settings.origin, key))
+        log._thread.start()
+        if state.recovered is not None:
+            _log.warning("audit_torn_tail_cut", **state.recovered)
+            await log._submit("recovery", state.recovered)
+        return log
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    @property
+    def size(self) -> int:
+        """Records made durable so far (the Merkle tree size)."""
+        return self._state.tree.size
+
+    async def append(self, event: dict[str, Any]) -> int:
+        return await self._submit("request", event)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    async def _submit(self, kind: str, event: dict[str, Any]) -> int:
+        if self._closed:
+            raise AuditUnavailable("the audit log is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put(_Pending(kind, event, future, loop))
+        return await future
+
+    def _run(self) -> None:
+        try:
+            while (batch := self._gather()) is not None:
+                if self._settings.fsync == "every_record":
+                    for pending in batch:
+                        self._commit([pending])
+                else:
+                    self._commit(batch)
+                self._maybe_checkpoint()
+        finally:
+            self._checkpoint()
+            os.close(self._fd)
+
+    def _gather(self) -> list[_Pending] | None:
+        """Wait for records; return a batch, or None once `close` asked to stop."""
+        while True:
+            try:
+                first = self._queue.get(timeout=self._checkpoint_wait())
+                break
+            except queue.Empty:
+                self._maybe_checkpoint()
+        if first is None:
+            return None
+        batch = [first]
+        window = self._settings.batch_interval_ms / 1000
+        if self._settings.fsync == "every_record":
+            window = 0.0  # each record gets its own fsync: waiting would only add latency
+        deadline = time.monotonic() + window
+        while len(batch) < _MAX_BATCH:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining > 0:
+                    item = self._queue.get(timeout=remaining)
+                else:
+                    item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)  # finish this batch first, stop on the next gather
+                break
+            batch.append(item)
+        return batch
+
+    def _checkpoint_wait(self) -> float | None:
+        if self._state.tree.size == self._state.checkpoint_size:
+            return None
+        elapsed = time.monotonic() - self._last_checkpoint_at
+        return max(self._settings.checkpoint_every_seconds - elapsed, 0.001)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        state = self._state
+        seq, prev = state.next_seq, state.prev
+        lines: list[bytes] = []
+        leaves: list[bytes] = []
+        sealed: list[tuple[_Pending, int]] = []
+        for pending in batch:
+            try:
+                line = self._records.seal(
+                    seq=seq, prev=prev, at=_now(), kind=pending.kind, event=pending.event
+                )
+            except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+                # A bad event is the caller's bug; it fails alone and takes no seq.
+                error = AuditError(f"event cannot be canonicalised: {exc}")
+                pending.loop.call_soon_threadsafe(_resolve, pending.future, error)
+                continue
+            leaf = hash_leaf(line)
+            lines.append(line + b"\n")
+            leaves.append(leaf)
+            sealed.append((pending, seq))
+            seq, prev = seq + 1, leaf.hex()
+        if not sealed:
+            return
+        data = b"".join(lines)
+        try:
+            self._write(data)
+        except OSError as exc:
+            self._fail(exc, [pending for pending, _ in sealed])
+            return
+        for leaf in leaves:
+            state.tree.append(leaf)
+        state.next_seq, state.prev = seq, prev
+        state.segment_bytes += len(data)
+        if not self._healthy:
+            _log.info("audit_log_writable_again", segment=state.segment)
+        self._healthy = True
+        for pending, record_seq in sealed:
+            pending.loop.call_soon_threadsafe(_resolve, pending.future, record_seq)
+
+    def _write(self, data: bytes) -> None:
+        state = self._state
+        if self._dirty:
+            os.ftruncate(self._fd, state.segment_bytes)
+            self._dirty = False
+        if (
+            state.segment_bytes
+            and state.segment_bytes + len(data) > self._settings.segment_max_bytes
+        ):
+            self._rotate()
+        self._dirty = True
+        offset = state.segment_bytes
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, offset)
+            view, offset = view[written:], offset + written
+        os.fdatasync(self._fd)
+        self._dirty = False
+
+    def _rotate(self) -> None:
+        state = self._state
+        fd = os.open(
+            segment_path(self._settings.dir, state.segment + 1),
+            os.O_WRONLY | os.O_CREAT,
+            0o644,
+        )
+        fsync_directory(self._settings.dir)
+        os.close(self._fd)
+        self._fd = fd
+        state.segment += 1
+        state.segment_bytes = 0
+
+    def _fail(self, exc: OSError, failed: list[_Pending]) -> None:
+        self._healthy = False
+        _log.error(
+            "audit_write_failed",
+            error=str(exc),
+            errno=exc.errno,
+            records=len(failed),
+            on_failure=self._settings.on_failure,
+        )
+        for pending in failed:
+            outcome: int | BaseException = UNRECORDED
+            if self._settings.on_failure == "fail_closed":
+                outcome = AuditUnavailable(f"audit record not durable: {exc.strerror or exc}")
+            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+
+    def _maybe_checkpoint(self) -> None:
+        state = self._state
+        pending = state.tree.size - state.checkpoint_size
+        due = time.monotonic() - self._last_checkpoint_at >= self._settings.checkpoint_every_seconds
+        if pending >= self._settings.checkpoint_every_records or (pending and due):
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        state = self._state
+        self._last_checkpoint_at = time.monotonic()
+        if state.tree.size == state.checkpoint_size:
+            return
+        body = Checkpoint(self._settings.origin, state.tree.size, state.tree.root()).body()
+        note = sign_note(body, [self._notes])
+        try:
+            write_durably(checkpoint_path(self._settings.dir, state.tree.size), note.encode())
+        except OSError as exc:
+            self._healthy = False
+            _log.error("audit_checkpoint_failed", error=str(exc), size=state.tree.size)
+            return
+        state.checkpoint_size = state.tree.size

@@ -1,0 +1,112 @@
+"""One audit record: canonical JSON (RFC 8785) on one line, signed with Ed25519.
+
+Fields: `at` (UTC time), `event` (what the pipeline recorded), `kid` (key id, see
+`_keys`), `kind` ("request" or "recovery"), `prev` (hex leaf hash of the previous
+record, 64 zeros for the first), `seq` (0-based; also the Merkle leaf index) and
+`sig` (base64 Ed25519 signature over the canonical record without `sig`).
+The record's leaf hash is SHA-256(0x00 || line), line without its newline.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from policy_engine.audit._errors import RecordError
+from policy_engine.audit._hashing import hash_leaf
+from policy_engine.audit._keys import record_key_id
+
+GENESIS_PREV = "0" * 64
+KINDS = ("request", "recovery")
+_FIELDS = frozenset({"at", "event", "kid", "kind", "prev", "seq", "sig"})
+
+
+class RecordSigner:
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        self.kid = record_key_id(key.public_key())
+
+    def seal(self, *, seq: int, prev: str, at: str, kind: str, event: Mapping[str, Any]) -> bytes:
+        """The record's line (no newline): canonical JSON including the signature."""
+        unsigned = rfc8785.dumps(
+            {"at": at, "event": event, "kid": self.kid, "kind": kind, "prev": prev, "seq": seq}
+        )
+        signature = base64.b64encode(self._key.sign(unsigned)).decode()
+        # "sig" sorts after every other key, so splicing it before the closing brace
+        # yields the RFC 8785 form of the full record without canonicalising the event
+        # twice (the costliest step); `parse_record` re-checks canonical form.
+        return unsigned[:-1] + b',"sig":"' + signature.encode() + b'"}'
+
+
+@dataclass(frozen=True)
+class Record:
+    seq: int
+    prev: str
+    at: str
+    kind: str
+    kid: str
+    sig: bytes
+    event: dict[str, Any]
+    line: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return hash_leaf(self.line)
+
+    def verify(self, trusted: Mapping[str, Ed25519PublicKey]) -> None:
+        key = trusted.get(self.kid)
+        if key is None:
+            raise RecordError(f"signed by untrusted key id {self.kid!r}")
+        # The line is canonical (checked by `parse_record`) and "sig" is its last key,
+        # so the signed bytes are the line with that member cut out.
+        unsigned = self.line[: self.line.rfind(b',"sig":')] + b"}"
+        try:
+            key.verify(self.sig, unsigned)
+        except InvalidSignature as exc:
+            raise RecordError(f"signature does not verify with key id {self.kid!r}") from exc
+
+
+def parse_record(line: bytes) -> Record:
+    """Parse and structurally check one line; signatures are checked by `Record.verify`."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or set(data) != _FIELDS:
+        raise RecordError(f"record must be an object with exactly the fields {sorted(_FIELDS)}")
+    seq, prev, at, kind, kid, sig, event = (
+        data["seq"],
+        data["prev"],
+        data["at"],
+        data["kind"],
+        data["kid"],
+        data["sig"],
+        data["event"],
+    )
+    if type(seq) is not int or seq < 0:
+        raise RecordError(f"seq {seq!r} is not a non-negative integer")
+    if not isinstance(prev, str) or len(prev) != 64 or prev.strip("0123456789abcdef"):
+        raise RecordError(f"prev {prev!r} is not a hex SHA-256 hash")
+    if not isinstance(at, str) or not isinstance(kid, str) or not isinstance(event, dict):
+        raise RecordError("at and kid must be strings and event an object")
+    if kind not in KINDS:
+        raise RecordError(f"kind {kind!r} is not one of {list(KINDS)}")
+    try:
+        signature = base64.b64decode(sig, validate=True)
+    except (binascii.Error, TypeError) as exc:
+        raise RecordError(f"sig is not base64: {exc}") from exc
+    try:
+        canonical = rfc8785.dumps(data)
+    except rfc8785.CanonicalizationError as exc:
+        raise RecordError(f"cannot be canonicalised: {exc}") from exc
+    if canonical != line:
+        raise RecordError("line is not in RFC 8785 canonical form")
+    return Record(seq, prev, at, kind, kid, signature, event, line)

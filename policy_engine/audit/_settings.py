@@ -1,0 +1,52 @@
+"""Settings for the audit log, built once at startup and passed to `AuditLog.open`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AuditSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dir: Path = Field(description="Directory holding the segment files and checkpoints.")
+    signing_key_file: Path = Field(
+        description="Ed25519 private key, PKCS8 PEM; refused if group or others can read it."
+    )
+    fsync: Literal["batch", "every_record"] = Field(
+        default="batch",
+        description="'batch' fsyncs a group of records at once; 'every_record' one by one.",
+    )
+    batch_interval_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Group-commit window: how long the writer gathers records before an fsync.",
+    )
+    segment_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="A segment file rotates once the next batch would take it past this size.",
+    )
+    checkpoint_every_records: int = Field(
+        default=1000, gt=0, description="Write a signed checkpoint after this many records."
+    )
+    checkpoint_every_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Write a signed checkpoint this long after the last one if records came.",
+    )
+    on_failure: Literal["fail_closed", "fail_open"] = Field(
+        default="fail_closed",
+        description=(
+            "On a write or fsync failure, 'fail_closed' raises AuditUnavailable from append; "
+            "'fail_open' returns UNRECORDED and the request goes on without a record."
+        ),
+    )
+    origin: str = Field(
+        default="policy-engine/audit",
+        min_length=1,
+        pattern=r"^[^\s+]+$",
+        description="Checkpoint origin line and the checkpoint signing key's name (C2SP).",
+    )

@@ -1,0 +1,92 @@
+"""Where the log lives on disk: numbered segment files and checkpoint notes.
+
+`DIR/segment-00000001.jsonl`, `-00000002`, ... hold records, one per line;
+`DIR/checkpoints/<tree size, 20 digits>.note` hold signed checkpoints.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_SEGMENT = re.compile(r"segment-(\d{8})\.jsonl")
+_CHECKPOINT = re.compile(r"(\d{20})\.note")
+CHECKPOINT_DIR = "checkpoints"
+
+
+def segment_path(directory: Path, number: int) -> Path:
+    return directory / f"segment-{number:08d}.jsonl"
+
+
+def list_segments(directory: Path) -> list[tuple[int, Path]]:
+    found = [
+        (int(match.group(1)), path)
+        for path in directory.iterdir()
+        if (match := _SEGMENT.fullmatch(path.name))
+    ]
+    return sorted(found)
+
+
+def checkpoint_path(directory: Path, size: int) -> Path:
+    return directory / CHECKPOINT_DIR / f"{size:020d}.note"
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    folder = directory / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if (match := _CHECKPOINT.fullmatch(path.name))
+    ]
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # 1-based, as editors and error messages count
+    offset: int
+    data: bytes  # without the newline
+    complete: bool  # False for a last line with no newline: a torn write
+
+
+def read_lines(path: Path) -> Iterator[Line]:
+    data = path.read_bytes()
+    offset = 0
+    number = 1
+    while offset < len(data):
+        end = data.find(b"\n", offset)
+        if end < 0:
+            yield Line(number, offset, data[offset:], complete=False)
+            return
+        yield Line(number, offset, data[offset:end], complete=True)
+        offset = end + 1
+        number += 1
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a created, renamed or truncated entry in `directory` survive a crash."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory."""
+    temp = path.with_name(path.name + ".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        if os.write(fd, data) != len(data):
+            raise OSError(errno.ENOSPC, "short write", str(temp))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    fsync_directory(path.parent)
