@@ -1,0 +1,47 @@
+"""Fake LLM providers for tests: real loopback HTTP in each provider's wire format."""
+
+from tests.fakes._behaviours import (
+    Behaviour,
+    Call,
+    ConnectionReset,
+    ContentFilter,
+    InvalidRequest,
+    MalformedJSON,
+    MalformedSSE,
+    Ok,
+    Overloaded,
+    Oversized,
+    RateLimited,
+    ServerError,
+    SlowFirstByte,
+    StallStream,
+    StreamCut,
+    Unauthorized,
+    Unavailable,
+    WrongContentType,
+)
+from tests.fakes._server import FakeProvider, Protocol, Received
+
+__all__ = [
+    "Behaviour",
+    "Call",
+    "ConnectionReset",
+    "ContentFilter",
+    "FakeProvider",
+    "InvalidRequest",
+    "MalformedJSON",
+    "MalformedSSE",
+    "Ok",
+    "Overloaded",
+    "Oversized",
+    "Protocol",
+    "RateLimited",
+    "Received",
+    "ServerError",
+    "SlowFirstByte",
+    "StallStream",
+    "StreamCut",
+    "Unauthorized",
+    "Unavailable",
+    "WrongContentType",
+]

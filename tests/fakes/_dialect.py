@@ -1,0 +1,69 @@
+"""What each provider dialect of the fake server must be able to render."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tests.fakes._behaviours import ErrorBehaviour, Finish, Ok
+
+
+@dataclass(frozen=True)
+class Route:
+    stream: bool | None  # None: the body's "stream" field decides
+    model: str
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    events: list[bytes] | None = None  # complete SSE events; the last is the final one
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Dialect(Protocol):
+    def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None: ...
+
+    def authorized(self, headers: Mapping[str, str], api_key: str) -> bool: ...
+
+    def echo(self, body: Any) -> str | None: ...
+
+    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply: ...
+
+    def error(self, behaviour: ErrorBehaviour, model: str, stream: bool) -> Reply: ...
+
+    def not_found(self, path: str) -> Reply: ...
+
+
+def dumps(value: Any) -> bytes:
+    """Plain json, not orjson: the fakes share no code with the codecs under test."""
+    return json.dumps(value).encode()
+
+
+def json_reply(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(
+        status, dumps(value), headers={"content-type": "application/json", **(headers or {})}
+    )
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def pieces(text: str, count: int = 3) -> list[str]:
+    """Split text into up to `count` fragments, so clients must concatenate."""
+    if not text:
+        return []
+    size = max(1, -(-len(text) // count))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def finish_of(ok: Ok) -> Finish:
+    if ok.finish is not None:
+        return ok.finish
+    return "tool_calls" if ok.tool_calls else "stop"

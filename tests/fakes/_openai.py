@@ -1,0 +1,266 @@
+"""OpenAI Chat Completions and Azure OpenAI, from the public API reference."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from tests.fakes._behaviours import (
+    ContentFilter,
+    ErrorBehaviour,
+    InvalidRequest,
+    Ok,
+    Overloaded,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    Unavailable,
+)
+from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse
+
+
+def _error(
+    message: str, type_: str | None, code: str | None, param: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+class OpenAIDialect:
+    def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None:
+        if method == "POST" and path == "/v1/chat/completions":
+            return Route(stream=None, model="")
+        return None
+
+    def authorized(self, headers: Mapping[str, str], api_key: str) -> bool:
+        return headers.get("Authorization") == f"Bearer {api_key}"
+
+    def echo(self, body: Any) -> str | None:
+        for message in reversed(body.get("messages") or []):
+            if message.get("role") == "user":
+                content = message.get("content")
+                if isinstance(content, str):
+                    return content
+                return "".join(p.get("text", "") for p in content or [] if p.get("type") == "text")
+        return None
+
+    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply:
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:20]}"
+        calls: list[dict[str, Any]] = [
+            {
+                "id": call.id or f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": _json(call.arguments)},
+            }
+            for call in ok.tool_calls
+        ]
+        usage = {
+            "prompt_tokens": ok.usage[0],
+            "completion_tokens": ok.usage[1],
+            "total_tokens": sum(ok.usage),
+        }
+        if not stream:
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": text or None,
+                "refusal": None,
+            }
+            if calls:
+                message["tool_calls"] = calls
+            body = {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "logprobs": None,
+                        "finish_reason": finish_of(ok),
+                    }
+                ],
+                "usage": usage,
+                "system_fingerprint": "fp_fake",
+            }
+            return json_reply(200, body)
+        base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return sse(base | {"choices": [choice], "usage": None})
+
+        events = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        events += [chunk({"content": piece}) for piece in pieces(text)]
+        for index, call in enumerate(calls):
+            head = {"index": index, "id": call["id"], "type": "function"}
+            events.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            head | {"function": {"name": call["function"]["name"], "arguments": ""}}
+                        ]
+                    }
+                )
+            )
+            events += [
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
+                for part in pieces(call["function"]["arguments"])
+            ]
+        events.append(chunk({}, finish_of(ok)))
+        # stream_options.include_usage: "an additional chunk will be streamed before the
+        # data: [DONE] message. The usage field on this chunk shows the token usage
+        # statistics for the entire request, and the choices field will always be an
+        # empty array."
+        events.append(sse(base | {"choices": [], "usage": usage}))
+        events.append(b"data: [DONE]\n\n")
+        return Reply(200, events=events, headers={"content-type": "text/event-stream"})
+
+    def error(self, behaviour: ErrorBehaviour, model: str, stream: bool) -> Reply:
+        if isinstance(behaviour, RateLimited):
+            headers = (
+                {}
+                if behaviour.retry_after is None
+                else {"retry-after": f"{behaviour.retry_after:g}"}
+            )
+            return json_reply(
+                429,
+                _error("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+                headers,
+            )
+        if isinstance(behaviour, ServerError):
+            return json_reply(
+                behaviour.status,
+                _error(
+                    "The server had an error while processing your request.", "server_error", None
+                ),
+            )
+        if isinstance(behaviour, Unavailable):
+            return json_reply(
+                503, _error("The server is currently unavailable.", "server_error", None)
+            )
+        if isinstance(behaviour, Overloaded):
+            return json_reply(
+                503,
+                _error(
+                    "The engine is currently overloaded, please try again later.",
+                    "server_error",
+                    None,
+                ),
+            )
+        if isinstance(behaviour, InvalidRequest):
+            return json_reply(
+                400,
+                _error(
+                    "Invalid value for 'temperature'.",
+                    "invalid_request_error",
+                    "invalid_value",
+                    "temperature",
+                ),
+            )
+        if isinstance(behaviour, ContentFilter):
+            return json_reply(
+                400,
+                _error(
+                    "Your request was rejected as a result of our safety system.",
+                    "invalid_request_error",
+                    "content_policy_violation",
+                ),
+            )
+        assert isinstance(behaviour, Unauthorized)
+        return json_reply(
+            401, _error("Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        )
+
+    def not_found(self, path: str) -> Reply:
+        return json_reply(404, _error(f"Invalid URL (POST {path})", "invalid_request_error", None))
+
+
+class AzureOpenAIDialect(OpenAIDialect):
+    """Azure answers in OpenAI's shapes, except its auth, routing and content filter."""
+
+    def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None:
+        parts = path.split("/")
+        # /openai/deployments/{deployment}/chat/completions?api-version=...
+        if (
+            method == "POST"
+            and len(parts) == 6
+            and parts[:3] == ["", "openai", "deployments"]
+            and parts[4:] == ["chat", "completions"]
+            and query.get("api-version")
+        ):
+            return Route(stream=None, model=parts[3])
+        return None
+
+    def authorized(self, headers: Mapping[str, str], api_key: str) -> bool:
+        return headers.get("api-key") == api_key
+
+    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply:
+        reply = super().ok(ok, text, model, stream)
+        if reply.events is not None:
+            # Azure streams the prompt's filter results first, in a chunk with an empty
+            # id, empty model and no choices.
+            first = {
+                "choices": [],
+                "created": 0,
+                "id": "",
+                "model": "",
+                "object": "",
+                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+            }
+            reply.events.insert(0, sse(first))
+        return reply
+
+    def error(self, behaviour: ErrorBehaviour, model: str, stream: bool) -> Reply:
+        if isinstance(behaviour, ContentFilter):
+            # Azure: "The response was filtered due to the prompt triggering Azure
+            # OpenAI's content management policy" with code content_filter, 400.
+            return json_reply(
+                400,
+                {
+                    "error": {
+                        "message": "The response was filtered due to the prompt triggering "
+                        "Azure OpenAI's content management policy.",
+                        "type": None,
+                        "param": "prompt",
+                        "code": "content_filter",
+                        "status": 400,
+                        "innererror": {
+                            "code": "ResponsibleAIPolicyViolation",
+                            "content_filter_result": {
+                                "hate": {"filtered": True, "severity": "high"},
+                                "self_harm": {"filtered": False, "severity": "safe"},
+                                "sexual": {"filtered": False, "severity": "safe"},
+                                "violence": {"filtered": False, "severity": "safe"},
+                            },
+                        },
+                    }
+                },
+            )
+        if isinstance(behaviour, Unauthorized):
+            return json_reply(
+                401,
+                {
+                    "error": {
+                        "code": "401",
+                        "message": "Access denied due to invalid subscription key or wrong API "
+                        "endpoint. Make sure to provide a valid key for an active subscription "
+                        "and use a correct regional API endpoint for your resource.",
+                    }
+                },
+            )
+        return super().error(behaviour, model, stream)
+
+    def not_found(self, path: str) -> Reply:
+        return json_reply(404, {"error": {"code": "404", "message": "Resource not found"}})
+
+
+def _json(arguments: Mapping[str, Any]) -> str:
+    return json.dumps(dict(arguments))

@@ -1,0 +1,263 @@
+"""A fake LLM provider: one aiohttp server on loopback speaking one provider's wire format.
+
+Written from the providers' public docs and sharing no code with `adapters`, so the
+codec tests catch a codec that misreads the wire format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from tests.fakes._anthropic import AnthropicDialect
+from tests.fakes._behaviours import (
+    Behaviour,
+    ConnectionReset,
+    ContentFilter,
+    InvalidRequest,
+    MalformedJSON,
+    MalformedSSE,
+    Ok,
+    Overloaded,
+    Oversized,
+    RateLimited,
+    ServerError,
+    SlowFirstByte,
+    StallStream,
+    StreamCut,
+    Unauthorized,
+    Unavailable,
+    WrongContentType,
+)
+from tests.fakes._dialect import Dialect, Reply
+from tests.fakes._gemini import GeminiDialect
+from tests.fakes._openai import AzureOpenAIDialect, OpenAIDialect
+
+Protocol = Literal["openai", "azure_openai", "anthropic", "gemini"]
+_DIALECTS: dict[str, type[Dialect]] = {
+    "openai": OpenAIDialect,
+    "azure_openai": AzureOpenAIDialect,
+    "anthropic": AnthropicDialect,
+    "gemini": GeminiDialect,
+}
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    json: Any  # None when the body is not JSON
+
+
+class FakeProvider:
+    def __init__(
+        self,
+        protocol: Protocol,
+        *,
+        name: str = "fake",
+        reply: str | None = None,
+        api_key: str = "test-key",
+    ) -> None:
+        self.protocol = protocol
+        self.name = name
+        self.api_key = api_key
+        self.received: list[Received] = []
+        self._reply = reply
+        self._dialect = _DIALECTS[protocol]()
+        self._script: deque[Behaviour] = deque()
+        self._always: Behaviour | None = None
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    @property
+    def base_url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("FakeProvider not started")
+        root = f"http://127.0.0.1:{self._port}"
+        return f"{root}/v1" if self.protocol == "openai" else root
+
+    def script(self, *behaviours: Behaviour) -> None:
+        self._script.extend(behaviours)
+
+    def always(self, behaviour: Behaviour) -> None:
+        self._always = behaviour
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # Stalled handlers must not hold up stop(); they are the point of some tests.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeProvider:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _next(self) -> Behaviour:
+        if self._script:
+            return self._script.popleft()
+        return self._always or Ok()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        self.received.append(
+            Received(
+                request.method,
+                request.path,
+                dict(request.query),
+                CIMultiDictProxy(CIMultiDict(request.headers)),
+                raw,
+                parsed,
+            )
+        )
+        route = self._dialect.route(request.method, request.path, request.query)
+        if route is None:
+            return await _send(request, self._dialect.not_found(request.path))
+        stream = (
+            route.stream
+            if route.stream is not None
+            else (isinstance(parsed, dict) and parsed.get("stream") is True)
+        )
+        model = route.model or (str(parsed.get("model", "")) if isinstance(parsed, dict) else "")
+        if not self._dialect.authorized(request.headers, self.api_key):
+            return await _send(request, self._dialect.error(Unauthorized(), model, stream))
+        if not isinstance(parsed, dict):
+            return await _send(request, self._dialect.error(InvalidRequest(), model, stream))
+        return await self._perform(request, self._next(), parsed, model, stream)
+
+    def _ok(self, ok: Ok, body: dict[str, Any], model: str, stream: bool) -> Reply:
+        text = ok.text
+        if text is None:
+            text = self._reply if self._reply is not None else (self._dialect.echo(body) or "")
+        return self._dialect.ok(ok, text, model, stream)
+
+    async def _perform(
+        self,
+        request: web.Request,
+        behaviour: Behaviour,
+        body: dict[str, Any],
+        model: str,
+        stream: bool,
+    ) -> web.StreamResponse:
+        if isinstance(
+            behaviour,
+            RateLimited
+            | ServerError
+            | Unavailable
+            | Overloaded
+            | InvalidRequest
+            | ContentFilter
+            | Unauthorized,
+        ):
+            return await _send(request, self._dialect.error(behaviour, model, stream))
+        if isinstance(behaviour, Oversized):
+            return await _send(
+                request, self._ok(Ok(text="x" * behaviour.bytes), body, model, stream)
+            )
+        if isinstance(behaviour, WrongContentType):
+            html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return await _send(request, Reply(200, html, headers={"content-type": "text/html"}))
+        if isinstance(behaviour, SlowFirstByte):
+            await asyncio.sleep(behaviour.seconds)
+            return await _send(request, self._ok(Ok(), body, model, stream))
+        reply = self._ok(behaviour if isinstance(behaviour, Ok) else Ok(), body, model, stream)
+        if isinstance(behaviour, ConnectionReset):
+            return await _reset(request, reply, behaviour.after_bytes)
+        if isinstance(behaviour, StallStream):
+            return await _send(
+                request, reply, stall_after=behaviour.after_events, stall=behaviour.seconds
+            )
+        if isinstance(behaviour, StreamCut):
+            if reply.events is None:
+                reply.body = reply.body[: len(reply.body) // 2]
+            else:
+                reply.events = reply.events[: behaviour.after_events]
+        elif isinstance(behaviour, MalformedJSON):
+            if reply.events is None:
+                reply.body = reply.body[: len(reply.body) // 2]
+            else:
+                reply.events.insert(1, b'data: {"id": "chatcmpl-1", "choices": [{"delta": \n\n')
+        elif isinstance(behaviour, MalformedSSE):
+            garbage = b"data: <html>upstream error</html>\n\n"
+            if reply.events is None:
+                reply.body = garbage
+            else:
+                reply.events.insert(1, garbage)
+        return await _send(request, reply)
+
+
+async def _send(
+    request: web.Request, reply: Reply, *, stall_after: int | None = None, stall: float = 0
+) -> web.StreamResponse:
+    if reply.events is None:
+        if stall_after is not None:
+            response = web.StreamResponse(status=reply.status, headers=reply.headers)
+            await response.prepare(request)
+            await asyncio.sleep(stall)
+            await response.write(reply.body)
+            await response.write_eof()
+            return response
+        return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+    response = web.StreamResponse(
+        status=reply.status, headers=reply.headers | {"cache-control": "no-cache"}
+    )
+    await response.prepare(request)
+    for n, event in enumerate(reply.events):
+        if n == stall_after:
+            await asyncio.sleep(stall)
+        await response.write(event)
+    await response.write_eof()
+    return response
+
+
+async def _reset(request: web.Request, reply: Reply, after_bytes: int | None) -> web.StreamResponse:
+    response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    if after_bytes is not None:
+        await response.prepare(request)
+        data = reply.body if reply.events is None else b"".join(reply.events)
+        await response.write(data[:after_bytes])
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # SO_LINGER 0 makes close() send a TCP RST, as a crashed upstream would.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    return response
+
+
+__all__ = ["FakeProvider", "Protocol", "Received"]
