@@ -70,7 +70,8 @@ def verify_log(
     if not segments:
         raise VerificationFailure(str(directory), "no segment files: not an audit log directory")
     trusted = {record_key_id(key): key for key in keys}
-    held = _load_checkpoints(directory, keys, held_checkpoints)
+    # Bad checkpoints are reported after the records, so a damaged record is named first.
+    held, bad_checkpoints = _load_checkpoints(directory, keys, held_checkpoints)
     tree = CompactRange()
     prev = GENESIS_PREV
     by_key: dict[str, int] = {}
@@ -91,6 +92,8 @@ def verify_log(
             prev = leaf.hex()
             by_key[record.kid] = by_key.get(record.kid, 0) + 1
             _check_roots_at(tree, held)
+    if bad_checkpoints:
+        raise bad_checkpoints[0]
     for item in held:
         if item.checkpoint.size > tree.size:
             raise VerificationFailure(
@@ -127,22 +130,25 @@ def _check_roots_at(tree: CompactRange, held: Sequence[_Held]) -> None:
 
 def _load_checkpoints(
     directory: Path, keys: Sequence[Ed25519PublicKey], extra: Sequence[tuple[str, str]]
-) -> list[_Held]:
+) -> tuple[list[_Held], list[VerificationFailure]]:
     notes = [
         (f"checkpoints/{path.name}", path.read_text()) for _, path in list_checkpoints(directory)
     ]
     held: list[_Held] = []
+    bad: list[VerificationFailure] = []
     for label, note in [*notes, *extra]:
         try:
             checkpoint = open_checkpoint(note, keys)
         except (NoteError, CheckpointError) as exc:
-            raise VerificationFailure(label, str(exc)) from exc
+            bad.append(VerificationFailure(label, str(exc)))
+            continue
         if label.startswith("checkpoints/") and label != f"checkpoints/{checkpoint.size:020d}.note":
-            raise VerificationFailure(
-                label, f"file name disagrees with tree size {checkpoint.size}"
+            bad.append(
+                VerificationFailure(label, f"name disagrees with tree size {checkpoint.size}")
             )
+            continue
         held.append(_Held(label, checkpoint))
-    return held
+    return held, bad
 
 
 def iter_records(directory: Path) -> Iterator[tuple[str, Record]]:
