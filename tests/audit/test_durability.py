@@ -1,0 +1,113 @@
+"""Durability in real processes: kill -9 mid-stream loses no acknowledged record;
+a full disk fails appends closed (or open, if configured) and turns `healthy` off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policy_engine.audit import (
+    UNRECORDED,
+    AuditLog,
+    AuditSettings,
+    iter_records,
+    load_public_key,
+    verify_log,
+)
+
+CHILD = Path(__file__).with_name("_child.py")
+TRIALS = 3
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, text=True)
+
+
+def crash_once(settings: AuditSettings, trial: int, rng: random.Random) -> dict[int, str]:
+    """Run the child, kill -9 it after a random number of acks; return every ack it printed."""
+    child = spawn("crash", str(settings.dir), str(settings.signing_key_file), f"t{trial}")
+    assert child.stdout is not None
+    target = rng.randint(1, 400)
+    acked: dict[int, str] = {}
+    try:
+        for line in child.stdout:
+            seq, request_id = line.split()
+            acked[int(seq)] = request_id
+            if len(acked) >= target:
+                child.kill()
+                break
+        acked.update((int(seq), request_id) for seq, request_id in map(str.split, child.stdout))
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    assert acked, "the child acknowledged nothing before it died"
+    return acked
+
+
+async def reopen(settings: AuditSettings) -> None:
+    log = await AuditLog.open(settings)
+    await log.close()
+
+
+def test_kill_9_at_random_moments_loses_no_acknowledged_record(settings: AuditSettings) -> None:
+    rng = random.Random()
+    public = load_public_key(settings.signing_key_file.with_name("audit-signing-key.pub.pem"))
+    acked: dict[int, str] = {}
+    for trial in range(TRIALS):
+        acked.update(crash_once(settings, trial, rng))
+        asyncio.run(reopen(settings))
+        verify_log(settings.dir, [public])
+    recorded = {
+        record.seq: record.event.get("request_id") for _, record in iter_records(settings.dir)
+    }
+    missing = {seq: rid for seq, rid in acked.items() if recorded.get(seq) != rid}
+    assert not missing
+
+
+def run_disk_full(settings: AuditSettings, on_failure: str) -> list[dict[str, object]]:
+    child = spawn("disk-full", str(settings.dir), str(settings.signing_key_file), on_failure)
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.fixture
+def public(settings: AuditSettings) -> object:
+    return load_public_key(settings.signing_key_file.with_name("audit-signing-key.pub.pem"))
+
+
+def test_a_full_disk_fails_appends_closed_and_marks_the_log_unhealthy(
+    settings: AuditSettings,
+) -> None:
+    steps = run_disk_full(settings, "fail_closed")
+    refused = [step for step in steps if step["step"] == "refused"]
+    assert refused
+    assert refused[0]["healthy"] is False
+    assert "not durable" in str(refused[0]["error"])
+
+
+def test_the_log_is_healthy_again_once_a_write_succeeds(settings: AuditSettings) -> None:
+    steps = run_disk_full(settings, "fail_closed")
+    assert steps[-1]["step"] == "recovered"
+    assert steps[-1]["healthy"] is True
+
+
+def test_a_full_disk_leaves_no_partial_record_behind(settings: AuditSettings) -> None:
+    steps = run_disk_full(settings, "fail_closed")
+    public = load_public_key(settings.signing_key_file.with_name("audit-signing-key.pub.pem"))
+    report = verify_log(settings.dir, [public])
+    appended = [step for step in steps if step["step"] == "appended"]
+    assert report.records == 1 + len(appended) + 1  # before, those that fit, after
+
+
+def test_fail_open_returns_unrecorded_instead_of_raising(settings: AuditSettings) -> None:
+    steps = run_disk_full(settings, "fail_open")
+    dropped = [step for step in steps if step["step"] == "appended" and step["seq"] == UNRECORDED]
+    assert dropped
+    assert dropped[0]["healthy"] is False
