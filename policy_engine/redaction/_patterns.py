@@ -1,0 +1,199 @@
+"""The structured-PII detector: one combined regex pass, then validation of candidates only.
+
+Every family is one alternative of a single compiled pattern, so the text is scanned
+once whatever the number of types or phone regions. Families whose shapes can start
+at the same position are ordered so that a candidate rejected by its validator can
+never hide a valid value of a later family starting there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from policy_engine.redaction._types import Span
+from policy_engine.redaction._validators import (
+    DEFAULT_PHONE_REGIONS,
+    NumberClassifier,
+    is_email_domain,
+    is_iban,
+    is_ipv6,
+    is_nino,
+    national_id_type,
+)
+
+_CREDENTIALS = (
+    r"(?P<pem>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]{1,16384}?"
+    r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)"
+    r"|(?P<token>(?<![\w-])(?:"
+    r"sk-[A-Za-z0-9_-]{20,}"
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"
+    r"|gh[pousr]_[A-Za-z0-9]{36,255}"
+    r"|github_pat_[A-Za-z0-9_]{22,255}"
+    r"|eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+    r")(?![\w-]))"
+    r"|(?<![\w-])[Bb]earer\s+(?P<bearer>[A-Za-z0-9._~+/-]{8,}=*)(?![\w.~+/=-])"
+    # Only the password of scheme://user:password@host is a secret; the rest is an address.
+    r"|(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]+:(?P<url_password>[^\s/@]+)@"
+)
+_EMAIL = r"(?P<email>(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+_NINO = r"(?P<nino>(?<!\w)[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d](?!\w))"
+_NATIONAL_ID = (
+    r"(?P<national_id>(?<![\w-])(?:"
+    # Italian codice fiscale, with omocodia letters allowed in the digit positions.
+    r"[A-Za-z]{6}[0-9LMNP-Vlmnp-v]{2}[A-Za-z][0-9LMNP-Vlmnp-v]{2}[A-Za-z][0-9LMNP-Vlmnp-v]{3}[A-Za-z]"
+    r"|[XYZxyz]-?\d{7}-?[A-Za-z]"
+    r"|\d{8}-?[A-Za-z]"
+    r")(?![\w-]))"
+)
+_IBAN = r"(?P<iban>(?<!\w)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?!\w))"
+_IPV6 = (
+    r"(?P<ipv6>(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{0,4}"
+    r"(?:\.\d{1,3}){0,3}(?![\w:]))"
+)
+# Digit runs with the separators phone numbers, cards and IDs are written with. The
+# possessive quantifier stops the engine from retrying every shorter prefix of a run
+# that failed its lookahead; an "x123" extension may follow a phone number.
+_NUMBER = (
+    r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:(?:[ .\-/]|\) ?| ?\(|\)[ .-])?\d){3,30}+"
+    r"(?!(?!x\d)\w|[.\-/:]\d))"
+)
+_PATTERN = re.compile("|".join((_CREDENTIALS, _EMAIL, _NINO, _NATIONAL_ID, _IBAN, _IPV6, _NUMBER)))
+_SPACE_RUN = re.compile(r"\S+")
+# Every value the pattern accepts contains one of these. Scanning for them first skips
+# prose at C speed; written as plain literals so the engine's first-character table
+# applies (a character class in the alternation would switch that off).
+_GATE = re.compile(
+    "|".join(
+        (
+            *"0123456789@",
+            *("://", "::", "Bearer", "bearer", "-----BEGIN"),
+            *("sk-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "eyJ"),
+        )
+    )
+)
+# Longest value (but a PEM block) that can run past the token holding its gate hit:
+# grouped numbers, IBANs, NINOs, "Bearer <token>".
+_MULTI_TOKEN_REACH = 48
+_WHITESPACE = " \t\n\r\f\v"
+
+STRUCTURED_TYPES: frozenset[str] = frozenset(
+    {
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "IP_ADDRESS",
+        "SECRET",
+        "UK_NINO",
+        "DE_TAX_ID",
+        "FR_NIR",
+        "ES_NIF",
+        "ES_NIE",
+        "IT_FISCAL_CODE",
+        "NL_BSN",
+        "IN_AADHAAR",
+    }
+)
+
+
+class PatternDetector:
+    """Detects every structured type of ENTITY_TYPES (all but PERSON and LOCATION)."""
+
+    entity_types: frozenset[str] = STRUCTURED_TYPES
+
+    def __init__(self, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
+        self._numbers = NumberClassifier(phone_regions)
+
+    def detect(self, text: str) -> list[Span]:
+        spans: list[Span] = []
+        pos = 0
+        length = len(text)
+        while (gate := _GATE.search(text, pos)) is not None:
+            # The full pattern runs only around the gate hit: from the start of its
+            # token (or the one before, for "AB 12 34 56 C") to a bound past it.
+            hit = gate.start()
+            start = max(pos, _token_start(text, hit))
+            endpos = max(_token_end(text, hit), hit + _MULTI_TOKEN_REACH)
+            if gate.group() == "-----BEGIN":
+                endpos = length
+            match = _PATTERN.search(text, start, endpos)
+            if match is not None and match.end() >= endpos:
+                # Cut short by the bound: look again with the whole text.
+                match = _PATTERN.search(text, start)
+            if match is None:
+                pos = _token_end(text, hit)
+                continue
+            span = self._validate(match, text)
+            if span is None:
+                # Resume just past the start: the lookbehinds keep the engine from
+                # starting again inside the rejected token, so this stays linear.
+                pos = match.start() + 1
+            else:
+                spans.append(span)
+                pos = max(match.end(), span.end)
+        return spans
+
+    def _validate(self, match: re.Match[str], text: str) -> Span | None:
+        kind = match.lastgroup
+        if kind in ("pem", "token", "bearer", "url_password"):
+            return Span(match.start(kind), match.end(kind), "SECRET")
+        value = match.group(kind) if kind is not None else ""
+        start = match.start()
+        check = _SIMPLE_CHECKS.get(kind or "")
+        if check is not None:
+            entity = check(value)
+            return None if entity is None else Span(start, match.end(), entity)
+        if kind == "iban":
+            return _iban_span(value, start)
+        return self._number_span(value, start, text)
+
+    def _number_span(self, value: str, start: int, text: str) -> Span | None:
+        """The longest leading run of whitespace-separated groups that is a known number.
+
+        A phone number followed by a year, say, forms one candidate; shrinking from the
+        right finds the phone. Later groups get their own chance when the scan resumes.
+        """
+        groups = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(value)]
+        preceding = text[max(0, start - 12) : start]
+        for last in range(len(groups) - 1, -1, -1):
+            end = groups[last][1]
+            entity = self._numbers.classify(value[:end], preceding, whole=end == len(value))
+            if entity is not None:
+                return Span(start, start + end, entity)
+        return None
+
+
+def _token_start(text: str, index: int) -> int:
+    start = max(text.rfind(c, 0, index) for c in _WHITESPACE) + 1
+    before = max(text.rfind(c, 0, start - 1) for c in _WHITESPACE) + 1
+    # A two-letter token before (a NINO's prefix) may belong to the value.
+    return before if start - before == 3 else start
+
+
+def _token_end(text: str, index: int) -> int:
+    ends = [e for e in (text.find(c, index) for c in _WHITESPACE) if e >= 0]
+    return min(ends, default=len(text))
+
+
+def _iban_span(value: str, start: int) -> Span | None:
+    # The candidate may have swallowed a following upper-case word's worth of groups.
+    end = len(value)
+    while end >= 15:
+        if is_iban(value[:end]):
+            return Span(start, start + end, "IBAN_CODE")
+        end = value.rfind(" ", 0, end)
+    return None
+
+
+def _email_check(value: str) -> str | None:
+    return "EMAIL_ADDRESS" if is_email_domain(value.rpartition("@")[2]) else None
+
+
+_SIMPLE_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "email": _email_check,
+    "nino": lambda value: "UK_NINO" if is_nino(value) else None,
+    "national_id": national_id_type,
+    "ipv6": lambda value: "IP_ADDRESS" if is_ipv6(value) else None,
+}

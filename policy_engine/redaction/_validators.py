@@ -1,0 +1,165 @@
+"""Checks that turn a regex candidate into a typed value, or reject it as a look-alike.
+
+Each check runs only on a candidate the combined prefilter found, so the expensive
+validators (phonenumbers above all) see a handful of strings per prompt.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+
+from stdnum import iban, luhn
+from stdnum.de import idnr
+from stdnum.es import dni, nie
+from stdnum.fr import nir
+from stdnum.in_ import aadhaar
+from stdnum.it import codicefiscale
+from stdnum.nl import bsn
+
+from policy_engine.redaction._phones import PhoneValidator
+from policy_engine.redaction._phones import is_valid as is_valid_phone
+
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN")
+
+_DATE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
+_SSN = re.compile(r"(\d{3})([ .-])(\d{2})\2(\d{4})")
+_DOTTED_QUAD = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_CARD_SHAPE = re.compile(r"\d+(?:[ -]\d+)*")
+_NANP = re.compile(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}")
+_VERSION_WORD = re.compile(r"(?i)\b(?:version|release|build|ver\.?|v)\s*$")
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+# Card issuer prefixes (IIN ranges of the networks that take consumer cards): a Luhn
+# pass alone accepts one random number in ten, so order numbers need this second gate.
+_CARD_IIN = re.compile(
+    r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[689])|6(?:011|5|4[4-9]|22)|35(?:2[89]|[3-8])"
+)
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def is_ipv4(candidate: str, preceding: str) -> bool:
+    """A valid dotted quad that is not introduced as a version ("v1.2.3.4", "version 1.2.3.4")."""
+    if _VERSION_WORD.search(preceding[-12:]):
+        return False
+    try:
+        ipaddress.IPv4Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def is_ipv6(candidate: str) -> bool:
+    try:
+        address = ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    # "::" and "::1" carry no information about anyone; "a::b"-like code tokens are rare
+    # enough next to the cost of missing a real address.
+    return not (address.is_unspecified or address.is_loopback)
+
+
+def is_email_domain(domain: str) -> bool:
+    labels = domain.split(".")
+    return len(labels) >= 2 and labels[-1].isalpha() and all(labels)
+
+
+def is_nino(candidate: str) -> bool:
+    """UK National Insurance number: python-stdnum has no module for it, hence HMRC rules."""
+    compact = candidate.replace(" ", "").upper()
+    if len(compact) != 9:
+        return False
+    prefix = compact[:2]
+    return (
+        prefix[0] not in "DFIQUV"
+        and prefix[1] not in "DFIOQUV"
+        and prefix not in _NINO_BAD_PREFIXES
+        and compact[2:8].isdigit()
+        and compact[8] in "ABCD"
+    )
+
+
+def national_id_type(candidate: str) -> str | None:
+    """Alphanumeric national IDs: Spanish DNI/NIE, Italian codice fiscale."""
+    compact = candidate.replace("-", "").replace(" ", "").upper()
+    if len(compact) == 16:
+        return "IT_FISCAL_CODE" if codicefiscale.is_valid(compact) else None
+    if compact[0] in "XYZ":
+        return "ES_NIE" if nie.is_valid(compact) else None
+    return "ES_NIF" if dni.is_valid(compact) else None
+
+
+def is_iban(candidate: str) -> bool:
+    return bool(iban.is_valid(candidate))
+
+
+class NumberClassifier:
+    """Decides what a run of digits and separators is, if anything.
+
+    Order matters: the checksummed formats (card, SSN rules, national IDs) are tried
+    before phone numbers, whose validation accepts far more digit strings.
+    """
+
+    def __init__(self, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
+        self._phones = PhoneValidator(phone_regions)
+
+    def classify(self, candidate: str, preceding: str, *, whole: bool = True) -> str | None:
+        """The candidate's type; `whole` is False for a prefix cut from a longer run, which
+        then must carry a checksum or an international prefix to count."""
+        if _DOTTED_QUAD.fullmatch(candidate):
+            return "IP_ADDRESS" if is_ipv4(candidate, preceding) else None
+        digits = _digits(candidate)
+        if len(digits) < 6:
+            return None
+        if candidate[0] == "+" or digits.startswith("00"):
+            return "PHONE_NUMBER" if _is_international_phone(candidate) else None
+        ssn = _SSN.fullmatch(candidate)
+        if ssn is not None:
+            return "US_SSN" if _is_ssn(int(ssn[1]), int(ssn[3]), int(ssn[4])) else None
+        if _DATE.fullmatch(candidate):
+            return None
+        entity = _checksummed(candidate, digits)
+        if entity is not None or not whole:
+            return entity
+        return "PHONE_NUMBER" if self._is_national_phone(candidate, digits) else None
+
+    def _is_national_phone(self, candidate: str, digits: str) -> bool:
+        if not 7 <= len(digits) <= 12:
+            return False
+        if digits[0] != "0" and not (_NANP.fullmatch(candidate) or 9 <= len(digits) <= 11):
+            return False
+        return self._phones.is_national(candidate, digits)
+
+
+def _is_ssn(area: int, group: int, serial: int) -> bool:
+    return area not in (0, 666) and area < 900 and group != 0 and serial != 0
+
+
+def _checksummed(candidate: str, digits: str) -> str | None:
+    count = len(digits)
+    if (
+        13 <= count <= 19
+        and _CARD_SHAPE.fullmatch(candidate)
+        and _CARD_IIN.match(digits)
+        and luhn.is_valid(digits)
+    ):
+        return "CREDIT_CARD"
+    if count == 12 and aadhaar.is_valid(digits):
+        return "IN_AADHAAR"
+    if count == 11 and idnr.is_valid(digits):
+        return "DE_TAX_ID"
+    if count == 15 and nir.is_valid(digits):
+        return "FR_NIR"
+    if count == 9 and candidate.replace(".", "").isdigit() and bsn.is_valid(digits):
+        return "NL_BSN"
+    return None
+
+
+def _is_international_phone(candidate: str) -> bool:
+    text = candidate if candidate[0] == "+" else "+" + candidate[2:]
+    # "+44 (0)20 ...": the bracketed trunk prefix is common in Europe; phonenumbers
+    # rejects it inside an international number.
+    return is_valid_phone(text.replace("(0)", ""), None)
