@@ -1,10 +1,55 @@
-"""Placeholder: replaced by its owner."""
+"""`policy-engine decide`: explain the decision for a routing context, sending nothing."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
+import orjson
 
-def register(sub: "argparse._SubParsersAction[Any]") -> None:
-    pass
+from policy_engine._config import load_config
+from policy_engine._context import provider_catalog
+from policy_engine._errors import PolicyEngineError
+from policy_engine._explain import DecisionQuery, explain
+from policy_engine.decision import Decider, engine_from_settings
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser("decide", help="explain the policy decision for a routing context")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--residency")
+    parser.add_argument("--tags", default="", help="comma list of privacy tags, e.g. pii,phi")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--stream", action="store_true")
+    parser.set_defaults(func=run)
+
+
+async def _explain(args: argparse.Namespace) -> dict[str, Any]:
+    settings = load_config(args.config)
+    engine = engine_from_settings(settings)
+    try:
+        decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
+        query = DecisionQuery(
+            tenant=args.tenant,
+            residency=args.residency,
+            privacy_tags=[t for t in args.tags.split(",") if t.strip()],
+            model=args.model,
+            stream=args.stream,
+        )
+        return await explain(decider, settings, query, {})
+    finally:
+        await engine.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = asyncio.run(_explain(args))
+    except PolicyEngineError as error:
+        print(f"policy-engine: {error.message}", file=sys.stderr)
+        return 2
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0 if result["decision"]["tenant_known"] else 1

@@ -1,10 +1,45 @@
-"""Placeholder: replaced by its owner."""
+"""`policy-engine serve`: run the sidecar."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
+import uvicorn
 
-def register(sub: "argparse._SubParsersAction[Any]") -> None:
-    pass
+from policy_engine._config import load_config
+from policy_engine._errors import ConfigError
+from policy_engine.api import create_app
+from policy_engine.telemetry import configure_logging
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser("serve", help="run the sidecar")
+    parser.add_argument("--config", type=Path, required=True, help="the YAML config file")
+    parser.add_argument("--host", help="override server.host")
+    parser.add_argument("--port", type=int, help="override server.port")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_config(args.config)
+    except ConfigError as error:
+        print(f"policy-engine: {error.message}", file=sys.stderr)
+        return 2
+    configure_logging(settings.logging.level)
+    server = settings.server
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or server.host,
+        port=server.port if args.port is None else args.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
+    return 0

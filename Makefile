@@ -1,0 +1,52 @@
+# Two commands matter: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+OPA_VERSION := v1.22.2
+VENV := .venv
+PY := $(VENV)/bin/python
+OPA := tools/bin/opa
+export PATH := $(CURDIR)/tools/bin:$(PATH)
+
+.PHONY: demo test setup policy-test lint typecheck pytest bench clean
+
+setup: $(VENV)/.installed $(OPA)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Real OPA, built from the Go module proxy into a project-local folder, reused when present.
+$(OPA):
+	mkdir -p tools/bin
+	GOBIN=$(CURDIR)/tools/bin GOFLAGS=-mod=mod go install github.com/open-policy-agent/opa@$(OPA_VERSION)
+	$(OPA) version | grep -q "$(patsubst v%,%,$(OPA_VERSION))"
+
+demo: setup
+	$(PY) deploy/demo/run_demo.py
+
+policy-test: $(OPA)
+	$(OPA) check --strict policies/
+	$(OPA) fmt --fail --list policies/
+	$(OPA) test --fail-on-empty --coverage --threshold 90 policies/ > /dev/null
+	$(OPA) test --fail-on-empty -v policies/ | tail -n 1
+
+lint: setup
+	$(VENV)/bin/ruff check policy_engine adapters tests bench deploy
+	$(VENV)/bin/ruff format --check policy_engine adapters tests bench deploy
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(VENV)/bin/pytest -q
+
+test: setup policy-test lint typecheck pytest
+
+bench: setup
+	$(PY) bench/decision_bench.py
+	$(PY) bench/audit_bench.py
+
+clean:
+	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis

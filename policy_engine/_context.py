@@ -1,0 +1,129 @@
+"""The routing context: who is asking, under which constraints, for what."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters import ChatRequest, ImagePart
+from policy_engine._config import Settings
+from policy_engine._errors import BadRequest
+
+TENANT_HEADER = "x-tenant-id"
+RESIDENCY_HEADER = "x-data-residency"
+TAGS_HEADER = "x-privacy-tags"
+
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_RESIDENCY = re.compile(r"[a-z]{2,16}")
+_TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_MAX_TAGS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingHeaders:
+    tenant: str
+    residency: str | None
+    privacy_tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingContext:
+    tenant: str
+    residency: str | None
+    privacy_tags: tuple[str, ...]
+    model: str
+    stream: bool
+    input_chars: int
+    protocol: str
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "residency": self.residency,
+            "privacy_tags": list(self.privacy_tags),
+            "model": self.model,
+            "stream": self.stream,
+            "input_chars": self.input_chars,
+            "protocol": self.protocol,
+        }
+
+
+def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
+    """Parse the routing headers; values are echoed in errors only when they are well-formed."""
+    tenant = headers.get(TENANT_HEADER, "").strip()
+    if not tenant:
+        raise BadRequest("missing required header X-Tenant-ID", param="X-Tenant-ID")
+    if not _TENANT.fullmatch(tenant):
+        raise BadRequest(
+            "X-Tenant-ID must be 1-128 characters of letters, digits and _ . : -",
+            param="X-Tenant-ID",
+        )
+    residency = headers.get(RESIDENCY_HEADER, "").strip().lower() or None
+    if residency is not None and not _RESIDENCY.fullmatch(residency):
+        raise BadRequest("X-Data-Residency must be a lowercase region code such as eu or us",
+                         param="X-Data-Residency")
+    tags: set[str] = set()
+    for raw in headers.get(TAGS_HEADER, "").split(","):
+        tag = raw.strip().lower()
+        if not tag:
+            continue
+        if not _TAG.fullmatch(tag):
+            raise BadRequest("X-Privacy-Tags must be a comma list of tags such as pii,phi",
+                             param="X-Privacy-Tags")
+        tags.add(tag)
+    if len(tags) > _MAX_TAGS:
+        raise BadRequest(f"X-Privacy-Tags has more than {_MAX_TAGS} tags", param="X-Privacy-Tags")
+    return RoutingHeaders(tenant, residency, tuple(sorted(tags)))
+
+
+def approximate_input_chars(request: ChatRequest) -> int:
+    total = sum(len(s) for s in request.system)
+    for message in request.messages:
+        for part in message.content:
+            total += 0 if isinstance(part, ImagePart) else len(part.text)
+        for call in message.tool_calls:
+            total += len(call.arguments)
+        if message.tool_result is not None:
+            for part in message.tool_result.content:
+                total += 0 if isinstance(part, ImagePart) else len(part.text)
+    return total
+
+
+def routing_context(headers: RoutingHeaders, request: ChatRequest, protocol: str) -> RoutingContext:
+    return RoutingContext(
+        tenant=headers.tenant,
+        residency=headers.residency,
+        privacy_tags=headers.privacy_tags,
+        model=request.model,
+        stream=request.stream,
+        input_chars=approximate_input_chars(request),
+        protocol=protocol,
+    )
+
+
+def provider_catalog(settings: Settings) -> dict[str, Any]:
+    """The providers as the policy sees them: built once, part of every policy input."""
+    return {
+        p.id: {
+            "adapter": p.adapter,
+            "models": sorted(p.models),
+            "attributes": p.attributes.model_dump(exclude_none=True),
+        }
+        for p in settings.providers
+    }
+
+
+def policy_input(context: RoutingContext, catalog: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "tenant": context.tenant,
+        "request": {
+            "residency": context.residency,
+            "privacy_tags": list(context.privacy_tags),
+            "model": context.model,
+            "stream": context.stream,
+            "input_chars": context.input_chars,
+            "protocol": context.protocol,
+        },
+        "providers": catalog,
+    }

@@ -1,0 +1,100 @@
+"""The sidecar's one error tree.
+
+Every error a client can see is a `PolicyEngineError` with an HTTP status and a
+protocol-neutral `error_type`; each inbound protocol renders it in its own wire shape
+in exactly one place. `message` is safe to show and to log: it never holds request
+content, PII or secrets (provider messages, which may echo content, travel separately
+in `ProviderRejected.client_message` and are never logged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class PolicyEngineError(Exception):
+    status: int = 500
+    error_type: str = "api_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def client_message(self) -> str:
+        return self.message
+
+
+class ConfigError(PolicyEngineError):
+    """The config file is missing or invalid; startup stops."""
+
+
+class BadRequest(PolicyEngineError):
+    status = 400
+    error_type = "invalid_request"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class BodyTooLarge(PolicyEngineError):
+    status = 413
+    error_type = "request_too_large"
+
+
+class UnknownModel(PolicyEngineError):
+    status = 404
+    error_type = "not_found"
+
+
+class PolicyUnavailable(PolicyEngineError):
+    """The policy could not be evaluated; we fail closed and send nothing."""
+
+    status = 503
+    error_type = "policy_unavailable"
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(f"policy decision unavailable ({cause}): {detail}")
+        self.cause = cause
+
+
+class PolicyDenied(PolicyEngineError):
+    """The policy allows no provider that serves the requested model."""
+
+    status = 403
+    error_type = "policy_denied"
+
+    def __init__(self, message: str, denied: Mapping[str, Sequence[str]]) -> None:
+        super().__init__(message)
+        self.denied = denied
+
+
+class ProvidersUnavailable(PolicyEngineError):
+    """Every allowed provider failed or was skipped (open circuit, deadline)."""
+
+    status = 503
+    error_type = "providers_unavailable"
+
+
+class AuditWriteFailed(PolicyEngineError):
+    """The audit record could not be made durable and the log fails closed."""
+
+    status = 503
+    error_type = "api_error"
+
+
+class ProviderRejected(PolicyEngineError):
+    """A provider refused the request itself (invalid request, content policy): no fallback."""
+
+    def __init__(
+        self, status: int, error_type: str, message: str, provider_message: str
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self._provider_message = provider_message
+
+    @property
+    def client_message(self) -> str:
+        return self._provider_message or self.message

@@ -1,0 +1,64 @@
+"""Dry-run decisions: the full decision and the route it implies, nothing sent anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policy_engine._config import Settings
+from policy_engine._context import RoutingContext, read_routing_headers
+from policy_engine.decision import Decider
+from policy_engine.routing import ProviderHealth, plan_route
+
+
+class DecisionQuery(BaseModel):
+    """The body of POST /v1/decisions and the flags of `policy-engine decide`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    residency: str | None = None
+    privacy_tags: list[str] = Field(default_factory=list)
+    model: str = "default"
+    stream: bool = False
+    input_chars: int = Field(0, ge=0)
+    protocol: Literal["openai", "anthropic"] = "openai"
+
+    def context(self) -> RoutingContext:
+        # The same validation as the request headers, so a dry run means what a request means.
+        headers = read_routing_headers(
+            {
+                "x-tenant-id": self.tenant,
+                "x-data-residency": self.residency or "",
+                "x-privacy-tags": ",".join(self.privacy_tags),
+            }
+        )
+        return RoutingContext(
+            tenant=headers.tenant,
+            residency=headers.residency,
+            privacy_tags=headers.privacy_tags,
+            model=self.model,
+            stream=self.stream,
+            input_chars=self.input_chars,
+            protocol=self.protocol,
+        )
+
+
+async def explain(
+    decider: Decider,
+    settings: Settings,
+    query: DecisionQuery,
+    health: Mapping[str, ProviderHealth],
+) -> dict[str, Any]:
+    context = query.context()
+    decision = await decider.decide(context)
+    route = plan_route(decision, context.model, settings.providers, health, settings.routing.strategy)
+    return {
+        "input": decider.input_for(context),
+        "decision": decision.summary(),
+        "route": [
+            {"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in route
+        ],
+    }

@@ -1,0 +1,19 @@
+"""Policy decisions: which providers may serve a request, and under which obligations."""
+
+from policy_engine.decision._decider import Decider, DecisionEngine, engine_from_settings
+from policy_engine.decision._embedded import EmbeddedEngine, PolicySource
+from policy_engine.decision._models import Constraints, Obligations, PolicyDecision, parse_decision
+from policy_engine.decision._opa import OpaEngine
+
+__all__ = [
+    "Constraints",
+    "Decider",
+    "DecisionEngine",
+    "EmbeddedEngine",
+    "OpaEngine",
+    "Obligations",
+    "PolicyDecision",
+    "PolicySource",
+    "engine_from_settings",
+    "parse_decision",
+]

@@ -1,0 +1,297 @@
+"""One request, start to finish: context → decision → plan → attempts → answer → audit.
+
+No HTTP framework here: the API layer hands in the protocol, headers and body bytes
+and gets back a reply to send. Every request that reaches `handle` gets exactly one
+audit record, and an answer is released only after its record is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from adapters import (
+    ChatRequest,
+    ClientCodec,
+    InvalidRequest,
+    ProviderError,
+    ProviderErrorKind,
+    StreamEnd,
+    StreamStart,
+    Usage,
+    client_codec,
+)
+from policy_engine._config import Settings
+from policy_engine._context import read_routing_headers, routing_context
+from policy_engine._errors import (
+    AuditWriteFailed,
+    BadRequest,
+    PolicyDenied,
+    PolicyEngineError,
+    PolicyUnavailable,
+    ProviderRejected,
+    ProvidersUnavailable,
+    UnknownModel,
+)
+from policy_engine.audit import AuditLog, AuditUnavailable
+from policy_engine.decision import Decider, PolicyDecision
+from policy_engine.pipeline._outcome import RequestOutcome
+from policy_engine.redaction import RedactionSession, Redactor
+from policy_engine.routing import Candidate, Router, StreamRoute
+from policy_engine.telemetry import Metrics, get_logger
+
+_log = get_logger("policy_engine.request")
+
+_OUTCOMES: dict[type[PolicyEngineError], str] = {
+    BadRequest: "bad_request",
+    UnknownModel: "bad_request",
+    PolicyUnavailable: "failed_closed",
+    PolicyDenied: "denied",
+    ProvidersUnavailable: "all_failed",
+    ProviderRejected: "provider_rejected",
+    AuditWriteFailed: "audit_failed",
+}
+
+
+@dataclass(slots=True)
+class JsonReply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StreamReply:
+    body: AsyncIterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+Reply = JsonReply | StreamReply
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        decider: Decider,
+        router: Router,
+        redactor: Redactor,
+        audit: AuditLog,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._decider = decider
+        self._router = router
+        self._redactor = redactor
+        self._audit = audit
+        self._metrics = metrics
+        self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in ("openai", "anthropic")}
+        self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
+
+    @property
+    def aliases(self) -> frozenset[str]:
+        return self._aliases
+
+    async def handle(self, protocol: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        outcome = RequestOutcome(request_id=uuid.uuid4().hex, protocol=protocol)
+        codec = self._codecs[protocol]
+        try:
+            return await self._route(codec, outcome, headers, body)
+        except PolicyEngineError as error:
+            return await self._fail(codec, outcome, error)
+
+    async def reject(self, protocol: str, error: PolicyEngineError) -> Reply:
+        """An error found before the pipeline ran (oversized body, bad auth): still audited."""
+        outcome = RequestOutcome(request_id=uuid.uuid4().hex, protocol=protocol)
+        return await self._fail(self._codecs[protocol], outcome, error)
+
+    async def _route(
+        self, codec: ClientCodec, outcome: RequestOutcome, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        routing_headers = read_routing_headers(headers)
+        outcome.tenant = routing_headers.tenant
+        request = self._parse(codec, body)
+        context = routing_context(routing_headers, request, outcome.protocol)
+        outcome.context = context
+        decision = await self._decide(outcome)
+        plan = self._plan(decision, request.model)
+        session = self._redactor.session()
+        try:
+            if request.stream:
+                route = await self._router.open_stream(
+                    request, plan, decision, session, outcome.attempts
+                )
+                outcome.provider = route.candidate.id
+                body = self._stream_body(codec, outcome, request, session, route)
+                return StreamReply(body, self._headers(outcome))
+            result = await self._router.complete(request, plan, decision, session, outcome.attempts)
+        finally:
+            outcome.redactions = session.counts
+        response = session.restore_response(result.response)
+        outcome.provider = result.candidate.id
+        outcome.usage = response.usage
+        payload = codec.encode_response(response, outcome.request_id, response.model)
+        await self._finish(outcome, "answered", 200)
+        return JsonReply(200, payload, self._headers(outcome))
+
+    def _parse(self, codec: ClientCodec, body: bytes) -> ChatRequest:
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise BadRequest(f"request body is not valid JSON ({error.msg})") from None
+        try:
+            return codec.decode_request(document)
+        except InvalidRequest as error:
+            raise BadRequest(error.message, param=error.param) from None
+
+    async def _decide(self, outcome: RequestOutcome) -> PolicyDecision:
+        assert outcome.context is not None
+        with self._metrics.decision_seconds.time():
+            try:
+                decision = await self._decider.decide(outcome.context)
+            except PolicyUnavailable as error:
+                self._metrics.decisions.labels("failed").inc()
+                self._metrics.policy_errors.labels(error.cause).inc()
+                raise
+        outcome.decision = decision
+        if not decision.tenant_known:
+            self._metrics.decisions.labels("unknown_tenant").inc()
+            raise BadRequest(f"unknown tenant {outcome.tenant!r}", param="X-Tenant-ID")
+        self._metrics.decisions.labels("allowed" if decision.allowed else "denied").inc()
+        for provider in decision.denied:
+            self._metrics.denials.labels(provider).inc()
+        return decision
+
+    def _plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
+        if alias not in self._aliases:
+            raise UnknownModel(f"model {alias!r} is not configured; see GET /v1/models")
+        plan = self._router.plan(decision, alias)
+        if plan:
+            return plan
+        serving = [p.id for p in self._settings.providers if alias in p.models]
+        allowed = [p for p in serving if p in decision.allowed]
+        if not allowed:
+            reasons = {p: decision.denied.get(p, ()) for p in serving}
+            summary = "; ".join(f"{p}: {', '.join(r)}" for p, r in reasons.items())
+            raise PolicyDenied(
+                f"the policy allows no provider for model {alias!r} ({summary})", reasons
+            )
+        raise ProvidersUnavailable(
+            f"every allowed provider for model {alias!r} has an open circuit: {', '.join(allowed)}"
+        )
+
+    def _headers(self, outcome: RequestOutcome) -> dict[str, str]:
+        headers = {"x-request-id": outcome.request_id}
+        if outcome.provider:
+            headers["x-routed-provider"] = outcome.provider
+        if outcome.decision is not None:
+            headers["x-policy-revision"] = outcome.decision.revision
+        return headers
+
+    async def _finish(self, outcome: RequestOutcome, result: str, status: int) -> None:
+        """Write the one audit record; raise AuditWriteFailed when it cannot be made durable."""
+        outcome.outcome, outcome.status = result, status
+        if outcome.audited:
+            return
+        outcome.audited = True
+        self._metrics.requests.labels(outcome.protocol, result).inc()
+        for entity_type, count in outcome.redactions.items():
+            self._metrics.redactions.labels(entity_type).inc(count)
+        if outcome.provider and outcome.attempts and outcome.attempts[0].provider != outcome.provider:
+            self._metrics.fallbacks.inc()
+        self._count_usage(outcome)
+        try:
+            with self._metrics.audit_seconds.time():
+                await asyncio.shield(self._audit.append(outcome.audit_event()))
+        except AuditUnavailable:
+            self._metrics.audit_failures.inc()
+            _log.error("audit_unavailable", request_id=outcome.request_id,
+                       hint="the audit log cannot be written; failing closed")
+            raise AuditWriteFailed("the audit log is unavailable; the request was not served") from None
+        finally:
+            _log.info("request", **outcome.log_fields())
+
+    def _count_usage(self, outcome: RequestOutcome) -> None:
+        if outcome.usage is None or outcome.provider is None:
+            return
+        usage, provider = outcome.usage, outcome.provider
+        self._metrics.tokens.labels(provider, "input").inc(usage.input_tokens)
+        self._metrics.tokens.labels(provider, "output").inc(usage.output_tokens)
+        attributes = self._settings.provider(provider).attributes
+        if attributes.price_per_1m_input is not None and attributes.price_per_1m_output is not None:
+            cost = (
+                usage.input_tokens * attributes.price_per_1m_input
+                + usage.output_tokens * attributes.price_per_1m_output
+            ) / 1_000_000
+            self._metrics.cost.labels(provider).inc(cost)
+
+    async def _fail(
+        self, codec: ClientCodec, outcome: RequestOutcome, error: PolicyEngineError
+    ) -> JsonReply:
+        outcome.error_type = error.error_type
+        try:
+            await self._finish(outcome, _OUTCOMES.get(type(error), "error"), error.status)
+        except AuditWriteFailed as audit_error:
+            error = audit_error
+        body = codec.encode_error(error.status, error.error_type, error.client_message)
+        return JsonReply(error.status, body, self._headers(outcome))
+
+    # -- streaming ------------------------------------------------------------------
+
+    async def _stream_body(
+        self,
+        codec: ClientCodec,
+        outcome: RequestOutcome,
+        request: ChatRequest,
+        session: RedactionSession,
+        route: StreamRoute,
+    ) -> AsyncIterator[bytes]:
+        encoder = codec.stream_encoder(request, outcome.request_id, route.candidate.model)
+        restorer = session.stream_restorer()
+        usage = Usage()
+        finished = False
+        try:
+            for event in route.first:
+                if isinstance(event, StreamStart) and event.usage is not None:
+                    usage.input_tokens = event.usage.input_tokens
+                for restored in restorer.feed(event):
+                    yield encoder.encode(restored)
+            async for event in route.rest:
+                if isinstance(event, StreamEnd):
+                    for restored in restorer.flush():
+                        yield encoder.encode(restored)
+                    if event.usage is not None:
+                        usage.input_tokens = event.usage.input_tokens or usage.input_tokens
+                        usage.output_tokens = event.usage.output_tokens
+                    outcome.usage = usage
+                    # The clean end goes out only once the record is durable.
+                    outcome.redactions = session.counts
+                    await self._finish(outcome, "answered", 200)
+                    finished = True
+                    yield encoder.encode(event)
+                    return
+                for restored in restorer.feed(event):
+                    yield encoder.encode(restored)
+            raise ProviderError(ProviderErrorKind.STREAM_INTERRUPTED, "the stream ended without its final event")
+        except ProviderError as error:
+            outcome.usage = usage
+            outcome.error_type = "providers_unavailable"
+            await self._end_stream_badly(outcome, "stream_failed", 502)
+            yield encoder.encode_error(502, "api_error", f"the provider stream failed: {error.kind.value}")
+        except AuditWriteFailed as error:
+            yield encoder.encode_error(error.status, error.error_type, error.message)
+        finally:
+            if not finished and not outcome.audited:
+                await self._end_stream_badly(outcome, "client_disconnected", 499)
+            await route.aclose()
+
+    async def _end_stream_badly(self, outcome: RequestOutcome, result: str, status: int) -> None:
+        try:
+            await self._finish(outcome, result, status)
+        except AuditWriteFailed:
+            return

@@ -1,0 +1,103 @@
+"""The route plan: which allowed providers may serve this request, in which order."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from policy_engine._config import ProviderConfig
+from policy_engine.decision import PolicyDecision
+from policy_engine.routing._health import ProviderHealth
+
+Strategy = Literal["priority", "price", "latency"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    provider: ProviderConfig
+    model: str  # the provider's model for the requested alias
+    redact: frozenset[str]  # entity types the decision says to redact for this provider
+
+    @property
+    def id(self) -> str:
+        return self.provider.id
+
+    @property
+    def failure_domain(self) -> tuple[str | None, str | None]:
+        attributes = self.provider.attributes
+        return attributes.cloud, attributes.region
+
+
+def _strategy_key(
+    provider: ProviderConfig, strategy: Strategy, health: Mapping[str, ProviderHealth]
+) -> tuple[float, int, str]:
+    if strategy == "price":
+        a = provider.attributes
+        if a.price_per_1m_input is None or a.price_per_1m_output is None:
+            rank = math.inf
+        else:
+            rank = a.price_per_1m_input + a.price_per_1m_output
+    elif strategy == "latency":
+        observed = health[provider.id].latency.value if provider.id in health else None
+        rank = math.inf if observed is None else observed
+    else:
+        rank = float(provider.priority)
+    return rank, provider.priority, provider.id
+
+
+def plan_route(
+    decision: PolicyDecision,
+    alias: str,
+    providers: Sequence[ProviderConfig],
+    health: Mapping[str, ProviderHealth],
+    strategy: Strategy,
+) -> list[Candidate]:
+    """allowed ∩ maps the alias ∩ circuit not open, ordered by preference then strategy.
+
+    Only the decision's allowed set is ever considered: nothing outside it can appear.
+    """
+    allowed = set(decision.allowed)
+    eligible = [
+        p
+        for p in providers
+        if p.id in allowed
+        and alias in p.models
+        and (p.id not in health or health[p.id].breaker.available())
+    ]
+    preference = {pid: rank for rank, pid in enumerate(decision.preference)}
+    eligible.sort(
+        key=lambda p: (preference.get(p.id, len(preference)), *_strategy_key(p, strategy, health))
+    )
+    return [
+        Candidate(p, p.models[alias], frozenset(decision.obligations.redact[p.id])) for p in eligible
+    ]
+
+
+def next_candidate(
+    remaining: Sequence[Candidate], failed: Sequence[Candidate]
+) -> Candidate:
+    """The first remaining candidate, unless a later one avoids the failed failure domains.
+
+    Outages are correlated: after a failure on (cloud, region), a candidate elsewhere is
+    more likely to answer than the next one in the same place.
+    """
+    if failed:
+        bad_domains = {c.failure_domain for c in failed}
+        for candidate in remaining:
+            if candidate.failure_domain not in bad_domains:
+                return candidate
+    return remaining[0]
+
+
+def backoff_delay(
+    round_index: int, base_s: float, max_s: float, retry_after: float | None, rng: random.Random
+) -> float:
+    """Full-jitter exponential backoff, never shorter than the provider's Retry-After."""
+    ceiling = min(max_s, base_s * (2**round_index))
+    delay = rng.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay

@@ -1,0 +1,361 @@
+"""Attempts: try the planned candidates, retry and fall back, never outside the plan.
+
+The plan is built from the decision's allowed set only, and this module never looks
+anywhere else for a provider, so invariant 1 holds by construction; the tests try to
+break it anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from adapters import (
+    ChatRequest,
+    ChatResponse,
+    ProviderCodec,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderTarget,
+    StreamEvent,
+    StreamStart,
+    provider_codec,
+)
+from policy_engine._config import ProviderConfig, RoutingSettings
+from policy_engine._errors import ProviderRejected, ProvidersUnavailable
+from policy_engine.decision import PolicyDecision
+from policy_engine.routing._health import CircuitBreaker, ProviderHealth
+from policy_engine.routing._plan import Candidate, backoff_delay, next_candidate, plan_route
+from policy_engine.routing._transport import UpstreamTransport
+from policy_engine.telemetry import Metrics, get_logger
+
+_log = get_logger("policy_engine.routing")
+
+
+class RequestRedactor(Protocol):
+    def redact_request(self, request: ChatRequest, types: frozenset[str]) -> ChatRequest: ...
+
+
+@dataclass(slots=True)
+class Attempt:
+    provider: str
+    outcome: str = "pending"  # "ok" or a ProviderErrorKind value
+    status: int | None = None
+    latency_ms: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "outcome": self.outcome,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+@dataclass(slots=True)
+class RouteResult:
+    response: ChatResponse
+    candidate: Candidate
+
+
+@dataclass(slots=True)
+class StreamRoute:
+    """A stream committed to one provider: its first events, then the rest."""
+
+    candidate: Candidate
+    first: list[StreamEvent]
+    rest: AsyncIterator[StreamEvent]
+    _exit: AsyncExitStack = field(repr=False)
+
+    async def aclose(self) -> None:
+        await self._exit.aclose()
+
+
+_CONTENT_TYPES = {False: "json", True: "event-stream"}
+
+
+class Router:
+    def __init__(
+        self,
+        settings: RoutingSettings,
+        providers: Sequence[ProviderConfig],
+        api_keys: Mapping[str, SecretStr | None],
+        transport: UpstreamTransport,
+        metrics: Metrics,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._providers = list(providers)
+        self._api_keys = api_keys
+        self._transport = transport
+        self._metrics = metrics
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._codecs: dict[str, ProviderCodec] = {
+            p.id: provider_codec(p.adapter) for p in providers
+        }
+        self.health = {
+            p.id: ProviderHealth(
+                CircuitBreaker(settings.circuit_failure_threshold, settings.circuit_open_s)
+            )
+            for p in providers
+        }
+
+    def plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
+        return plan_route(decision, alias, self._providers, self.health, self._settings.strategy)
+
+    def _target(self, candidate: Candidate) -> ProviderTarget:
+        key = self._api_keys.get(candidate.id)
+        return ProviderTarget(
+            base_url=candidate.provider.base_url,
+            model=candidate.model,
+            api_key=key.get_secret_value() if key else None,
+            options=candidate.provider.options,
+        )
+
+    # -- outcomes ---------------------------------------------------------------
+
+    def _succeeded(self, attempt: Attempt, candidate: Candidate, started: float) -> None:
+        seconds = time.perf_counter() - started
+        attempt.outcome, attempt.latency_ms = "ok", seconds * 1000
+        health = self.health[candidate.id]
+        health.breaker.record_success()
+        health.latency.observe(seconds)
+        self._metrics.provider_seconds.labels(candidate.id).observe(seconds)
+        self._metrics.set_circuit(candidate.id, health.breaker.state.value)
+
+    def _failed(
+        self, attempt: Attempt, candidate: Candidate, error: ProviderError, started: float
+    ) -> None:
+        attempt.outcome = error.kind.value
+        attempt.status = error.status
+        attempt.latency_ms = (time.perf_counter() - started) * 1000
+        breaker = self.health[candidate.id].breaker
+        if error.retryable or error.kind is ProviderErrorKind.AUTH:
+            breaker.record_failure()
+        else:
+            breaker.release()
+        self._metrics.provider_failures.labels(candidate.id, error.kind.value).inc()
+        self._metrics.set_circuit(candidate.id, breaker.state.value)
+        if error.kind is ProviderErrorKind.AUTH:
+            self._metrics.misconfigured.labels(candidate.id).set(1)
+            _log.error("provider_misconfigured", provider=candidate.id, status=error.status,
+                       hint="the provider rejected our credentials; check its api key")
+        else:
+            _log.warning("attempt_failed", provider=candidate.id, kind=error.kind.value,
+                         status=error.status)
+
+    def _raise_if_final(self, error: ProviderError, decision: PolicyDecision) -> None:
+        """Errors about the request itself go back to the client: no other provider would do better."""
+        if error.kind is ProviderErrorKind.INVALID_REQUEST:
+            raise ProviderRejected(
+                error.status or 400, "invalid_request", "the provider rejected the request",
+                error.message,
+            )
+        if (
+            error.kind is ProviderErrorKind.CONTENT_FILTER
+            and not decision.obligations.allow_refusal_fallback
+        ):
+            raise ProviderRejected(
+                error.status or 400, "content_filter",
+                "the provider refused the request under its content policy", error.message,
+            )
+
+    @staticmethod
+    def _exhausted(attempts: Sequence[Attempt]) -> ProvidersUnavailable:
+        if not attempts:
+            return ProvidersUnavailable(
+                "no allowed provider is available (all circuits open or deadline passed)"
+            )
+        tried = "; ".join(
+            f"{a.provider}: {a.outcome}" + (f" ({a.status})" if a.status else "") for a in attempts
+        )
+        return ProvidersUnavailable(f"all allowed providers failed: {tried}")
+
+    def _check_content_type(self, headers: Mapping[str, str], stream: bool) -> None:
+        content_type = headers.get("content-type", "")
+        if _CONTENT_TYPES[stream] not in content_type:
+            raise ProviderError(
+                ProviderErrorKind.MALFORMED_RESPONSE,
+                f"unexpected content type {content_type.split(';')[0] or 'none'}",
+            )
+
+    # -- the two ways to call -----------------------------------------------------
+
+    async def complete(
+        self,
+        request: ChatRequest,
+        plan: Sequence[Candidate],
+        decision: PolicyDecision,
+        redactor: RequestRedactor,
+        attempts: list[Attempt],
+    ) -> RouteResult:
+        schedule = _Schedule(self, plan, time.monotonic() + self._settings.deadline_s)
+        async for candidate in schedule:
+            attempt = Attempt(candidate.id)
+            attempts.append(attempt)
+            codec = self._codecs[candidate.id]
+            outgoing = redactor.redact_request(request, candidate.redact)
+            http = codec.encode_request(outgoing, self._target(candidate))
+            self._metrics.provider_requests.labels(candidate.id).inc()
+            started = time.perf_counter()
+            budget = min(self._settings.attempt_timeout_s, schedule.remaining())
+            try:
+                async with asyncio.timeout(max(budget, 0.001)):
+                    upstream = await self._transport.send(http)
+                attempt.status = upstream.status
+                if upstream.status >= 300:
+                    raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
+                self._check_content_type(upstream.headers, stream=False)
+                response = codec.decode_response(upstream.body)
+            except TimeoutError:
+                error = ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out")
+                self._failed(attempt, candidate, error, started)
+                schedule.failed(candidate, error)
+                continue
+            except ProviderError as error:
+                error.status = error.status or attempt.status
+                self._failed(attempt, candidate, error, started)
+                self._raise_if_final(error, decision)
+                schedule.failed(candidate, error)
+                continue
+            self._succeeded(attempt, candidate, started)
+            return RouteResult(response, candidate)
+        raise self._exhausted(attempts)
+
+    async def open_stream(
+        self,
+        request: ChatRequest,
+        plan: Sequence[Candidate],
+        decision: PolicyDecision,
+        redactor: RequestRedactor,
+        attempts: list[Attempt],
+    ) -> StreamRoute:
+        """Fail over freely until a provider produced its first content event, then commit."""
+        schedule = _Schedule(self, plan, time.monotonic() + self._settings.deadline_s)
+        async for candidate in schedule:
+            attempt = Attempt(candidate.id)
+            attempts.append(attempt)
+            codec = self._codecs[candidate.id]
+            outgoing = redactor.redact_request(request, candidate.redact)
+            http = codec.encode_request(outgoing, self._target(candidate))
+            self._metrics.provider_requests.labels(candidate.id).inc()
+            started = time.perf_counter()
+            exit_stack = AsyncExitStack()
+            try:
+                async with asyncio.timeout_at(schedule.deadline_loop_time()):
+                    upstream = await exit_stack.enter_async_context(self._transport.open(http))
+                    attempt.status = upstream.status
+                    if upstream.status >= 300:
+                        body = await upstream.read_all()
+                        raise codec.decode_error(upstream.status, upstream.headers, body)
+                    self._check_content_type(upstream.headers, stream=True)
+                    decoder = codec.stream_decoder()
+                    chunks = upstream.chunks()
+                    first: list[StreamEvent] = []
+                    async for chunk in chunks:
+                        first.extend(decoder.feed(chunk))
+                        if any(not isinstance(e, StreamStart) for e in first):
+                            break
+                    else:
+                        first.extend(decoder.close())
+            except TimeoutError:
+                await exit_stack.aclose()
+                error = ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out")
+                self._failed(attempt, candidate, error, started)
+                schedule.failed(candidate, error)
+                continue
+            except ProviderError as error:
+                await exit_stack.aclose()
+                error.status = error.status or attempt.status
+                self._failed(attempt, candidate, error, started)
+                self._raise_if_final(error, decision)
+                schedule.failed(candidate, error)
+                continue
+            self._succeeded(attempt, candidate, started)
+            rest = self._rest(candidate, attempt, decoder, chunks, started)
+            return StreamRoute(candidate, first, rest, exit_stack)
+        raise self._exhausted(attempts)
+
+    async def _rest(
+        self,
+        candidate: Candidate,
+        attempt: Attempt,
+        decoder: Any,
+        chunks: AsyncIterator[bytes],
+        started: float,
+    ) -> AsyncIterator[StreamEvent]:
+        try:
+            async for chunk in chunks:
+                for event in decoder.feed(chunk):
+                    yield event
+            for event in decoder.close():
+                yield event
+        except ProviderError as error:
+            error.status = error.status or attempt.status
+            self._failed(attempt, candidate, error, started)
+            raise
+
+
+class _Schedule:
+    """Yields candidates: each once in plan order (diversity-aware), then retry rounds.
+
+    Round r > 0 waits a full-jitter backoff, and never less than a provider's
+    Retry-After; a candidate whose wait would pass the deadline is skipped, and one
+    that rejected our credentials or whose circuit opened is not retried.
+    """
+
+    def __init__(self, router: Router, plan: Sequence[Candidate], deadline: float) -> None:
+        self._router = router
+        self._plan = list(plan)
+        self._deadline = deadline
+        self._retry: list[Candidate] = []
+        self._not_before: dict[str, float] = {}
+        self._failed_here: list[Candidate] = []
+
+    def remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    def deadline_loop_time(self) -> float:
+        return asyncio.get_running_loop().time() + max(self.remaining(), 0.001)
+
+    def failed(self, candidate: Candidate, error: ProviderError) -> None:
+        self._failed_here.append(candidate)
+        if error.retryable:
+            self._retry.append(candidate)
+            if error.retry_after is not None:
+                self._not_before[candidate.id] = time.monotonic() + error.retry_after
+
+    async def __aiter__(self) -> AsyncIterator[Candidate]:
+        router = self._router
+        settings = router._settings
+        pending = list(self._plan)
+        for round_index in range(settings.attempts_per_provider):
+            if round_index:
+                pending = [c for c in self._retry if router.health[c.id].breaker.available()]
+                self._retry = []
+                jitter = backoff_delay(
+                    round_index - 1, settings.backoff_base_s, settings.backoff_max_s, None,
+                    router._rng,
+                )
+                round_start = time.monotonic() + jitter
+            else:
+                round_start = time.monotonic()
+            while pending:
+                candidate = next_candidate(pending, self._failed_here)
+                pending.remove(candidate)
+                start_at = max(round_start, self._not_before.get(candidate.id, 0.0))
+                if start_at >= self._deadline:
+                    continue
+                wait = start_at - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not router.health[candidate.id].breaker.acquire():
+                    continue
+                yield candidate

@@ -1,0 +1,115 @@
+"""The route plan: allowed ∩ has-model ∩ circuit-closed, ordered by preference then strategy."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from policy_engine._config import ProviderConfig
+from policy_engine.decision import Obligations, PolicyDecision
+from policy_engine.routing import (
+    CircuitBreaker,
+    ProviderHealth,
+    backoff_delay,
+    next_candidate,
+    plan_route,
+)
+
+
+def provider(pid: str, **attributes: Any) -> ProviderConfig:
+    priority = attributes.pop("priority", 100)
+    models = attributes.pop("models", {"default": f"{pid}-model"})
+    return ProviderConfig(
+        id=pid,
+        adapter="openai",
+        base_url=f"http://{pid}.invalid/v1",
+        models=models,
+        priority=priority,
+        attributes=attributes,
+    )
+
+
+def decision(allowed: list[str], preference: tuple[str, ...] = ()) -> PolicyDecision:
+    return PolicyDecision(
+        revision="r",
+        tenant_known=True,
+        allowed=tuple(allowed),
+        denied={},
+        obligations=Obligations(redact={p: ("SECRET",) for p in allowed}),
+        preference=preference,
+    )
+
+
+def health(*providers: ProviderConfig) -> dict[str, ProviderHealth]:
+    return {p.id: ProviderHealth(CircuitBreaker(1, 60)) for p in providers}
+
+
+def test_only_allowed_providers_that_map_the_alias_are_planned() -> None:
+    a, b = provider("a"), provider("b")
+    c = provider("c", models={"default": "x", "smart": "y"})
+    plan = plan_route(decision(["a", "c"]), "smart", [a, b, c], health(a, b, c), "priority")
+    assert [x.id for x in plan] == ["c"]
+    assert plan[0].model == "y"
+
+
+def test_a_provider_with_an_open_circuit_is_left_out() -> None:
+    a, b = provider("a"), provider("b")
+    states = health(a, b)
+    states["a"].breaker.record_failure()
+    plan = plan_route(decision(["a", "b"]), "default", [a, b], states, "priority")
+    assert [x.id for x in plan] == ["b"]
+
+
+def test_the_decisions_preference_comes_before_the_strategy() -> None:
+    a, b, c = provider("a", priority=1), provider("b", priority=2), provider("c", priority=3)
+    plan = plan_route(decision(["a", "b", "c"], ("c",)), "default", [a, b, c], health(a, b, c),
+                      "priority")
+    assert [x.id for x in plan] == ["c", "a", "b"]
+
+
+def test_price_strategy_orders_by_input_plus_output_price_unknown_last() -> None:
+    cheap = provider("cheap", price_per_1m_input=0.1, price_per_1m_output=0.2)
+    dear = provider("dear", price_per_1m_input=1, price_per_1m_output=2)
+    unknown = provider("unknown")
+    providers = [unknown, dear, cheap]
+    plan = plan_route(decision(["cheap", "dear", "unknown"]), "default", providers,
+                      health(*providers), "price")
+    assert [x.id for x in plan] == ["cheap", "dear", "unknown"]
+
+
+def test_latency_strategy_orders_by_observed_latency() -> None:
+    slow, fast = provider("slow"), provider("fast")
+    states = health(slow, fast)
+    states["slow"].latency.observe(0.5)
+    states["fast"].latency.observe(0.05)
+    plan = plan_route(decision(["slow", "fast"]), "default", [slow, fast], states, "latency")
+    assert [x.id for x in plan] == ["fast", "slow"]
+
+
+def test_redaction_obligations_travel_with_each_candidate() -> None:
+    a = provider("a")
+    plan = plan_route(decision(["a"]), "default", [a], health(a), "priority")
+    assert plan[0].redact == frozenset({"SECRET"})
+
+
+def test_after_a_failure_a_candidate_in_another_cloud_and_region_goes_first() -> None:
+    a = provider("a", cloud="aws", region="us-east-1")
+    b = provider("b", cloud="aws", region="us-east-1")
+    c = provider("c", cloud="gcp", region="us-central1")
+    plan = plan_route(decision(["a", "b", "c"]), "default", [a, b, c], health(a, b, c), "priority")
+    assert next_candidate(plan[1:], plan[:1]).id == "c"
+    assert next_candidate(plan[1:], []).id == "b"
+
+
+@pytest.mark.parametrize("round_index", [0, 1, 2, 5])
+def test_backoff_is_full_jitter_below_the_exponential_ceiling(round_index: int) -> None:
+    rng = random.Random(7)
+    for _ in range(100):
+        delay = backoff_delay(round_index, 0.1, 1.0, None, rng)
+        assert 0 <= delay <= min(1.0, 0.1 * 2**round_index)
+
+
+def test_backoff_never_undercuts_retry_after() -> None:
+    assert backoff_delay(0, 0.1, 1.0, 3.0, random.Random(1)) == 3.0

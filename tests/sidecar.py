@@ -1,0 +1,136 @@
+"""Runs the real sidecar on loopback in the test's event loop, beside fake providers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from policy_engine._config import Settings, parse_config
+from policy_engine.api import Sidecar, create_app
+from policy_engine.audit import (
+    PRIVATE_KEY_NAME,
+    PUBLIC_KEY_NAME,
+    iter_records,
+    load_public_key,
+    verify_log,
+    write_key_pair,
+)
+from tests.fakes import FakeProvider
+
+REPO = Path(__file__).resolve().parents[1]
+POLICY_DIR = REPO / "policies"
+API_KEY = "test-key"
+
+
+@dataclass
+class ProviderSpec:
+    """One provider in a test config, served by a fake."""
+
+    id: str
+    fake: FakeProvider
+    attributes: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=lambda: {"default": "test-model"})
+    priority: int = 100
+
+    def config(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "id": self.id,
+            "adapter": self.fake.protocol,
+            "base_url": self.fake.base_url,
+            "api_key_env": "TEST_PROVIDER_KEY",
+            "models": self.models,
+            "priority": self.priority,
+            "attributes": self.attributes,
+        }
+        if self.fake.protocol == "azure_openai":
+            entry["options"] = {"api_version": "2024-10-21"}
+        return entry
+
+
+def build_settings(
+    tmp_path: Path, providers: Sequence[ProviderSpec], **sections: dict[str, Any]
+) -> Settings:
+    keys = tmp_path / "keys"
+    if not (keys / PRIVATE_KEY_NAME).exists():
+        write_key_pair(keys, Ed25519PrivateKey.generate())
+    raw: dict[str, Any] = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "policy": {"policy_dir": str(POLICY_DIR)},
+        "routing": {
+            "deadline_s": 10,
+            "connect_timeout_s": 1,
+            "first_byte_timeout_s": 2,
+            "attempt_timeout_s": 5,
+            "backoff_base_s": 0.01,
+            "backoff_max_s": 0.05,
+        },
+        "audit": {
+            "dir": str(tmp_path / "audit"),
+            "signing_key_file": str(keys / PRIVATE_KEY_NAME),
+            "batch_interval_ms": 1,
+        },
+        "providers": [p.config() for p in providers],
+    }
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    return parse_config(raw)
+
+
+@dataclass
+class RunningSidecar:
+    settings: Settings
+    url: str
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def sidecar(self) -> Sidecar:
+        sidecar: Sidecar = self.server.config.loaded_app.app.state.sidecar  # type: ignore[union-attr]
+        return sidecar
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        return [
+            record.event
+            for _, record in iter_records(self.settings.audit.dir)
+            if record.kind == "request"
+        ]
+
+    def verify_audit(self) -> None:
+        public = load_public_key(self.settings.audit.signing_key_file.parent / PUBLIC_KEY_NAME)
+        verify_log(self.settings.audit.dir, [public])
+
+    async def stop(self) -> None:
+        if self.task.done():
+            return
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 10)
+
+
+async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
+    monkeypatch.setenv("TEST_PROVIDER_KEY", API_KEY)
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        loop="asyncio",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if not server.started:
+        task.cancel()
+        raise RuntimeError("the sidecar did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return RunningSidecar(settings, f"http://127.0.0.1:{port}", server, task)
