@@ -32,6 +32,7 @@ class OpaEngine:
             ssl=parts.scheme == "https",
             timeout=timeout_ms / 1000,
         )
+        self._admin_open = False
         self._policy_revision = "unknown"
         self._refresh_lock = asyncio.Lock()
 
@@ -79,18 +80,27 @@ class OpaEngine:
             )
         return self._policy_revision
 
+    async def _admin_client(self) -> AsyncOpaClient:
+        # AsyncOpaClient opens its HTTP session only in __aenter__; without it every
+        # call fails (and check_health swallows that as "unhealthy").
+        if not self._admin_open:
+            await self._admin.__aenter__()
+            self._admin_open = True
+        return self._admin
+
     async def refresh_revision(self) -> None:
         """Hash of the modules OPA holds: the revision when OPA runs without bundles."""
         async with self._refresh_lock:
+            admin = await self._admin_client()
             digest = hashlib.sha256()
-            for policy_id in sorted(await self._admin.get_policies_list()):
-                policy = await self._admin.get_policy(policy_id)
+            for policy_id in sorted(await admin.get_policies_list()):
+                policy = await admin.get_policy(policy_id)
                 raw = policy.get("result", {}).get("raw", "")
                 digest.update(policy_id.encode() + b"\0" + raw.encode() + b"\0")
             self._policy_revision = "opa-sha256:" + digest.hexdigest()
 
     async def ready(self) -> bool:
-        if not await self._admin.check_health():
+        if not await (await self._admin_client()).check_health():
             return False
         try:
             await self.refresh_revision()
@@ -102,3 +112,4 @@ class OpaEngine:
         if self._session is not None:
             await self._session.close()
         await self._admin.close_connection()
+        self._admin_open = False
