@@ -110,7 +110,9 @@ async def test_stall_stream_stops_sending_after_some_events(openai_fake: FakePro
     openai_fake.script(StallStream(after_events=1, seconds=30))
     with pytest.raises(asyncio.TimeoutError):
         await post(
-            openai_fake, CHAT | {"stream": True}, timeout=aiohttp.ClientTimeout(sock_read=0.2)
+            openai_fake,
+            CHAT | {"stream": True},
+            client_timeout=aiohttp.ClientTimeout(sock_read=0.2),
         )
 
 
