@@ -20,7 +20,7 @@ from tests.fakes._behaviours import (
     Unavailable,
     WrongContentType,
 )
-from tests.fakes._server import FakeProvider, Protocol, Received
+from tests.fakes._server import FakeProvider, Protocol, Received, stream_bytes
 
 __all__ = [
     "Behaviour",
@@ -44,4 +44,5 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "WrongContentType",
+    "stream_bytes",
 ]

@@ -260,4 +260,10 @@ async def _reset(request: web.Request, reply: Reply, after_bytes: int | None) ->
     return response
 
 
-__all__ = ["FakeProvider", "Protocol", "Received"]
+__all__ = ["FakeProvider", "Protocol", "Received", "stream_bytes"]
+
+
+def stream_bytes(protocol: Protocol, ok: Ok, model: str = "fake-model") -> bytes:
+    """The exact SSE body the fake would stream for `ok`, for tests that need no socket."""
+    reply = _DIALECTS[protocol]().ok(ok, ok.text or "", model, stream=True)
+    return b"".join(reply.events or [])
