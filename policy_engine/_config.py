@@ -39,7 +39,9 @@ class ProviderAttributes(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    residency: str | None = Field(None, description="Where the provider processes data: eu, us, uk, ...")
+    residency: str | None = Field(
+        None, description="Where the provider processes data: eu, us, uk, ..."
+    )
     region: str | None = Field(None, description="Cloud region, e.g. eu-west-1; a failure domain")
     cloud: str | None = Field(None, description="Cloud or operator, e.g. aws, azure, gcp, onprem")
     certifications: list[str] = Field(default_factory=list, description="e.g. hipaa_baa, soc2")
@@ -55,8 +57,12 @@ class ProviderConfig(_Strict):
     adapter: str = Field(description=f"One of: {', '.join(ADAPTER_NAMES)}")
     base_url: str
     api_key_env: str | None = Field(None, description="Environment variable holding the API key")
-    api_key_file: Path | None = Field(None, description="File holding the API key (a mounted secret)")
-    models: dict[str, str] = Field(description="Logical alias -> provider model; 'default' required")
+    api_key_file: Path | None = Field(
+        None, description="File holding the API key (a mounted secret)"
+    )
+    models: dict[str, str] = Field(
+        description="Logical alias -> provider model; 'default' required"
+    )
     options: dict[str, str] = Field(default_factory=dict, description="Adapter options")
     priority: int = Field(100, description="Lower is tried first under the priority strategy")
     attributes: ProviderAttributes = Field(default_factory=ProviderAttributes)
@@ -65,7 +71,9 @@ class ProviderConfig(_Strict):
     @classmethod
     def _known_adapter(cls, value: str) -> str:
         if value not in ADAPTER_NAMES:
-            raise ValueError(f"unknown adapter {value!r}; expected one of {', '.join(ADAPTER_NAMES)}")
+            raise ValueError(
+                f"unknown adapter {value!r}; expected one of {', '.join(ADAPTER_NAMES)}"
+            )
         return value
 
     @field_validator("base_url")
@@ -97,14 +105,18 @@ class ProviderConfig(_Strict):
 
 
 class ServerSettings(_Strict):
-    host: str = Field("127.0.0.1", description="Loopback by default: the app beside us is the only caller")
+    host: str = Field(
+        "127.0.0.1", description="Loopback by default: the app beside us is the only caller"
+    )
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
 
 
 class PolicySettings(_Strict):
     opa_url: str | None = Field(None, description="OPA server; unset = embedded regopy engine")
-    policy_dir: Path = Field(Path("policies"), description="Rego + data/*.json for the embedded engine")
+    policy_dir: Path = Field(
+        Path("policies"), description="Rego + data/*.json for the embedded engine"
+    )
     entrypoint: str = Field("router/decision", pattern=r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$")
     timeout_ms: float = Field(250, gt=0)
 

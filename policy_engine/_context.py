@@ -61,16 +61,20 @@ def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
         )
     residency = headers.get(RESIDENCY_HEADER, "").strip().lower() or None
     if residency is not None and not _RESIDENCY.fullmatch(residency):
-        raise BadRequest("X-Data-Residency must be a lowercase region code such as eu or us",
-                         param="X-Data-Residency")
+        raise BadRequest(
+            "X-Data-Residency must be a lowercase region code such as eu or us",
+            param="X-Data-Residency",
+        )
     tags: set[str] = set()
     for raw in headers.get(TAGS_HEADER, "").split(","):
         tag = raw.strip().lower()
         if not tag:
             continue
         if not _TAG.fullmatch(tag):
-            raise BadRequest("X-Privacy-Tags must be a comma list of tags such as pii,phi",
-                             param="X-Privacy-Tags")
+            raise BadRequest(
+                "X-Privacy-Tags must be a comma list of tags such as pii,phi",
+                param="X-Privacy-Tags",
+            )
         tags.add(tag)
     if len(tags) > _MAX_TAGS:
         raise BadRequest(f"X-Privacy-Tags has more than {_MAX_TAGS} tags", param="X-Privacy-Tags")

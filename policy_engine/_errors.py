@@ -87,9 +87,7 @@ class AuditWriteFailed(PolicyEngineError):
 class ProviderRejected(PolicyEngineError):
     """A provider refused the request itself (invalid request, content policy): no fallback."""
 
-    def __init__(
-        self, status: int, error_type: str, message: str, provider_message: str
-    ) -> None:
+    def __init__(self, status: int, error_type: str, message: str, provider_message: str) -> None:
         super().__init__(message)
         self.status = status
         self.error_type = error_type

@@ -54,11 +54,11 @@ async def explain(
 ) -> dict[str, Any]:
     context = query.context()
     decision = await decider.decide(context)
-    route = plan_route(decision, context.model, settings.providers, health, settings.routing.strategy)
+    route = plan_route(
+        decision, context.model, settings.providers, health, settings.routing.strategy
+    )
     return {
         "input": decider.input_for(context),
         "decision": decision.summary(),
-        "route": [
-            {"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in route
-        ],
+        "route": [{"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in route],
     }

@@ -77,13 +77,15 @@ def _chat_route(protocol: str) -> Callable[[Request], Awaitable[Response]]:
 async def models(request: Request) -> Response:
     aliases = sorted(_sidecar(request).pipeline.aliases)
     if "anthropic-version" in request.headers:
-        data = [
+        data: list[dict[str, object]] = [
             {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
             for a in aliases
         ]
         first, last = (aliases[0], aliases[-1]) if aliases else (None, None)
         return _json(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
-    data = [{"id": a, "object": "model", "created": 0, "owned_by": "policy-engine"} for a in aliases]
+    data = [
+        {"id": a, "object": "model", "created": 0, "owned_by": "policy-engine"} for a in aliases
+    ]
     return _json(200, {"object": "list", "data": data})
 
 

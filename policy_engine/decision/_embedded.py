@@ -47,7 +47,9 @@ class PolicySource:
                 try:
                     data[path.stem] = orjson.loads(raw)
                 except orjson.JSONDecodeError as error:
-                    raise PolicyUnavailable("not_loaded", f"{relative}: invalid JSON: {error}") from None
+                    raise PolicyUnavailable(
+                        "not_loaded", f"{relative}: invalid JSON: {error}"
+                    ) from None
         if not modules:
             raise PolicyUnavailable("not_loaded", f"no .rego modules under {policy_dir}")
         return cls(modules, data, "sha256:" + digest.hexdigest())

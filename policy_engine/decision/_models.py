@@ -71,7 +71,9 @@ def parse_decision(result: Any, revision: str, catalog: frozenset[str]) -> Polic
     if result is None:
         raise PolicyUnavailable("undefined", "the policy returned no decision")
     if not isinstance(result, dict):
-        raise PolicyUnavailable("malformed", f"decision is a {type(result).__name__}, not an object")
+        raise PolicyUnavailable(
+            "malformed", f"decision is a {type(result).__name__}, not an object"
+        )
     try:
         decision = PolicyDecision.model_validate({**result, "revision": revision})
     except ValidationError as error:

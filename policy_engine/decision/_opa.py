@@ -60,7 +60,9 @@ class OpaEngine:
         except TimeoutError:
             raise PolicyUnavailable("timeout", "OPA did not answer in time") from None
         except aiohttp.ClientError as error:
-            raise PolicyUnavailable("unreachable", f"OPA unreachable: {type(error).__name__}") from None
+            raise PolicyUnavailable(
+                "unreachable", f"OPA unreachable: {type(error).__name__}"
+            ) from None
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError:

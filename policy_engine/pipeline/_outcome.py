@@ -45,7 +45,10 @@ class RequestOutcome:
             "redactions": dict(sorted(self.redactions.items())),
             "usage": None
             if self.usage is None
-            else {"input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens},
+            else {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+            },
         }
 
     def log_fields(self) -> dict[str, Any]:

@@ -127,8 +127,8 @@ class Pipeline:
                     request, plan, decision, session, outcome.attempts
                 )
                 outcome.provider = route.candidate.id
-                body = self._stream_body(codec, outcome, request, session, route)
-                return StreamReply(body, self._headers(outcome))
+                events = self._stream_body(codec, outcome, request, session, route)
+                return StreamReply(events, self._headers(outcome))
             result = await self._router.complete(request, plan, decision, session, outcome.attempts)
         finally:
             outcome.redactions = session.counts
@@ -202,7 +202,11 @@ class Pipeline:
         self._metrics.requests.labels(outcome.protocol, result).inc()
         for entity_type, count in outcome.redactions.items():
             self._metrics.redactions.labels(entity_type).inc(count)
-        if outcome.provider and outcome.attempts and outcome.attempts[0].provider != outcome.provider:
+        if (
+            outcome.provider
+            and outcome.attempts
+            and outcome.attempts[0].provider != outcome.provider
+        ):
             self._metrics.fallbacks.inc()
         self._count_usage(outcome)
         try:
@@ -210,9 +214,14 @@ class Pipeline:
                 await asyncio.shield(self._audit.append(outcome.audit_event()))
         except AuditUnavailable:
             self._metrics.audit_failures.inc()
-            _log.error("audit_unavailable", request_id=outcome.request_id,
-                       hint="the audit log cannot be written; failing closed")
-            raise AuditWriteFailed("the audit log is unavailable; the request was not served") from None
+            _log.error(
+                "audit_unavailable",
+                request_id=outcome.request_id,
+                hint="the audit log cannot be written; failing closed",
+            )
+            raise AuditWriteFailed(
+                "the audit log is unavailable; the request was not served"
+            ) from None
         finally:
             _log.info("request", **outcome.log_fields())
 
@@ -277,12 +286,16 @@ class Pipeline:
                     return
                 for restored in restorer.feed(event):
                     yield encoder.encode(restored)
-            raise ProviderError(ProviderErrorKind.STREAM_INTERRUPTED, "the stream ended without its final event")
+            raise ProviderError(
+                ProviderErrorKind.STREAM_INTERRUPTED, "the stream ended without its final event"
+            )
         except ProviderError as error:
             outcome.usage = usage
             outcome.error_type = "providers_unavailable"
             await self._end_stream_badly(outcome, "stream_failed", 502)
-            yield encoder.encode_error(502, "api_error", f"the provider stream failed: {error.kind.value}")
+            yield encoder.encode_error(
+                502, "api_error", f"the provider stream failed: {error.kind.value}"
+            )
         except AuditWriteFailed as error:
             yield encoder.encode_error(error.status, error.error_type, error.message)
         finally:

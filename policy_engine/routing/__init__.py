@@ -1,8 +1,13 @@
 """Route plans, attempts, retries, fallback and the upstream transport."""
 
-from policy_engine.routing._health import CircuitBreaker, CircuitState, LatencyAverage, ProviderHealth
+from policy_engine.routing._health import (
+    CircuitBreaker,
+    CircuitState,
+    LatencyAverage,
+    ProviderHealth,
+)
 from policy_engine.routing._plan import Candidate, backoff_delay, next_candidate, plan_route
-from policy_engine.routing._router import Attempt, RequestRedactor, RouteResult, Router, StreamRoute
+from policy_engine.routing._router import Attempt, RequestRedactor, Router, RouteResult, StreamRoute
 from policy_engine.routing._transport import (
     UpstreamResponse,
     UpstreamStream,

@@ -40,7 +40,9 @@ class CircuitBreaker:
     def available(self) -> bool:
         """May a request be planned onto this provider now (without taking the probe)?"""
         state = self.state
-        return state is CircuitState.CLOSED or (state is CircuitState.HALF_OPEN and not self._probing)
+        return state is CircuitState.CLOSED or (
+            state is CircuitState.HALF_OPEN and not self._probing
+        )
 
     def acquire(self) -> bool:
         """Take permission for one attempt; in half-open, only one probe at a time."""

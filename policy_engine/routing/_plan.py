@@ -72,13 +72,12 @@ def plan_route(
         key=lambda p: (preference.get(p.id, len(preference)), *_strategy_key(p, strategy, health))
     )
     return [
-        Candidate(p, p.models[alias], frozenset(decision.obligations.redact[p.id])) for p in eligible
+        Candidate(p, p.models[alias], frozenset(decision.obligations.redact[p.id]))
+        for p in eligible
     ]
 
 
-def next_candidate(
-    remaining: Sequence[Candidate], failed: Sequence[Candidate]
-) -> Candidate:
+def next_candidate(remaining: Sequence[Candidate], failed: Sequence[Candidate]) -> Candidate:
     """The first remaining candidate, unless a later one avoids the failed failure domains.
 
     Outages are correlated: after a failure on (cloud, region), a candidate elsewhere is

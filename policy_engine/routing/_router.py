@@ -145,17 +145,24 @@ class Router:
         self._metrics.set_circuit(candidate.id, breaker.state.value)
         if error.kind is ProviderErrorKind.AUTH:
             self._metrics.misconfigured.labels(candidate.id).set(1)
-            _log.error("provider_misconfigured", provider=candidate.id, status=error.status,
-                       hint="the provider rejected our credentials; check its api key")
+            _log.error(
+                "provider_misconfigured",
+                provider=candidate.id,
+                status=error.status,
+                hint="the provider rejected our credentials; check its api key",
+            )
         else:
-            _log.warning("attempt_failed", provider=candidate.id, kind=error.kind.value,
-                         status=error.status)
+            _log.warning(
+                "attempt_failed", provider=candidate.id, kind=error.kind.value, status=error.status
+            )
 
     def _raise_if_final(self, error: ProviderError, decision: PolicyDecision) -> None:
-        """Errors about the request itself go back to the client: no other provider would do better."""
+        """Errors about the request itself go back to the client: no provider would do better."""
         if error.kind is ProviderErrorKind.INVALID_REQUEST:
             raise ProviderRejected(
-                error.status or 400, "invalid_request", "the provider rejected the request",
+                error.status or 400,
+                "invalid_request",
+                "the provider rejected the request",
                 error.message,
             )
         if (
@@ -163,8 +170,10 @@ class Router:
             and not decision.obligations.allow_refusal_fallback
         ):
             raise ProviderRejected(
-                error.status or 400, "content_filter",
-                "the provider refused the request under its content policy", error.message,
+                error.status or 400,
+                "content_filter",
+                "the provider refused the request under its content policy",
+                error.message,
             )
 
     @staticmethod
@@ -341,7 +350,10 @@ class _Schedule:
                 pending = [c for c in self._retry if router.health[c.id].breaker.available()]
                 self._retry = []
                 jitter = backoff_delay(
-                    round_index - 1, settings.backoff_base_s, settings.backoff_max_s, None,
+                    round_index - 1,
+                    settings.backoff_base_s,
+                    settings.backoff_max_s,
+                    None,
                     router._rng,
                 )
                 round_start = time.monotonic() + jitter

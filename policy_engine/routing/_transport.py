@@ -112,7 +112,9 @@ class UpstreamTransport:
             raise translate_error(error) from None
         try:
             headers = {k.lower(): v for k, v in response.headers.items()}
-            yield UpstreamStream(response.status, headers, response.content, self._max_response_bytes)
+            yield UpstreamStream(
+                response.status, headers, response.content, self._max_response_bytes
+            )
         finally:
             response.release()
 

@@ -5,7 +5,24 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _CIRCUIT_VALUE = {"closed": 0, "half_open": 1, "open": 2}
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+)
 
 
 class Metrics:
@@ -13,67 +30,98 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "policy_engine_requests", "Client requests by protocol and final outcome",
-            ("protocol", "outcome"), registry=r,
+            "policy_engine_requests",
+            "Client requests by protocol and final outcome",
+            ("protocol", "outcome"),
+            registry=r,
         )
         self.request_seconds = Histogram(
-            "policy_engine_request_duration_seconds", "Time to the full answer", ("protocol",),
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "policy_engine_request_duration_seconds",
+            "Time to the full answer",
+            ("protocol",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.decisions = Counter(
             "policy_engine_decisions", "Policy decisions by result", ("result",), registry=r
         )
         self.decision_seconds = Histogram(
-            "policy_engine_decision_duration_seconds", "Policy evaluation latency",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "policy_engine_decision_duration_seconds",
+            "Policy evaluation latency",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.policy_errors = Counter(
-            "policy_engine_policy_unavailable", "Decisions that failed closed, by cause",
-            ("cause",), registry=r,
+            "policy_engine_policy_unavailable",
+            "Decisions that failed closed, by cause",
+            ("cause",),
+            registry=r,
         )
         self.denials = Counter(
-            "policy_engine_provider_denials", "Providers denied by the policy", ("provider",),
+            "policy_engine_provider_denials",
+            "Providers denied by the policy",
+            ("provider",),
             registry=r,
         )
         self.provider_requests = Counter(
-            "policy_engine_provider_requests", "Attempts sent to a provider", ("provider",),
+            "policy_engine_provider_requests",
+            "Attempts sent to a provider",
+            ("provider",),
             registry=r,
         )
         self.provider_failures = Counter(
-            "policy_engine_provider_failures", "Failed attempts by kind", ("provider", "kind"),
+            "policy_engine_provider_failures",
+            "Failed attempts by kind",
+            ("provider", "kind"),
             registry=r,
         )
         self.provider_seconds = Histogram(
-            "policy_engine_provider_latency_seconds", "Attempt latency to the first answer byte",
-            ("provider",), buckets=_LATENCY_BUCKETS, registry=r,
+            "policy_engine_provider_latency_seconds",
+            "Attempt latency to the first answer byte",
+            ("provider",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter(
-            "policy_engine_provider_tokens", "Tokens by provider and direction",
-            ("provider", "direction"), registry=r,
+            "policy_engine_provider_tokens",
+            "Tokens by provider and direction",
+            ("provider", "direction"),
+            registry=r,
         )
         self.cost = Counter(
-            "policy_engine_provider_cost_usd", "Estimated cost from the price attributes",
-            ("provider",), registry=r,
+            "policy_engine_provider_cost_usd",
+            "Estimated cost from the price attributes",
+            ("provider",),
+            registry=r,
         )
         self.circuit = Gauge(
-            "policy_engine_circuit_state", "0 closed, 1 half-open, 2 open", ("provider",),
+            "policy_engine_circuit_state",
+            "0 closed, 1 half-open, 2 open",
+            ("provider",),
             registry=r,
         )
         self.misconfigured = Gauge(
             "policy_engine_provider_misconfigured",
-            "1 after the provider rejected our credentials (401/403)", ("provider",), registry=r,
+            "1 after the provider rejected our credentials (401/403)",
+            ("provider",),
+            registry=r,
         )
         self.fallbacks = Counter(
-            "policy_engine_fallbacks", "Requests answered by other than the first candidate",
+            "policy_engine_fallbacks",
+            "Requests answered by other than the first candidate",
             registry=r,
         )
         self.redactions = Counter(
-            "policy_engine_redactions", "Values redacted by entity type", ("entity_type",),
+            "policy_engine_redactions",
+            "Values redacted by entity type",
+            ("entity_type",),
             registry=r,
         )
         self.audit_seconds = Histogram(
-            "policy_engine_audit_append_seconds", "Time until the audit record is durable",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "policy_engine_audit_append_seconds",
+            "Time until the audit record is durable",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.audit_failures = Counter(
             "policy_engine_audit_failures", "Audit records that could not be written", registry=r

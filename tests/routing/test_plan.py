@@ -64,8 +64,9 @@ def test_a_provider_with_an_open_circuit_is_left_out() -> None:
 
 def test_the_decisions_preference_comes_before_the_strategy() -> None:
     a, b, c = provider("a", priority=1), provider("b", priority=2), provider("c", priority=3)
-    plan = plan_route(decision(["a", "b", "c"], ("c",)), "default", [a, b, c], health(a, b, c),
-                      "priority")
+    plan = plan_route(
+        decision(["a", "b", "c"], ("c",)), "default", [a, b, c], health(a, b, c), "priority"
+    )
     assert [x.id for x in plan] == ["c", "a", "b"]
 
 
@@ -74,8 +75,9 @@ def test_price_strategy_orders_by_input_plus_output_price_unknown_last() -> None
     dear = provider("dear", price_per_1m_input=1, price_per_1m_output=2)
     unknown = provider("unknown")
     providers = [unknown, dear, cheap]
-    plan = plan_route(decision(["cheap", "dear", "unknown"]), "default", providers,
-                      health(*providers), "price")
+    plan = plan_route(
+        decision(["cheap", "dear", "unknown"]), "default", providers, health(*providers), "price"
+    )
     assert [x.id for x in plan] == ["cheap", "dear", "unknown"]
 
 
