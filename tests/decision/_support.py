@@ -20,100 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from policy_engine._config import parse_config
+from policy_engine._config import load_config
 from policy_engine._context import RoutingContext, provider_catalog
 from policy_engine.decision import PolicySource
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_DIR = ROOT / "policies"
 OPA_BINARY = ROOT / "tools" / "bin" / "opa"
+DEMO_CONFIG = ROOT / "deploy" / "demo" / "policy-engine.yaml"
 ENTRYPOINT = "router/decision"
 START_ATTEMPTS = 5
 START_TIMEOUT_S = 15.0
-
-# The provider catalog of the demo deployment, in the config file's shape: the ids
-# the shipped tenants name, and the attributes each policy rule reads.
-DEMO_PROVIDERS: list[dict[str, Any]] = [
-    {
-        "id": "openai-us",
-        "adapter": "openai",
-        "base_url": "https://api.openai.example/v1",
-        "api_key_env": "DEMO_OPENAI_KEY",
-        "models": {"default": "gpt-4o-mini", "smart": "gpt-4o"},
-        "attributes": {
-            "residency": "us",
-            "region": "us-east-1",
-            "cloud": "openai",
-            "certifications": ["soc2"],
-            "price_per_1m_input": 0.15,
-            "price_per_1m_output": 0.6,
-        },
-    },
-    {
-        "id": "azure-openai-us",
-        "adapter": "azure_openai",
-        "base_url": "https://us.azure.example",
-        "api_key_env": "DEMO_AZURE_US_KEY",
-        "models": {"default": "gpt-4o-mini"},
-        "options": {"api_version": "2024-10-21"},
-        "attributes": {
-            "residency": "us",
-            "region": "eastus2",
-            "cloud": "azure",
-            "certifications": ["soc2", "hipaa_baa"],
-            "zero_data_retention": True,
-        },
-    },
-    {
-        "id": "azure-openai-eu",
-        "adapter": "azure_openai",
-        "base_url": "https://eu.azure.example",
-        "api_key_env": "DEMO_AZURE_EU_KEY",
-        "models": {"default": "gpt-4o-mini"},
-        "options": {"api_version": "2024-10-21"},
-        "attributes": {
-            "residency": "eu",
-            "region": "swedencentral",
-            "cloud": "azure",
-            "certifications": ["soc2", "hipaa_baa"],
-        },
-    },
-    {
-        "id": "anthropic-us",
-        "adapter": "anthropic",
-        "base_url": "https://api.anthropic.example",
-        "api_key_env": "DEMO_ANTHROPIC_KEY",
-        "models": {"default": "claude-haiku", "smart": "claude-sonnet"},
-        "attributes": {
-            "residency": "us",
-            "certifications": ["soc2", "hipaa_baa"],
-            "zero_data_retention": True,
-        },
-    },
-    {
-        "id": "mistral-eu",
-        "adapter": "openai",
-        "base_url": "https://api.mistral.example/v1",
-        "api_key_env": "DEMO_MISTRAL_KEY",
-        "models": {"default": "mistral-small"},
-        "attributes": {"residency": "eu", "zero_data_retention": True},
-    },
-    {
-        "id": "gemini-eu",
-        "adapter": "gemini",
-        "base_url": "https://gemini.example",
-        "api_key_env": "DEMO_GEMINI_KEY",
-        "models": {"default": "gemini-flash"},
-        "attributes": {"residency": "eu", "region": "europe-west4", "cloud": "gcp"},
-    },
-    {
-        "id": "vllm-onprem",
-        "adapter": "openai",
-        "base_url": "http://vllm.internal.example:8000/v1",
-        "models": {"default": "llama-3.1-8b"},
-        "attributes": {"residency": "eu", "self_hosted": True, "cloud": "onprem"},
-    },
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,15 +117,9 @@ def running_opa(policy_dir: Path = POLICY_DIR) -> Iterator[OpaServer]:
         stop_opa(server.process)
 
 
-def demo_catalog(scratch: Path) -> dict[str, Any]:
-    """The demo providers exactly as the sidecar turns a validated config into policy input."""
-    settings = parse_config(
-        {
-            "providers": DEMO_PROVIDERS,
-            "audit": {"dir": str(scratch / "audit"), "signing_key_file": str(scratch / "key.pem")},
-        }
-    )
-    return provider_catalog(settings)
+def demo_catalog() -> dict[str, Any]:
+    """The demo deployment's providers exactly as the sidecar turns them into policy input."""
+    return provider_catalog(load_config(DEMO_CONFIG))
 
 
 def context(

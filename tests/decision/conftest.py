@@ -17,5 +17,5 @@ def opa_server() -> Iterator[OpaServer]:
 
 
 @pytest.fixture(scope="session")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return demo_catalog(tmp_path_factory.mktemp("demo"))
+def catalog() -> dict[str, Any]:
+    return demo_catalog()
