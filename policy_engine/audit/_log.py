@@ -56,13 +56,26 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _resolve(future: asyncio.Future[int], outcome: int | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+_Outcome = int | BaseException
+
+
+def _resolve_all(settled: list[tuple[asyncio.Future[int], _Outcome]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # the awaiting request was cancelled
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+def _settle(settled: list[tuple[_Pending, _Outcome]]) -> None:
+    """Hand outcomes back to their event loops: one wake-up per loop per batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], _Outcome]]] = {}
+    for pending, outcome in settled:
+        by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_resolve_all, items)
 
 
 class AuditLog:
@@ -76,6 +89,8 @@ class AuditLog:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._healthy = True
         self._closed = False
+        # Orders "closed" against enqueueing, so no record can queue behind the stop marker.
+        self._lock = threading.Lock()
         # After a failed write the segment may end in a partial batch: cut back to
         # the last durable byte before the next write.
         self._dirty = False
@@ -110,18 +125,20 @@ class AuditLog:
         return await self._submit("request", event)
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
 
     async def _submit(self, kind: str, event: dict[str, Any]) -> int:
-        if self._closed:
-            raise AuditUnavailable("the audit log is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        self._queue.put(_Pending(kind, event, future, loop))
+        with self._lock:
+            if self._closed:
+                raise AuditUnavailable("the audit log is closed")
+            self._queue.put(_Pending(kind, event, future, loop))
         return await future
 
     def _run(self) -> None:
@@ -187,7 +204,7 @@ class AuditLog:
             except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
                 # A bad event is the caller's bug; it fails alone and takes no seq.
                 error = AuditError(f"event cannot be canonicalised: {exc}")
-                pending.loop.call_soon_threadsafe(_resolve, pending.future, error)
+                _settle([(pending, error)])
                 continue
             leaf = hash_leaf(line)
             lines.append(line + b"\n")
@@ -209,8 +226,7 @@ class AuditLog:
         if not self._healthy:
             _log.info("audit_log_writable_again", segment=state.segment)
         self._healthy = True
-        for pending, record_seq in sealed:
-            pending.loop.call_soon_threadsafe(_resolve, pending.future, record_seq)
+        _settle([(pending, record_seq) for pending, record_seq in sealed])
 
     def _write(self, data: bytes) -> None:
         state = self._state
@@ -253,11 +269,10 @@ class AuditLog:
             records=len(failed),
             on_failure=self._settings.on_failure,
         )
-        for pending in failed:
-            outcome: int | BaseException = UNRECORDED
-            if self._settings.on_failure == "fail_closed":
-                outcome = AuditUnavailable(f"audit record not durable: {exc.strerror or exc}")
-            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+        outcome: _Outcome = UNRECORDED
+        if self._settings.on_failure == "fail_closed":
+            outcome = AuditUnavailable(f"audit record not durable: {exc.strerror or exc}")
+        _settle([(pending, outcome) for pending in failed])
 
     def _maybe_checkpoint(self) -> None:
         state = self._state

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from policy_engine.audit import (
     UNRECORDED,
     AuditLog,
@@ -25,8 +23,10 @@ CHILD = Path(__file__).with_name("_child.py")
 TRIALS = 3
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, text=True)
+def spawn(*args: str, stderr: int | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), *args], stdout=subprocess.PIPE, stderr=stderr, text=True
+    )
 
 
 def crash_once(settings: AuditSettings, trial: int, rng: random.Random) -> dict[int, str]:
@@ -70,16 +70,23 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_record(settings: AuditSe
     assert not missing
 
 
+def run_disk_full_logged(
+    settings: AuditSettings, on_failure: str
+) -> tuple[list[dict[str, object]], str]:
+    child = spawn(
+        "disk-full",
+        str(settings.dir),
+        str(settings.signing_key_file),
+        on_failure,
+        stderr=subprocess.PIPE,
+    )
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    return [json.loads(line) for line in out.splitlines()], err
+
+
 def run_disk_full(settings: AuditSettings, on_failure: str) -> list[dict[str, object]]:
-    child = spawn("disk-full", str(settings.dir), str(settings.signing_key_file), on_failure)
-    out, _ = child.communicate(timeout=30)
-    assert child.returncode == 0
-    return [json.loads(line) for line in out.splitlines()]
-
-
-@pytest.fixture
-def public(settings: AuditSettings) -> object:
-    return load_public_key(settings.signing_key_file.with_name("audit-signing-key.pub.pem"))
+    return run_disk_full_logged(settings, on_failure)[0]
 
 
 def test_a_full_disk_fails_appends_closed_and_marks_the_log_unhealthy(
@@ -111,3 +118,10 @@ def test_fail_open_returns_unrecorded_instead_of_raising(settings: AuditSettings
     dropped = [step for step in steps if step["step"] == "appended" and step["seq"] == UNRECORDED]
     assert dropped
     assert dropped[0]["healthy"] is False
+
+
+def test_a_failed_write_logs_a_clear_error_line(settings: AuditSettings) -> None:
+    _, logged = run_disk_full_logged(settings, "fail_closed")
+    failure = next(line for line in logged.splitlines() if "audit_write_failed" in line)
+    assert "File too large" in failure
+    assert "fail_closed" in failure

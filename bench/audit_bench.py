@@ -1,0 +1,134 @@
+"""Audit log throughput and per-record cost.
+
+    .venv/bin/python bench/audit_bench.py [--seconds 3] [--clients 64] [--dir PATH]
+
+Prints the cost of each sealing step (canonicalise, sign, hash), then records/s and
+append latency with fsync=batch and fsync=every_record, each run for a bounded time.
+`--dir` picks the filesystem to measure (fsync cost is the disk's); default is a
+temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from policy_engine.audit import AuditLog, AuditSettings, RecordSigner, hash_leaf, write_key_pair
+
+EVENT: dict[str, Any] = {
+    "request_id": "0b6f5d1e-8c1a-4b7e-9d5c-3f2a1e0d9c8b",
+    "tenant": "acme-eu",
+    "context": {"residency": "eu", "privacy_tags": ["pii"], "model": "default", "stream": False},
+    "policy": {
+        "revision": "sha256:" + "ab" * 32,
+        "allowed": ["mistral-eu", "azure-eu"],
+        "denied": {"openai-us": ["residency"]},
+        "obligations": {"redact": {"azure-eu": ["EMAIL_ADDRESS", "PHONE_NUMBER"]}},
+    },
+    "attempts": [
+        {"provider": "mistral-eu", "outcome": "rate_limited", "status": 429, "latency_ms": 41.7},
+        {"provider": "azure-eu", "outcome": "ok", "status": 200, "latency_ms": 812.25},
+    ],
+    "outcome": "answered",
+    "redactions": {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1},
+    "usage": {"input_tokens": 1234, "output_tokens": 456},
+}
+
+
+def per_call_us(action: Callable[[], object], rounds: int = 5000) -> float:
+    start = time.perf_counter()
+    for _ in range(rounds):
+        action()
+    return (time.perf_counter() - start) / rounds * 1e6
+
+
+def breakdown() -> None:
+    key = Ed25519PrivateKey.generate()
+    signer = RecordSigner(key)
+    unsigned = {
+        "at": "2026-01-01T00:00:00.000000Z",
+        "event": EVENT,
+        "kid": signer.kid,
+        "kind": "request",
+        "prev": "0" * 64,
+        "seq": 1,
+    }
+    body = rfc8785.dumps(unsigned)
+    line = signer.seal(
+        seq=1, prev="0" * 64, at="2026-01-01T00:00:00.000000Z", kind="request", event=EVENT
+    )
+    print(f"record size: {len(line)} bytes")
+    print(f"  canonicalise (rfc8785): {per_call_us(lambda: rfc8785.dumps(unsigned)):7.1f} us")
+    print(f"  sign (Ed25519):         {per_call_us(lambda: key.sign(body)):7.1f} us")
+    print(f"  leaf hash (SHA-256):    {per_call_us(lambda: hash_leaf(line)):7.1f} us")
+    total = per_call_us(
+        lambda: signer.seal(seq=1, prev="0" * 64, at="x", kind="request", event=EVENT)
+    )
+    print(f"  full seal:              {total:7.1f} us")
+
+
+async def throughput(
+    directory: Path,
+    key_file: Path,
+    mode: Literal["batch", "every_record"],
+    seconds: float,
+    clients: int,
+    interval_ms: float,
+) -> None:
+    settings = AuditSettings(
+        dir=directory, signing_key_file=key_file, fsync=mode, batch_interval_ms=interval_ms
+    )
+    log = await AuditLog.open(settings)
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def client() -> None:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            await log.append(EVENT)
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    await log.close()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1e3
+    p99 = latencies[int(len(latencies) * 0.99)] * 1e3
+    print(
+        f"fsync={mode:<12} {len(latencies) / elapsed:9.0f} records/s  "
+        f"append p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+        f"({len(latencies)} records, {clients} clients)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per fsync mode")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent appenders")
+    parser.add_argument(
+        "--interval-ms", type=float, default=2.0, help="group-commit window (batch mode)"
+    )
+    parser.add_argument("--dir", type=Path, help="where to write (default: a temp dir)")
+    args = parser.parse_args()
+    breakdown()
+    with tempfile.TemporaryDirectory(dir=args.dir) as temp:
+        root = Path(temp)
+        private, _ = write_key_pair(root / "keys", Ed25519PrivateKey.generate())
+        for mode in ("batch", "every_record"):
+            asyncio.run(
+                throughput(root / mode, private, mode, args.seconds, args.clients, args.interval_ms)
+            )
+
+
+if __name__ == "__main__":
+    main()
