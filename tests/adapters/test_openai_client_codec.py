@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import openai
 import orjson
 import pytest
@@ -273,19 +273,19 @@ def test_in_stream_error_is_an_error_object_without_done() -> None:
 
 
 def sdk(handler: Any) -> openai.OpenAI:
-    # httpx.MockTransport is httpx's documented in-memory transport for tests.
-    transport = httpx.MockTransport(handler)
+    # This SDK version is built on httpx2; MockTransport is its documented test transport.
+    transport = httpx2.MockTransport(handler)
     return openai.OpenAI(
         api_key="sk-test",
         base_url="http://sidecar.test/v1",
-        http_client=httpx.Client(transport=transport),
+        http_client=httpx2.Client(transport=transport),
         max_retries=0,
     )
 
 
 def test_openai_sdk_parses_our_response() -> None:
     client = sdk(
-        lambda _: httpx.Response(
+        lambda _: httpx2.Response(
             200,
             content=codec.encode_response(ANSWER, "r1", "default"),
             headers={"content-type": "application/json"},
@@ -297,14 +297,16 @@ def test_openai_sdk_parses_our_response() -> None:
     message = completion.choices[0].message
     assert message.content == "Hello"
     assert message.tool_calls is not None
-    assert message.tool_calls[0].function.arguments == '{"city": "Oslo"}'
+    [call] = message.tool_calls
+    assert call.type == "function"
+    assert call.function.arguments == '{"city": "Oslo"}'
     assert completion.usage is not None and completion.usage.total_tokens == 11
 
 
 def test_openai_sdk_parses_our_stream() -> None:
     wire = encode_stream(include_usage=True)
     client = sdk(
-        lambda _: httpx.Response(200, content=wire, headers={"content-type": "text/event-stream"})
+        lambda _: httpx2.Response(200, content=wire, headers={"content-type": "text/event-stream"})
     )
     chunks = list(
         client.chat.completions.create(
@@ -331,7 +333,7 @@ def test_openai_sdk_raises_on_our_in_stream_error() -> None:
     encoder = codec.stream_encoder(codec.decode_request(body(stream=True)), "r", "default")
     wire = encoder.encode(TextDelta("x")) + encoder.encode_error(503, "overloaded", "busy")
     client = sdk(
-        lambda _: httpx.Response(200, content=wire, headers={"content-type": "text/event-stream"})
+        lambda _: httpx2.Response(200, content=wire, headers={"content-type": "text/event-stream"})
     )
     with pytest.raises(openai.APIError, match="busy"):
         list(
@@ -344,7 +346,7 @@ def test_openai_sdk_raises_on_our_in_stream_error() -> None:
 def test_openai_sdk_reads_our_error_body() -> None:
     error = codec.encode_error(429, "rate_limit", "slow down")
     client = sdk(
-        lambda _: httpx.Response(429, content=error, headers={"content-type": "application/json"})
+        lambda _: httpx2.Response(429, content=error, headers={"content-type": "application/json"})
     )
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(

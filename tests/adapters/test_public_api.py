@@ -1,0 +1,108 @@
+"""The public surface of `adapters`: what other packages may import."""
+
+from __future__ import annotations
+
+import pytest
+
+import adapters
+from adapters import (
+    ADAPTER_NAMES,
+    AnthropicClientCodec,
+    AnthropicCodec,
+    AzureOpenAICodec,
+    ErrorType,
+    GeminiCodec,
+    OpenAIClientCodec,
+    OpenAICodec,
+    client_codec,
+    provider_codec,
+)
+
+
+def test_the_public_names_are_pinned() -> None:
+    assert sorted(adapters.__all__) == sorted(
+        [
+            "ADAPTER_NAMES",
+            "CLIENT_PROTOCOLS",
+            "RETRYABLE_KINDS",
+            "AnthropicClientCodec",
+            "AnthropicCodec",
+            "AzureOpenAICodec",
+            "ChatRequest",
+            "ChatResponse",
+            "ClientCodec",
+            "ErrorType",
+            "FinishReason",
+            "GeminiCodec",
+            "HttpRequest",
+            "ImagePart",
+            "InvalidRequest",
+            "Message",
+            "OpenAIClientCodec",
+            "OpenAICodec",
+            "Part",
+            "ProviderCodec",
+            "ProviderError",
+            "ProviderErrorKind",
+            "ProviderTarget",
+            "Role",
+            "SSEDecoder",
+            "SSEEvent",
+            "StreamDecoder",
+            "StreamEncoder",
+            "StreamEnd",
+            "StreamEvent",
+            "StreamStart",
+            "TextDelta",
+            "TextPart",
+            "Tool",
+            "ToolCall",
+            "ToolCallDelta",
+            "ToolChoice",
+            "ToolResult",
+            "Usage",
+            "client_codec",
+            "provider_codec",
+        ]
+    )
+    assert all(hasattr(adapters, name) for name in adapters.__all__)
+
+
+def test_each_adapter_name_has_its_codec() -> None:
+    codecs = {name: type(provider_codec(name)) for name in ADAPTER_NAMES}
+    assert codecs == {
+        "openai": OpenAICodec,
+        "azure_openai": AzureOpenAICodec,
+        "anthropic": AnthropicCodec,
+        "gemini": GeminiCodec,
+    }
+
+
+def test_each_client_protocol_has_its_codec() -> None:
+    assert isinstance(client_codec("openai"), OpenAIClientCodec)
+    assert isinstance(client_codec("anthropic"), AnthropicClientCodec)
+    with pytest.raises(ValueError, match="unknown client protocol"):
+        client_codec("gemini")
+
+
+def test_error_types_are_the_fixed_neutral_set() -> None:
+    assert {e.value for e in ErrorType} == {
+        "invalid_request",
+        "authentication",
+        "permission",
+        "not_found",
+        "request_too_large",
+        "rate_limit",
+        "api_error",
+        "overloaded",
+        "timeout",
+        "policy_denied",
+        "policy_unavailable",
+        "providers_unavailable",
+        "content_filter",
+    }
+
+
+def test_an_unknown_error_type_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        client_codec("openai").encode_error(500, "oops", "m")
