@@ -183,3 +183,30 @@ def test_settings_reject_unknown_fields(tmp_path: Path) -> None:
         AuditSettings.model_validate(
             {"dir": tmp_path, "signing_key_file": tmp_path / "k", "fsync_mode": "batch"}
         )
+
+
+async def test_an_acknowledged_record_is_already_in_the_segment_file(
+    settings: AuditSettings,
+) -> None:
+    log = await AuditLog.open(settings)
+    seq = await log.append(event("visible"))
+    on_disk = (settings.dir / "segment-00000001.jsonl").read_bytes().splitlines()
+    await log.close()
+    assert orjson.loads(on_disk[seq])["event"]["request_id"] == "visible"
+
+
+async def test_a_crash_right_after_rotation_reopens_on_the_empty_segment(
+    settings: AuditSettings,
+) -> None:
+    await write(settings, 3)
+    (settings.dir / "segment-00000002.jsonl").touch()
+    assert await write(settings, 1, "after") == [3]
+    report = verify_log(settings.dir, [public_key(settings)])
+    assert (report.records, report.segments) == (4, 2)
+
+
+async def test_a_missing_middle_segment_refuses_to_open(settings: AuditSettings) -> None:
+    await write(settings, 1)
+    (settings.dir / "segment-00000003.jsonl").touch()
+    with pytest.raises(LogCorrupted, match="segment 00000002 is missing"):
+        await AuditLog.open(settings)
