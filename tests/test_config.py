@@ -1,0 +1,245 @@
+"""The YAML config: the demo validates, every mistake names its field, paths follow the file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policy_engine._config import load_config, parse_config, resolve_api_keys
+from policy_engine._errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = ROOT / "deploy" / "demo" / "policy-engine.yaml"
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def valid_config() -> dict[str, Any]:
+    return {
+        "providers": [
+            {
+                "id": "openai-us",
+                "adapter": "openai",
+                "base_url": "https://api.openai.example/v1/",
+                "api_key_env": "TEST_OPENAI_KEY",
+                "models": {"default": "small-model", "smart": "big-model"},
+                "attributes": {"residency": "us", "certifications": ["soc2"], "tier": "gold"},
+            },
+            {
+                "id": "azure-eu",
+                "adapter": "azure_openai",
+                "base_url": "https://eu.azure.example",
+                "api_key_env": "TEST_AZURE_KEY",
+                "options": {"api_version": "2024-10-21"},
+                "models": {"default": "small-deployment"},
+                "attributes": {"residency": "eu", "zero_data_retention": True},
+            },
+        ],
+        "audit": {"dir": "/var/audit", "signing_key_file": "/etc/keys/audit.pem"},
+    }
+
+
+def error_for(edit: Edit) -> str:
+    raw = valid_config()
+    edit(raw)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw)
+    return raised.value.message
+
+
+def first_provider(raw: dict[str, Any]) -> dict[str, Any]:
+    provider: dict[str, Any] = raw["providers"][0]
+    return provider
+
+
+def test_demo_config_validates() -> None:
+    settings = load_config(DEMO_CONFIG)
+    assert len(settings.providers) == 7
+
+
+def test_demo_config_points_at_the_shipped_policies() -> None:
+    settings = load_config(DEMO_CONFIG)
+    assert settings.policy.policy_dir.resolve() == ROOT / "policies"
+
+
+def test_valid_config_parses_with_defaults_for_omitted_sections() -> None:
+    settings = parse_config(valid_config())
+    assert settings.policy.opa_url is None
+    assert settings.server.host == "127.0.0.1"
+
+
+def test_base_url_loses_its_trailing_slash() -> None:
+    assert parse_config(valid_config()).providers[0].base_url == "https://api.openai.example/v1"
+
+
+def test_unknown_provider_attributes_reach_the_policy() -> None:
+    attributes = parse_config(valid_config()).providers[0].attributes
+    assert attributes.model_dump()["tier"] == "gold"
+
+
+INVALID: dict[str, tuple[Edit, str]] = {
+    "unknown adapter": (
+        lambda raw: first_provider(raw).update(adapter="bedrock"),
+        "providers.0.adapter",
+    ),
+    "missing default alias": (
+        lambda raw: first_provider(raw).update(models={"smart": "big-model"}),
+        "providers.0.models",
+    ),
+    "duplicate id": (
+        lambda raw: raw["providers"][1].update(id="openai-us"),
+        "duplicate provider id 'openai-us'",
+    ),
+    "base_url with credentials": (
+        lambda raw: first_provider(raw).update(base_url="https://user:pw@api.example"),
+        "providers.0.base_url",
+    ),
+    "base_url with query": (
+        lambda raw: first_provider(raw).update(base_url="https://api.example/v1?key=x"),
+        "providers.0.base_url",
+    ),
+    "base_url not http": (
+        lambda raw: first_provider(raw).update(base_url="ftp://api.example"),
+        "providers.0.base_url",
+    ),
+    "azure without api_version": (
+        lambda raw: raw["providers"][1].update(options={}),
+        "providers.1: Value error, azure_openai needs options.api_version",
+    ),
+    "key from env and file": (
+        lambda raw: first_provider(raw).update(api_key_file="/run/secrets/key"),
+        "providers.0: Value error, set api_key_env or api_key_file",
+    ),
+    "bad provider id": (
+        lambda raw: first_provider(raw).update(id="OpenAI US"),
+        "providers.0.id",
+    ),
+    "unknown top-level key": (lambda raw: raw.update(surprise=True), "surprise"),
+    "unknown provider key": (
+        lambda raw: first_provider(raw).update(api_key="inline"),
+        "providers.0.api_key",
+    ),
+    "wrong type": (
+        lambda raw: raw.update(routing={"deadline_s": "soon"}),
+        "routing.deadline_s",
+    ),
+    "out of range": (lambda raw: raw.update(server={"port": 70000}), "server.port"),
+    "unknown strategy": (
+        lambda raw: raw.update(routing={"strategy": "random"}),
+        "routing.strategy",
+    ),
+    "no providers": (lambda raw: raw.update(providers=[]), "providers"),
+    "missing audit": (lambda raw: raw.pop("audit"), "audit"),
+    "audit without signing key": (
+        lambda raw: raw["audit"].pop("signing_key_file"),
+        "audit.signing_key_file",
+    ),
+}
+
+
+@pytest.mark.parametrize(("edit", "field"), INVALID.values(), ids=INVALID.keys())
+def test_invalid_config_error_names_the_bad_field(edit: Edit, field: str) -> None:
+    assert field in error_for(edit)
+
+
+def test_error_message_names_the_source() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"providers": []}, source="/etc/pe.yaml")
+    assert raised.value.message.startswith("/etc/pe.yaml is invalid")
+
+
+def test_top_level_that_is_not_a_mapping_is_refused() -> None:
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        parse_config(["providers"])
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("providers: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def write_config(folder: Path, raw: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "policy-engine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_relative_paths_are_resolved_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = valid_config()
+    raw["policy"] = {"policy_dir": "rules"}
+    raw["audit"] = {"dir": "log", "signing_key_file": "keys/audit.pem"}
+    path = write_config(tmp_path / "etc", raw)
+    monkeypatch.chdir(tmp_path)
+    settings = load_config(path)
+    assert settings.policy.policy_dir == tmp_path / "etc" / "rules"
+    assert settings.audit.dir == tmp_path / "etc" / "log"
+    assert settings.audit.signing_key_file == tmp_path / "etc" / "keys" / "audit.pem"
+
+
+def test_relative_secret_file_is_resolved_against_the_config_folder(tmp_path: Path) -> None:
+    raw = valid_config()
+    first_provider(raw).pop("api_key_env")
+    first_provider(raw)["api_key_file"] = "secrets/openai"
+    settings = load_config(write_config(tmp_path / "etc", raw))
+    assert settings.providers[0].api_key_file == tmp_path / "etc" / "secrets" / "openai"
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    settings = load_config(write_config(tmp_path, valid_config()))
+    assert settings.audit.dir == Path("/var/audit")
+
+
+def test_api_keys_come_from_the_given_environment() -> None:
+    settings = parse_config(valid_config())
+    keys = resolve_api_keys(settings, {"TEST_OPENAI_KEY": "synthetic-openai"})
+    openai_key = keys["openai-us"]
+    assert openai_key is not None
+    assert openai_key.get_secret_value() == "synthetic-openai"
+
+
+def test_api_key_missing_from_the_environment_is_none() -> None:
+    keys = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": "synthetic"})
+    assert keys["azure-eu"] is None
+
+
+def test_empty_api_key_is_none() -> None:
+    keys = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": ""})
+    assert keys["openai-us"] is None
+
+
+def test_api_key_comes_from_a_secret_file_without_its_newline(tmp_path: Path) -> None:
+    secret = tmp_path / "openai-key"
+    secret.write_text("synthetic-from-file\n")
+    raw = valid_config()
+    first_provider(raw).pop("api_key_env")
+    first_provider(raw)["api_key_file"] = str(secret)
+    openai_key = resolve_api_keys(parse_config(raw), {})["openai-us"]
+    assert openai_key is not None
+    assert openai_key.get_secret_value() == "synthetic-from-file"
+
+
+def test_unreadable_secret_file_names_the_provider(tmp_path: Path) -> None:
+    raw = valid_config()
+    first_provider(raw).pop("api_key_env")
+    first_provider(raw)["api_key_file"] = str(tmp_path / "absent")
+    with pytest.raises(ConfigError, match=r"providers\[openai-us\]\.api_key_file"):
+        resolve_api_keys(parse_config(raw), {})
+
+
+def test_api_keys_are_never_shown_in_the_settings_repr() -> None:
+    keys = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": "synthetic-abc"})
+    assert "synthetic-abc" not in repr(keys)
