@@ -42,9 +42,12 @@ class AnthropicDialect:
         return None
 
     def authorized(self, headers: Mapping[str, str], api_key: str) -> bool:
-        return (
-            headers.get("x-api-key") == api_key and headers.get("anthropic-version") == "2023-06-01"
-        )
+        return headers.get("x-api-key") == api_key
+
+    def header_problem(self, headers: Mapping[str, str]) -> Reply | None:
+        if headers.get("anthropic-version") is None:
+            return _error(400, "invalid_request_error", "anthropic-version: header is required")
+        return None
 
     def echo(self, body: Any) -> str | None:
         for message in reversed(body.get("messages") or []):
@@ -58,7 +61,7 @@ class AnthropicDialect:
                 return "".join(texts)
         return None
 
-    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply:
+    def ok(self, ok: Ok, text: str, model: str, stream: bool, request: Mapping[str, Any]) -> Reply:
         message_id = f"msg_{uuid.uuid4().hex[:24]}"
         finish = finish_of(ok)
         blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
@@ -162,7 +165,7 @@ class AnthropicDialect:
             return _error(400, "invalid_request_error", "max_tokens: Field required")
         if isinstance(behaviour, ContentFilter):
             # Claude refuses with a normal 200 answer whose stop_reason is "refusal".
-            return self.ok(Ok(text="", finish="content_filter"), "", model, stream)
+            return self.ok(Ok(text="", finish="content_filter"), "", model, stream, {})
         assert isinstance(behaviour, Unauthorized)
         return _error(401, "authentication_error", "invalid x-api-key")
 

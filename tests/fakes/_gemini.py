@@ -47,6 +47,9 @@ class GeminiDialect:
     def authorized(self, headers: Mapping[str, str], api_key: str) -> bool:
         return headers.get("x-goog-api-key") == api_key
 
+    def header_problem(self, headers: Mapping[str, str]) -> Reply | None:
+        return None
+
     def echo(self, body: Any) -> str | None:
         for content in reversed(body.get("contents") or []):
             if content.get("role", "user") == "user":
@@ -55,7 +58,7 @@ class GeminiDialect:
                     return "".join(texts)
         return None
 
-    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply:
+    def ok(self, ok: Ok, text: str, model: str, stream: bool, request: Mapping[str, Any]) -> Reply:
         response_id = uuid.uuid4().hex[:22]
         usage = {
             "promptTokenCount": ok.usage[0],

@@ -37,6 +37,9 @@ class OpenAIDialect:
     def authorized(self, headers: Mapping[str, str], api_key: str) -> bool:
         return headers.get("Authorization") == f"Bearer {api_key}"
 
+    def header_problem(self, headers: Mapping[str, str]) -> Reply | None:
+        return None
+
     def echo(self, body: Any) -> str | None:
         for message in reversed(body.get("messages") or []):
             if message.get("role") == "user":
@@ -46,7 +49,7 @@ class OpenAIDialect:
                 return "".join(p.get("text", "") for p in content or [] if p.get("type") == "text")
         return None
 
-    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply:
+    def ok(self, ok: Ok, text: str, model: str, stream: bool, request: Mapping[str, Any]) -> Reply:
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:20]}"
         calls: list[dict[str, Any]] = [
             {
@@ -92,10 +95,13 @@ class OpenAIDialect:
             "created": int(time.time()),
             "model": model,
         }
+        options = request.get("stream_options") or {}
+        include_usage = options.get("include_usage") is True
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            return sse(base | {"choices": [choice], "usage": None})
+            # "All other chunks will also include a usage field, but with a null value."
+            return sse(base | {"choices": [choice]} | ({"usage": None} if include_usage else {}))
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
         events += [chunk({"content": piece}) for piece in pieces(text)]
@@ -119,7 +125,8 @@ class OpenAIDialect:
         # data: [DONE] message. The usage field on this chunk shows the token usage
         # statistics for the entire request, and the choices field will always be an
         # empty array."
-        events.append(sse(base | {"choices": [], "usage": usage}))
+        if include_usage:
+            events.append(sse(base | {"choices": [], "usage": usage}))
         events.append(b"data: [DONE]\n\n")
         return Reply(200, events=events, headers={"content-type": "text/event-stream"})
 
@@ -202,8 +209,8 @@ class AzureOpenAIDialect(OpenAIDialect):
     def authorized(self, headers: Mapping[str, str], api_key: str) -> bool:
         return headers.get("api-key") == api_key
 
-    def ok(self, ok: Ok, text: str, model: str, stream: bool) -> Reply:
-        reply = super().ok(ok, text, model, stream)
+    def ok(self, ok: Ok, text: str, model: str, stream: bool, request: Mapping[str, Any]) -> Reply:
+        reply = super().ok(ok, text, model, stream, request)
         if reply.events is not None:
             # Azure streams the prompt's filter results first, in a chunk with an empty
             # id, empty model and no choices.

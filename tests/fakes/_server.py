@@ -154,6 +154,9 @@ class FakeProvider:
         model = route.model or (str(parsed.get("model", "")) if isinstance(parsed, dict) else "")
         if not self._dialect.authorized(request.headers, self.api_key):
             return await _send(request, self._dialect.error(Unauthorized(), model, stream))
+        problem = self._dialect.header_problem(request.headers)
+        if problem is not None:
+            return await _send(request, problem)
         if not isinstance(parsed, dict):
             return await _send(request, self._dialect.error(InvalidRequest(), model, stream))
         return await self._perform(request, self._next(), parsed, model, stream)
@@ -162,7 +165,7 @@ class FakeProvider:
         text = ok.text
         if text is None:
             text = self._reply if self._reply is not None else (self._dialect.echo(body) or "")
-        return self._dialect.ok(ok, text, model, stream)
+        return self._dialect.ok(ok, text, model, stream, body)
 
     async def _perform(
         self,
@@ -265,5 +268,6 @@ __all__ = ["FakeProvider", "Protocol", "Received", "stream_bytes"]
 
 def stream_bytes(protocol: Protocol, ok: Ok, model: str = "fake-model") -> bytes:
     """The exact SSE body the fake would stream for `ok`, for tests that need no socket."""
-    reply = _DIALECTS[protocol]().ok(ok, ok.text or "", model, stream=True)
+    asked = {"stream": True, "stream_options": {"include_usage": True}}
+    reply = _DIALECTS[protocol]().ok(ok, ok.text or "", model, True, asked)
     return b"".join(reply.events or [])

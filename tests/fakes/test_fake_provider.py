@@ -160,3 +160,22 @@ async def test_stop_returns_promptly_while_a_stream_is_stalled(openai_fake: Fake
         await openai_fake.stop()
         assert time.monotonic() - started < 5
         resp.close()
+
+
+async def test_openai_fake_sends_a_usage_chunk_only_when_asked(openai_fake: FakeProvider) -> None:
+    _, plain = await post(openai_fake, CHAT | {"stream": True})
+    _, asked = await post(
+        openai_fake, CHAT | {"stream": True, "stream_options": {"include_usage": True}}
+    )
+    assert b'"usage"' not in plain
+    assert b'"choices": [], "usage": {' in asked
+
+
+async def test_anthropic_fake_requires_the_version_header() -> None:
+    async with FakeProvider("anthropic") as fake, aiohttp.ClientSession() as session:
+        body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+        async with session.post(
+            f"{fake.base_url}/v1/messages", json=body, headers={"x-api-key": "test-key"}
+        ) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"]["type"] == "invalid_request_error"
