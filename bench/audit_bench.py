@@ -54,7 +54,7 @@ def per_call_us(action: Callable[[], object], rounds: int = 5000) -> float:
 def breakdown() -> None:
     key = Ed25519PrivateKey.generate()
     signer = RecordSigner(key)
-    unsigned = {
+    unsigned: dict[str, Any] = {
         "at": "2026-01-01T00:00:00.000000Z",
         "event": EVENT,
         "kid": signer.kid,

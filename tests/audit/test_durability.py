@@ -61,6 +61,11 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_record(settings: AuditSe
     acked: dict[int, str] = {}
     for trial in range(TRIALS):
         acked.update(crash_once(settings, trial, rng))
+        if trial % 2:
+            # As if power failed mid-write too: a partial, unacknowledged line at the end.
+            last = sorted(settings.dir.glob("segment-*.jsonl"))[-1]
+            with last.open("ab") as handle:
+                handle.write(b'{"at":"2026-01-01T00:00:00Z","event":{"request_id":"to')
         asyncio.run(reopen(settings))
         verify_log(settings.dir, [public])
     recorded = {
@@ -68,6 +73,8 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_record(settings: AuditSe
     }
     missing = {seq: rid for seq, rid in acked.items() if recorded.get(seq) != rid}
     assert not missing
+    recoveries = [record for _, record in iter_records(settings.dir) if record.kind == "recovery"]
+    assert len(recoveries) == TRIALS // 2
 
 
 def run_disk_full_logged(
