@@ -109,7 +109,11 @@ class AuditLog:
         log._thread.start()
         if state.recovered is not None:
             _log.warning("audit_torn_tail_cut", **state.recovered)
-            await log._submit("recovery", state.recovered)
+            try:
+                await log._submit("recovery", state.recovered)
+            except AuditError:
+                await log.close()  # do not leave the writer thread behind a failed open
+                raise
         return log
 
     @property
