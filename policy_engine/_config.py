@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from adapters import ADAPTER_NAMES
+from policy_engine._auth import CallerToken, token_digest
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings
 
@@ -104,12 +105,55 @@ class ProviderConfig(_Strict):
         return self
 
 
+class CallerTokenConfig(_Strict):
+    """One caller credential; the token itself never sits in the config file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Label for logs and audit")
+    token_env: str | None = Field(None, description="Environment variable holding the token")
+    token_file: Path | None = Field(None, description="File holding the token (a mounted secret)")
+    token_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the token"
+    )
+    tenants: list[str] = Field(default_factory=list, description="Bound tenants; empty = any")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CallerTokenConfig:
+        sources = [self.token_env, self.token_file, self.token_sha256]
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError("set exactly one of token_env, token_file, token_sha256")
+        return self
+
+
+class AuthSettings(_Strict):
+    tokens: list[CallerTokenConfig] = Field(default_factory=list)
+    allow_unauthenticated: bool = Field(
+        False, description="Required to listen beyond loopback without tokens"
+    )
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 class ServerSettings(_Strict):
     host: str = Field(
         "127.0.0.1", description="Loopback by default: the app beside us is the only caller"
     )
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @model_validator(mode="after")
+    def _no_open_door(self) -> ServerSettings:
+        if (
+            self.host not in _LOOPBACK
+            and not self.auth.tokens
+            and not self.auth.allow_unauthenticated
+        ):
+            raise ValueError(
+                f"listening on {self.host} needs auth.tokens "
+                "(or auth.allow_unauthenticated: true if the network already restricts callers)"
+            )
+        return self
 
 
 class PolicySettings(_Strict):
@@ -184,6 +228,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     for provider in raw.get("providers") or []:
         if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
             provider["api_key_file"] = str(base / provider["api_key_file"])
+    server = raw.get("server")
+    auth = server.get("auth") if isinstance(server, dict) else None
+    for token in (auth.get("tokens") if isinstance(auth, dict) else None) or []:
+        if isinstance(token, dict) and isinstance(token.get("token_file"), str):
+            token["token_file"] = str(base / token["token_file"])
 
 
 def parse_config(raw: Any, *, source: str = "config", base: Path | None = None) -> Settings:
@@ -210,6 +259,35 @@ def load_config(path: Path) -> Settings:
     return parse_config(raw, source=str(path), base=path.resolve().parent)
 
 
+def _read_secret_file(path: Path, field: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{field}: cannot read {path}: {error.strerror}") from None
+
+
+def resolve_caller_tokens(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> list[CallerToken]:
+    env = os.environ if environ is None else environ
+    tokens: list[CallerToken] = []
+    for index, entry in enumerate(settings.server.auth.tokens):
+        field = f"server.auth.tokens.{index}"
+        if entry.token_sha256 is not None:
+            digest = bytes.fromhex(entry.token_sha256)
+        else:
+            if entry.token_env is not None:
+                value = env.get(entry.token_env, "").strip()
+            else:
+                assert entry.token_file is not None
+                value = _read_secret_file(entry.token_file, f"{field}.token_file")
+            if not value:
+                raise ConfigError(f"{field}: the token for {entry.name!r} is empty or unset")
+            digest = token_digest(value)
+        tokens.append(CallerToken(entry.name, digest, frozenset(entry.tenants)))
+    return tokens
+
+
 def resolve_api_keys(
     settings: Settings, environ: Mapping[str, str] | None = None
 ) -> dict[str, SecretStr | None]:
@@ -221,11 +299,8 @@ def resolve_api_keys(
         if provider.api_key_env:
             value = env.get(provider.api_key_env)
         elif provider.api_key_file:
-            try:
-                value = provider.api_key_file.read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise ConfigError(
-                    f"providers[{provider.id}].api_key_file: cannot read: {error.strerror}"
-                ) from None
+            value = _read_secret_file(
+                provider.api_key_file, f"providers[{provider.id}].api_key_file"
+            )
         keys[provider.id] = SecretStr(value) if value else None
     return keys

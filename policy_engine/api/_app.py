@@ -74,7 +74,18 @@ def _chat_route(protocol: str) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def _auth_error(request: Request) -> Response | None:
+    """/v1/models and /v1/decisions need the same credentials as the chat routes."""
+    try:
+        _sidecar(request).authenticator.authenticate(request.headers)
+    except PolicyEngineError as error:
+        return _json(error.status, {"error": {"type": error.error_type, "message": error.message}})
+    return None
+
+
 async def models(request: Request) -> Response:
+    if (denied := _auth_error(request)) is not None:
+        return denied
     aliases = sorted(_sidecar(request).pipeline.aliases)
     if "anthropic-version" in request.headers:
         data: list[dict[str, object]] = [
@@ -90,6 +101,8 @@ async def models(request: Request) -> Response:
 
 
 async def decisions(request: Request) -> Response:
+    if (denied := _auth_error(request)) is not None:
+        return denied
     sidecar = _sidecar(request)
     try:
         body = await _read_body(request, sidecar.settings.server.max_body_bytes)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from policy_engine._config import Settings, resolve_api_keys
+from policy_engine._auth import Authenticator
+from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
 from policy_engine._context import provider_catalog
 from policy_engine.audit import AuditLog
 from policy_engine.decision import Decider, DecisionEngine, engine_from_settings
@@ -24,6 +25,7 @@ class Sidecar:
     audit: AuditLog
     metrics: Metrics
     pipeline: Pipeline
+    authenticator: Authenticator
 
     @classmethod
     async def start(cls, settings: Settings) -> Sidecar:
@@ -37,9 +39,14 @@ class Sidecar:
         router = Router(
             settings.routing, settings.providers, resolve_api_keys(settings), transport, metrics
         )
+        authenticator = Authenticator(resolve_caller_tokens(settings))
         audit = await AuditLog.open(settings.audit)
-        pipeline = Pipeline(settings, decider, router, default_redactor(), audit, metrics)
-        return cls(settings, engine, decider, router, transport, audit, metrics, pipeline)
+        pipeline = Pipeline(
+            settings, decider, router, default_redactor(), audit, metrics, authenticator
+        )
+        return cls(
+            settings, engine, decider, router, transport, audit, metrics, pipeline, authenticator
+        )
 
     async def ready(self) -> dict[str, bool]:
         return {"policy": await self.engine.ready(), "audit": self.audit.healthy}

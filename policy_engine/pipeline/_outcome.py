@@ -17,6 +17,7 @@ class RequestOutcome:
     request_id: str
     protocol: str
     started: float = field(default_factory=time.perf_counter)
+    caller: str | None = None
     tenant: str | None = None
     context: RoutingContext | None = None
     decision: PolicyDecision | None = None
@@ -34,6 +35,7 @@ class RequestOutcome:
         return {
             "request_id": self.request_id,
             "protocol": self.protocol,
+            "caller": self.caller,
             "tenant": self.tenant,
             "context": None if self.context is None else self.context.summary(),
             "policy": None if self.decision is None else self.decision.summary(),
@@ -56,6 +58,7 @@ class RequestOutcome:
         return {
             "request_id": self.request_id,
             "protocol": self.protocol,
+            "caller": self.caller,
             "tenant": self.tenant,
             "outcome": self.outcome,
             "status": self.status,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -21,10 +21,12 @@ from adapters import (
     ProviderError,
     ProviderErrorKind,
     StreamEnd,
+    StreamEvent,
     StreamStart,
     Usage,
     client_codec,
 )
+from policy_engine._auth import Authenticator, TenantForbidden, Unauthenticated
 from policy_engine._config import Settings
 from policy_engine._context import read_routing_headers, routing_context
 from policy_engine._errors import (
@@ -54,6 +56,8 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     ProvidersUnavailable: "all_failed",
     ProviderRejected: "provider_rejected",
     AuditWriteFailed: "audit_failed",
+    Unauthenticated: "unauthenticated",
+    TenantForbidden: "forbidden",
 }
 
 
@@ -83,8 +87,10 @@ class Pipeline:
         redactor: Redactor,
         audit: AuditLog,
         metrics: Metrics,
+        authenticator: Authenticator,
     ) -> None:
         self._settings = settings
+        self._auth = authenticator
         self._decider = decider
         self._router = router
         self._redactor = redactor
@@ -113,8 +119,11 @@ class Pipeline:
     async def _route(
         self, codec: ClientCodec, outcome: RequestOutcome, headers: Mapping[str, str], body: bytes
     ) -> Reply:
+        caller = self._auth.authenticate(headers)
+        outcome.caller = caller.name
         routing_headers = read_routing_headers(headers)
         outcome.tenant = routing_headers.tenant
+        caller.check_tenant(routing_headers.tenant)
         request = self._parse(codec, body)
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
@@ -265,12 +274,10 @@ class Pipeline:
         usage = Usage()
         finished = False
         try:
-            for event in route.first:
+            # The first read may already hold the whole answer, end included.
+            async for event in _chain(route.first, route.rest):
                 if isinstance(event, StreamStart) and event.usage is not None:
                     usage.input_tokens = event.usage.input_tokens
-                for restored in restorer.feed(event):
-                    yield encoder.encode(restored)
-            async for event in route.rest:
                 if isinstance(event, StreamEnd):
                     for restored in restorer.flush():
                         yield encoder.encode(restored)
@@ -308,3 +315,12 @@ class Pipeline:
             await self._finish(outcome, result, status)
         except AuditWriteFailed:
             return
+
+
+async def _chain(
+    first: Iterable[StreamEvent], rest: AsyncIterator[StreamEvent]
+) -> AsyncIterator[StreamEvent]:
+    for event in first:
+        yield event
+    async for event in rest:
+        yield event
