@@ -70,12 +70,12 @@ def _start_once(policy_dir: Path) -> OpaServer | None:
             "run",
             "--server",
             f"--addr=127.0.0.1:{port}",
-            "--disable-telemetry",
+            "--skip-version-check",
             "--log-level=error",
             *opa_arguments(policy_dir),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -104,8 +104,6 @@ def stop_opa(process: subprocess.Popen[bytes]) -> None:
         process.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-    if process.stderr is not None:
-        process.stderr.close()
 
 
 @contextlib.contextmanager
