@@ -9,6 +9,7 @@ non-test module the embedded engine compiles, and every data file with the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import subprocess
@@ -19,6 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
+from aiohttp import web
 
 from policy_engine._config import load_config
 from policy_engine._context import RoutingContext, provider_catalog
@@ -135,3 +139,26 @@ def context(
         input_chars=42,
         protocol="openai",
     )
+
+
+class FakeOpa:
+    """A loopback HTTP server standing in for OPA's Data API, answering as told."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = b"{}"
+        self.stall = False
+        self.release = asyncio.Event()
+        self.url = ""
+
+    def answer(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    def answer_json(self, document: Any, status: int = 200) -> None:
+        self.answer(status, orjson.dumps(document))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        if self.stall:
+            await self.release.wait()
+        return web.Response(status=self.status, body=self.body, content_type="application/json")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
 
 from policy_engine._errors import PolicyUnavailable
 from policy_engine.decision import Decider, OpaEngine
-from tests.decision._support import ENTRYPOINT, context, running_opa
+from tests.decision._support import ENTRYPOINT, FakeOpa, context, running_opa
 
 CATALOG: dict[str, Any] = {
     "eu-1": {"adapter": "openai", "models": ["default"], "attributes": {"residency": "eu"}},
@@ -26,45 +22,6 @@ VALID_DECISION: dict[str, Any] = {
     "preference": [],
     "constraints": {"residency": "eu", "privacy_tags": []},
 }
-
-
-class FakeOpa:
-    """A loopback HTTP server standing in for OPA's Data API, answering as told."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body = b"{}"
-        self.stall = False
-        self.release = asyncio.Event()
-        self.url = ""
-
-    def answer(self, status: int, body: bytes) -> None:
-        self.status, self.body = status, body
-
-    def answer_json(self, document: Any, status: int = 200) -> None:
-        self.answer(status, orjson.dumps(document))
-
-    async def handle(self, request: web.Request) -> web.Response:
-        await request.read()
-        if self.stall:
-            await self.release.wait()
-        return web.Response(status=self.status, body=self.body, content_type="application/json")
-
-
-@pytest.fixture
-async def fake_opa() -> AsyncIterator[FakeOpa]:
-    fake = FakeOpa()
-    app = web.Application()
-    app.router.add_post(f"/v1/data/{ENTRYPOINT}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    fake.release.set()
-    await runner.cleanup()
 
 
 async def decide_through(

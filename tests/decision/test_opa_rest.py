@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policy_engine.decision import Decider, OpaEngine
-from tests.decision._support import ENTRYPOINT, OpaServer, context, free_port
+from tests.decision._support import ENTRYPOINT, FakeOpa, OpaServer, context, free_port
 
 OPA_REVISION = re.compile(r"opa-sha256:[0-9a-f]{64}")
 
@@ -78,3 +78,20 @@ async def test_unknown_tenant_is_allowed_nothing(decider: Decider, catalog: dict
     assert decision.tenant_known is False
     assert decision.allowed == ()
     assert set(decision.denied) == set(catalog)
+
+
+async def test_decision_from_a_bundle_carries_the_bundle_revision(fake_opa: FakeOpa) -> None:
+    nothing_allowed = {
+        "tenant_known": False,
+        "allowed": [],
+        "denied": {},
+        "obligations": {"redact": {}},
+    }
+    bundles = {"tenants": {"revision": "t-7"}, "router": {"revision": "r-42"}}
+    fake_opa.answer_json({"result": nothing_allowed, "provenance": {"bundles": bundles}})
+    engine = OpaEngine(fake_opa.url, ENTRYPOINT, timeout_ms=2000)
+    try:
+        decision = await Decider(engine, {}, timeout_ms=2000).decide(context("sandbox"))
+    finally:
+        await engine.close()
+    assert decision.revision == "bundle:router@r-42,tenants@t-7"
