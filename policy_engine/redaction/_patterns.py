@@ -52,14 +52,13 @@ _IPV6 = (
     r"(?:\.\d{1,3}){0,3}(?![\w:]))"
 )
 # Digit runs with the separators phone numbers, cards and IDs are written with. The
-# possessive quantifier stops the engine from retrying every shorter prefix of a run
-# that failed its lookahead; an "x123" extension may follow a phone number.
-_NUMBER = (
-    r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:(?:[ .\-/]|\) ?| ?\(|\)[ .-])?\d){3,30}+"
-    r"(?!(?!x\d)\w|[.\-/:]\d))"
-)
+# possessive quantifier keeps the engine from retrying every shorter prefix of a run;
+# a last group glued to a word ("12345678Z") is dropped after the match. An inner
+# "(" is only the European "(0)", so "(415) 555-0132 (415) 555-0132" stays two runs.
+_NUMBER = r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d){3,63}+)"
 _PATTERN = re.compile("|".join((_CREDENTIALS, _EMAIL, _NINO, _NATIONAL_ID, _IBAN, _IPV6, _NUMBER)))
 _SPACE_RUN = re.compile(r"\S+")
+_GLUED = re.compile(r"(?!x\d)\w|[.\-/:]\d")
 # Every value the pattern accepts contains one of these. Scanning for them first skips
 # prose at C speed; written as plain literals so the engine's first-character table
 # applies (a character class in the alternation would switch that off).
@@ -75,6 +74,10 @@ _GATE = re.compile(
 # Longest value (but a PEM block) that can run past the token holding its gate hit:
 # grouped numbers, IBANs, NINOs, "Bearer <token>".
 _MULTI_TOKEN_REACH = 48
+# Longest separator inside a number (" (0) "), so a value cut by a bound ends this close.
+_SEPARATOR_REACH = 6
+# Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
+_MAX_GROUPS = 8
 _WHITESPACE = " \t\n\r\f\v"
 
 STRUCTURED_TYPES: frozenset[str] = frozenset(
@@ -119,11 +122,18 @@ class PatternDetector:
             if gate.group() == "-----BEGIN":
                 endpos = length
             match = _PATTERN.search(text, start, endpos)
-            if match is not None and match.end() >= endpos:
-                # Cut short by the bound: look again with the whole text.
+            if match is not None and match.end() > endpos - _SEPARATOR_REACH:
+                # Maybe cut short by the bound (a value stops short of it when the bound
+                # falls in a separator): look again with the whole text.
                 match = _PATTERN.search(text, start)
             if match is None:
                 pos = _token_end(text, hit)
+                continue
+            if match.lastgroup == "number":
+                found = self._number_spans(_unglued(match, text), match.start(), text)
+                spans.extend(found)
+                # What follows the last value found inside the run is scanned afresh.
+                pos = found[-1].end if found else match.end()
                 continue
             span = self._validate(match, text)
             if span is None:
@@ -131,8 +141,9 @@ class PatternDetector:
                 # starting again inside the rejected token, so this stays linear.
                 pos = match.start() + 1
             else:
+                # The span may end before the match (an IBAN candidate that ran on).
                 spans.append(span)
-                pos = max(match.end(), span.end)
+                pos = span.end
         return spans
 
     def _validate(self, match: re.Match[str], text: str) -> Span | None:
@@ -145,24 +156,73 @@ class PatternDetector:
         if check is not None:
             entity = check(value)
             return None if entity is None else Span(start, match.end(), entity)
-        if kind == "iban":
-            return _iban_span(value, start)
-        return self._number_span(value, start, text)
+        return _iban_span(value, start)
 
-    def _number_span(self, value: str, start: int, text: str) -> Span | None:
-        """The longest leading run of whitespace-separated groups that is a known number.
+    def _number_spans(self, value: str, start: int, text: str) -> list[Span]:
+        """The values in a run of whitespace-separated digit groups.
 
-        A phone number followed by a year, say, forms one candidate; shrinking from the
-        right finds the phone. Later groups get their own chance when the scan resumes.
+        Two phone numbers, or a phone number and a year, can form one run. The run is
+        split into values and short groups (at most 4 digits, too short to be anyone's)
+        if it can be covered that way. Otherwise the first group sequence carrying a
+        checksum or an international prefix is taken: a national phone shape alone is
+        too easily found inside an unrelated run of digits (a failed IBAN, say).
         """
         groups = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(value)]
-        preceding = text[max(0, start - 12) : start]
-        for last in range(len(groups) - 1, -1, -1):
+        covered = self._cover(value, groups, 0, text[max(0, start - 12) : start], {})
+        if covered is not None:
+            return [Span(start + a, start + b, t) for a, b, t in covered if t]
+        for first, (begin, _) in enumerate(groups):
+            for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
+                end = groups[last][1]
+                entity = self._numbers.classify(value[begin:end], "", whole=False)
+                if entity is not None:
+                    return [Span(start + begin, start + end, entity)]
+        return []
+
+    def _cover(
+        self,
+        value: str,
+        groups: list[tuple[int, int]],
+        first: int,
+        before: str,
+        dead_ends: dict[int, None],
+    ) -> list[tuple[int, int, str]] | None:
+        """Groups[first:] as consecutive (start, end, type) parts; type "" is a short group,
+        allowed only first or last in the run (a year after a phone number), since a run
+        of short groups is an account or reference number's body."""
+        if first == len(groups):
+            return []
+        if first in dead_ends:
+            return None
+        begin = groups[first][0]
+        preceding = (before + value[:begin])[-12:]
+        for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
             end = groups[last][1]
-            entity = self._numbers.classify(value[:end], preceding, whole=end == len(value))
+            piece = value[begin:end]
+            entity = self._numbers.classify(piece, preceding)
+            if (
+                entity is None
+                and last == first
+                and (first == 0 or last == len(groups) - 1)
+                and sum(c.isdigit() for c in piece) <= 4
+            ):
+                entity = ""
             if entity is not None:
-                return Span(start, start + end, entity)
+                rest = self._cover(value, groups, last + 1, before, dead_ends)
+                if rest is not None:
+                    return [(begin, end, entity), *rest]
+        dead_ends[first] = None
         return None
+
+
+def _unglued(match: re.Match[str], text: str) -> str:
+    """The run without a last group that continues into a word or another number
+    ("...0958 12345678Z", "2024-03-05T10"); an "x123" phone extension may follow."""
+    value = match.group()
+    if _GLUED.match(text, match.end()) is None:
+        return value
+    cut = max(value.rfind(c) for c in _WHITESPACE)
+    return value[:cut].rstrip() if cut > 0 else ""
 
 
 def _token_start(text: str, index: int) -> int:

@@ -31,6 +31,8 @@ _TYPE_DESCS = (
     "voicemail",
 )
 
+_BARE_MOBILE_REGIONS = frozenset({"IN"})
+
 
 class PhoneValidator:
     def __init__(self, regions: Sequence[str]) -> None:
@@ -48,10 +50,11 @@ class PhoneValidator:
                 bare.append(f"(?P<{region}_b>{valid})")
             elif prefix == "0":
                 trunk.append(f"(?P<{region}_t>0(?:{valid}))")
-                # Without its trunk "0" only a mobile is plausible (Indian mobiles are
-                # written bare); a bare landline-shaped run is more often something else.
+                # Where mobiles are customarily written without the "0" (India), a bare
+                # mobile counts; elsewhere a bare digit run is more often a timestamp
+                # or a reference than a phone number missing its trunk prefix.
                 mobile = _union(metadata, ("mobile",))
-                if mobile:
+                if mobile and region in _BARE_MOBILE_REGIONS:
                     bare.append(f"(?P<{region}_b>{mobile})")
             else:
                 # NANP: the trunk "1" is optional in writing.
