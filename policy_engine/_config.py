@@ -163,6 +163,9 @@ class PolicySettings(_Strict):
     )
     entrypoint: str = Field("router/decision", pattern=r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$")
     timeout_ms: float = Field(250, gt=0)
+    cache_size: int = Field(
+        4096, ge=0, description="Embedded engine: cached decisions per revision (0 = off)"
+    )
 
 
 class RoutingSettings(_Strict):

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 
 from policy_engine._auth import Authenticator
 from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
-from policy_engine._context import provider_catalog
 from policy_engine.audit import AuditLog
-from policy_engine.decision import Decider, DecisionEngine, engine_from_settings
+from policy_engine.decision import (
+    Decider,
+    DecisionEngine,
+    EmbeddedEngine,
+    decider_from_settings,
+    engine_from_settings,
+)
 from policy_engine.pipeline import Pipeline
 from policy_engine.redaction import default_redactor
 from policy_engine.routing import Router, UpstreamTransport
-from policy_engine.telemetry import Metrics
+from policy_engine.telemetry import Metrics, get_logger
+
+_log = get_logger("policy_engine.sidecar")
 
 
 @dataclass(slots=True)
@@ -26,12 +35,13 @@ class Sidecar:
     metrics: Metrics
     pipeline: Pipeline
     authenticator: Authenticator
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, settings: Settings) -> Sidecar:
         metrics = Metrics()
         engine = engine_from_settings(settings)
-        decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
+        decider = decider_from_settings(settings, engine)
         transport = UpstreamTransport(
             connect_timeout_s=settings.routing.connect_timeout_s,
             first_byte_timeout_s=settings.routing.first_byte_timeout_s,
@@ -44,14 +54,29 @@ class Sidecar:
         pipeline = Pipeline(
             settings, decider, router, default_redactor(), audit, metrics, authenticator
         )
-        return cls(
+        sidecar = cls(
             settings, engine, decider, router, transport, audit, metrics, pipeline, authenticator
         )
+        if isinstance(engine, EmbeddedEngine):
+            sidecar._tasks.append(asyncio.create_task(engine.watch(sidecar._policy_reloaded)))
+        return sidecar
+
+    def _policy_reloaded(self, revision: str, error: str | None) -> None:
+        if error is None:
+            self.metrics.policy_reloads.labels("loaded").inc()
+            _log.info("policy_reloaded", revision=revision)
+        else:
+            self.metrics.policy_reloads.labels("refused").inc()
+            _log.error("policy_reload_refused", serving_revision=revision, reason=error)
 
     async def ready(self) -> dict[str, bool]:
         return {"policy": await self.engine.ready(), "audit": self.audit.healthy}
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.transport.close()
         await self.engine.close()
         await self.audit.close()

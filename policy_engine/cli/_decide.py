@@ -11,10 +11,9 @@ from typing import Any
 import orjson
 
 from policy_engine._config import load_config
-from policy_engine._context import provider_catalog
 from policy_engine._errors import PolicyEngineError
 from policy_engine._explain import DecisionQuery, explain
-from policy_engine.decision import Decider, engine_from_settings
+from policy_engine.decision import decider_from_settings, engine_from_settings
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -32,7 +31,7 @@ async def _explain(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_config(args.config)
     engine = engine_from_settings(settings)
     try:
-        decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
+        decider = decider_from_settings(settings, engine)
         query = DecisionQuery(
             tenant=args.tenant,
             residency=args.residency,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from policy_engine._config import Settings
-from policy_engine._context import RoutingContext, policy_input
+from policy_engine._context import RoutingContext, policy_input, provider_catalog
 from policy_engine._errors import PolicyUnavailable
-from policy_engine.decision._embedded import EmbeddedEngine
+from policy_engine.decision._embedded import REQUEST_FIELDS, EmbeddedEngine
 from policy_engine.decision._models import PolicyDecision, parse_decision
 from policy_engine.decision._opa import OpaEngine
 
@@ -19,6 +20,11 @@ class DecisionEngine(Protocol):
 
     @property
     def revision(self) -> str: ...
+
+    @property
+    def cache_fields(self) -> frozenset[str] | None:
+        """Request fields a decision may depend on, or None when decisions must not be cached."""
+        ...
 
     async def evaluate(self, policy_input: dict[str, Any]) -> tuple[Any, str]:
         """The raw entrypoint value (None when undefined) and the revision it came from."""
@@ -36,19 +42,78 @@ def engine_from_settings(settings: Settings) -> DecisionEngine:
     return EmbeddedEngine(policy.policy_dir, policy.entrypoint)
 
 
+def decider_from_settings(settings: Settings, engine: DecisionEngine) -> Decider:
+    return Decider(
+        engine, provider_catalog(settings), settings.policy.timeout_ms, settings.policy.cache_size
+    )
+
+
+class DecisionCache:
+    """A bounded LRU of validated decisions, keyed by policy revision and routing context.
+
+    The revision is part of every key, so a decision is never served under another
+    revision: a reload makes every old entry unreachable, and they age out.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[Any, ...], PolicyDecision] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> PolicyDecision | None:
+        decision = self._entries.get(key)
+        if decision is not None:
+            self._entries.move_to_end(key)
+        return decision
+
+    def put(self, key: tuple[Any, ...], decision: PolicyDecision) -> None:
+        self._entries[key] = decision
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class Decider:
     def __init__(
-        self, engine: DecisionEngine, catalog: Mapping[str, Any], timeout_ms: float
+        self,
+        engine: DecisionEngine,
+        catalog: Mapping[str, Any],
+        timeout_ms: float,
+        cache_size: int = 0,
     ) -> None:
         self.engine = engine
         self._catalog = catalog
         self._provider_ids = frozenset(catalog)
         self._timeout = timeout_ms / 1000
+        self.cache = DecisionCache(cache_size) if cache_size > 0 else None
 
     def input_for(self, context: RoutingContext) -> dict[str, Any]:
         return policy_input(context, self._catalog)
 
+    def _cache_key(self, context: RoutingContext) -> tuple[Any, ...] | None:
+        fields = self.engine.cache_fields
+        if self.cache is None or fields is None:
+            return None
+        return (
+            self.engine.revision,
+            context.tenant,
+            *(getattr(context, name) if name in fields else None for name in REQUEST_FIELDS),
+        )
+
     async def decide(self, context: RoutingContext) -> PolicyDecision:
+        key = self._cache_key(context)
+        if key is not None and self.cache is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+        decision = await self._evaluate(context)
+        if key is not None and self.cache is not None and decision.revision == key[0]:
+            self.cache.put(key, decision)
+        return decision
+
+    async def _evaluate(self, context: RoutingContext) -> PolicyDecision:
         try:
             async with asyncio.timeout(self._timeout):
                 result, revision = await self.engine.evaluate(self.input_for(context))

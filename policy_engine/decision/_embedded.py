@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import regopy
+import watchfiles
 
 from policy_engine._errors import PolicyUnavailable
 
@@ -55,39 +58,64 @@ class PolicySource:
         return cls(modules, data, "sha256:" + digest.hexdigest())
 
 
-class EmbeddedEngine:
-    """Compiles the policy once into a regopy bundle and evaluates the entrypoint per request.
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    source: PolicySource
+    bundle: regopy.Bundle
+    cache_fields: frozenset[str]
 
-    regopy evaluation is ~tens of microseconds, cheaper than a hop to a thread, so it
-    runs on the event loop; one interpreter per engine, never shared across threads.
+
+REQUEST_FIELDS = ("residency", "privacy_tags", "model", "stream", "input_chars", "protocol")
+
+
+def _compile(source: PolicySource, entrypoint: str) -> _Compiled:
+    builder = regopy.Interpreter()
+    try:
+        for name, text in source.modules.items():
+            builder.add_module(name, text)
+        builder.add_data(source.data)
+        bundle = builder.build(None, [entrypoint])
+    except regopy.RegoError as error:
+        raise PolicyUnavailable("not_loaded", f"policy does not compile: {error}") from None
+    # A request field whose name appears nowhere in the policy cannot change its
+    # result, so it stays out of the decision cache key (see Decider).
+    text = "\n".join(source.modules.values())
+    fields = frozenset(f for f in REQUEST_FIELDS if f in text)
+    return _Compiled(source, bundle, fields)
+
+
+class EmbeddedEngine:
+    """Compiles the policy into a regopy bundle and evaluates the entrypoint per request.
+
+    regopy evaluation is cheaper than a hop to a thread, so it runs on the event loop,
+    with one interpreter never shared across threads. `watch` recompiles when a file
+    changes and swaps the compiled policy in one assignment; a policy that no longer
+    compiles is refused and the previous revision keeps serving.
     """
 
     def __init__(self, policy_dir: Path, entrypoint: str) -> None:
         self._policy_dir = policy_dir
         self._entrypoint = entrypoint
-        self._source = PolicySource.read(policy_dir)
-        builder = regopy.Interpreter()
-        try:
-            for name, text in self._source.modules.items():
-                builder.add_module(name, text)
-            builder.add_data(self._source.data)
-            self._bundle = builder.build(None, [entrypoint])
-        except regopy.RegoError as error:
-            raise PolicyUnavailable("not_loaded", f"policy does not compile: {error}") from None
+        self._compiled = _compile(PolicySource.read(policy_dir), entrypoint)
         self._runner = regopy.Interpreter()
 
     @property
     def revision(self) -> str:
-        return self._source.revision
+        return self._compiled.source.revision
+
+    @property
+    def cache_fields(self) -> frozenset[str] | None:
+        return self._compiled.cache_fields
 
     @property
     def policy_dir(self) -> Path:
         return self._policy_dir
 
     async def evaluate(self, policy_input: dict[str, Any]) -> tuple[Any, str]:
+        compiled = self._compiled
         try:
             self._runner.set_input(policy_input)
-            output = self._runner.query_bundle_entrypoint(self._bundle, self._entrypoint)
+            output = self._runner.query_bundle_entrypoint(compiled.bundle, self._entrypoint)
         except regopy.RegoError as error:
             raise PolicyUnavailable("error", f"evaluation failed: {error}") from None
         if not output.ok():
@@ -98,8 +126,31 @@ class EmbeddedEngine:
             # regopy does not escape quotes or control characters in strings it returns.
             raise PolicyUnavailable("malformed", "the policy result is not valid JSON") from None
         if not results or not results[0].expressions:
-            return None, self._source.revision
-        return results[0].expressions[0], self._source.revision
+            return None, compiled.source.revision
+        return results[0].expressions[0], compiled.source.revision
+
+    def reload(self) -> bool:
+        """Recompile if the files changed; True when a new revision took over."""
+        source = PolicySource.read(self._policy_dir)
+        if source.revision == self._compiled.source.revision:
+            return False
+        self._compiled = _compile(source, self._entrypoint)
+        return True
+
+    async def watch(self, on_reload: Callable[[str, str | None], None]) -> None:
+        """Reload on every change under the policy folder until cancelled.
+
+        `on_reload(revision, error)` reports each attempt: the new revision, or the
+        revision still serving and why the new files were refused.
+        """
+        async for _ in watchfiles.awatch(self._policy_dir, debounce=200, recursive=True):
+            try:
+                changed = await asyncio.to_thread(self.reload)
+            except PolicyUnavailable as error:
+                on_reload(self.revision, error.message)
+                continue
+            if changed:
+                on_reload(self.revision, None)
 
     async def ready(self) -> bool:
         return True

@@ -16,8 +16,35 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 from opa_client import AsyncOpaClient
+from opa_client.errors import ConnectionsError, PolicyNotFoundError
 
 from policy_engine._errors import PolicyUnavailable
+
+_UNKNOWN = "unknown"
+# What opa-python-client raises when OPA is down or a module vanished mid-listing.
+_ADMIN_ERRORS = (
+    aiohttp.ClientError,
+    TimeoutError,
+    ConnectionsError,
+    PolicyNotFoundError,
+    ValueError,
+    KeyError,
+)
+
+
+def _bundles(provenance: Any) -> dict[str, Any]:
+    bundles = provenance.get("bundles") if isinstance(provenance, dict) else None
+    return bundles if isinstance(bundles, dict) else {}
+
+
+def _error_code(raw: bytes) -> str:
+    """OPA's error code, when the body is OPA's own JSON error (not a proxy's page)."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ""
+    code = document.get("code") if isinstance(document, dict) else None
+    return f" ({code})" if isinstance(code, str) else ""
 
 
 class OpaEngine:
@@ -33,12 +60,18 @@ class OpaEngine:
             timeout=timeout_ms / 1000,
         )
         self._admin_open = False
-        self._policy_revision = "unknown"
+        self._policy_revision = _UNKNOWN
         self._refresh_lock = asyncio.Lock()
 
     @property
     def revision(self) -> str:
         return self._policy_revision
+
+    @property
+    def cache_fields(self) -> frozenset[str] | None:
+        # OPA may activate a new bundle at any moment and we learn its revision only
+        # from a decision, so caching could serve a decision from a replaced policy.
+        return None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -63,18 +96,28 @@ class OpaEngine:
             raise PolicyUnavailable(
                 "unreachable", f"OPA unreachable: {type(error).__name__}"
             ) from None
+        if status != 200:
+            raise PolicyUnavailable("error", f"OPA answered {status}{_error_code(raw)}")
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise PolicyUnavailable("malformed", f"OPA answered {status} with non-JSON") from None
-        if status != 200 or not isinstance(document, dict):
-            code = document.get("code", "?") if isinstance(document, dict) else "?"
-            raise PolicyUnavailable("error", f"OPA answered {status} ({code})")
-        return document.get("result"), self._revision_of(document.get("provenance"))
+            raise PolicyUnavailable("malformed", "OPA answered 200 with non-JSON") from None
+        if not isinstance(document, dict):
+            raise PolicyUnavailable("malformed", "OPA's answer is not a JSON object")
+        provenance = document.get("provenance")
+        if self._policy_revision == _UNKNOWN and not _bundles(provenance):
+            await self._refresh_quietly()
+        return document.get("result"), self._revision_of(provenance)
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh_revision()
+        except _ADMIN_ERRORS:
+            return
 
     def _revision_of(self, provenance: Any) -> str:
-        bundles = provenance.get("bundles") if isinstance(provenance, dict) else None
-        if isinstance(bundles, dict) and bundles:
+        bundles = _bundles(provenance)
+        if bundles:
             return "bundle:" + ",".join(
                 f"{name}@{info.get('revision', '')}"
                 for name, info in sorted(bundles.items())
@@ -106,7 +149,7 @@ class OpaEngine:
             return False
         try:
             await self.refresh_revision()
-        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError):
+        except _ADMIN_ERRORS:
             return False
         return True
 

@@ -51,6 +51,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.policy_reloads = Counter(
+            "policy_engine_policy_reloads",
+            "Policy file changes: loaded, or refused (the old revision keeps serving)",
+            ("result",),
+            registry=r,
+        )
         self.policy_errors = Counter(
             "policy_engine_policy_unavailable",
             "Decisions that failed closed, by cause",
