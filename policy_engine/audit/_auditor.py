@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from policy_engine.audit._checkpoint import Checkpoint, parse_checkpoint
@@ -199,10 +200,17 @@ def prove_request(directory: Path, request_id: str) -> InclusionBundle:
     """The inclusion proof of `request_id`'s record against the latest checkpoint."""
     leaves: list[bytes] = []
     found: Record | None = None
-    for _, record in iter_records(directory):
-        leaves.append(record.leaf_hash)
-        if found is None and record.event.get("request_id") == request_id:
-            found = record
+    needle = rfc8785.dumps(request_id)  # exactly as it appears in a canonical line
+    for _, path in list_segments(directory):
+        for line in read_lines(path):
+            if not line.complete:
+                break
+            leaves.append(hash_leaf(line.data))
+            # A substring test first: fully parsing every record would dominate the cost.
+            if found is None and needle in line.data:
+                record = parse_record(line.data)
+                if record.event.get("request_id") == request_id:
+                    found = record
     if found is None:
         raise AuditError(f"no record for request id {request_id!r}")
     checkpoints = list_checkpoints(directory)
