@@ -161,8 +161,8 @@ def _candidate(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _candidate_parts(candidate: Mapping[str, Any]) -> list[dict[str, Any]]:
-    content = candidate.get("content") or {}
-    parts = content.get("parts") or [] if isinstance(content, dict) else []
+    content = candidate.get("content")
+    parts = (content.get("parts") or []) if isinstance(content, dict) else []
     return [p for p in parts if isinstance(p, dict) and not p.get("thought")]
 
 

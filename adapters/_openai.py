@@ -152,9 +152,6 @@ def error_from_object(
     message = str(error.get("message") or "")
     code = str(error.get("code") or "")
     error_type = str(error.get("type") or "")
-    inner = error.get("innererror")
-    if isinstance(inner, dict) and inner.get("code") == "ResponsibleAIPolicyViolation":
-        code = "content_filter"
     return ProviderError(
         _error_kind(status, code, error_type, message),
         message,
@@ -187,7 +184,12 @@ class OpenAICodec:
     def decode_response(self, body: bytes) -> ChatResponse:
         obj = load_object(body, "chat completion")
         choices = obj.get("choices")
-        if obj.get("object") != "chat.completion" or not isinstance(choices, list) or not choices:
+        # Some compatible servers omit "object"; a different object is another endpoint.
+        if (
+            obj.get("object", "chat.completion") != "chat.completion"
+            or not isinstance(choices, list)
+            or not choices
+        ):
             raise malformed("response is not a chat.completion with choices")
         choice = choices[0]
         message = choice.get("message") if isinstance(choice, dict) else None

@@ -21,7 +21,7 @@ class SSEEvent:
 class SSEDecoder:
     def __init__(self) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._partial: list[str] = []  # pieces of a line whose end has not arrived
         self._started = False
         # A chunk that ends in CR may be the first half of a CRLF pair.
         self._pending_cr = False
@@ -34,24 +34,32 @@ class SSEDecoder:
         if not self._started and text:
             self._started = True
             text = text.removeprefix("\ufeff")
-        if self._pending_cr and text.startswith("\n"):
-            text = text[1:]
-        self._pending_cr = False
-        self._buffer += text
+        if self._pending_cr and text:
+            self._pending_cr = False
+            text = text.removeprefix("\n")
         events: list[SSEEvent] = []
         start = 0
-        buffer = self._buffer
-        length = len(buffer)
+        length = len(text)
+        # Only the new text is scanned and an unfinished line is kept in pieces, so a
+        # long line arriving in many chunks costs linear, not quadratic, time.
+        cr = lf = -2  # next CR / LF at or after `start`; -1 none, -2 not searched yet
         while start < length:
-            cr = buffer.find("\r", start)
-            lf = buffer.find("\n", start)
+            # Search again only past a consumed ending: a stream without CRs would
+            # otherwise rescan the whole chunk for every line.
+            if cr != -1 and cr < start:
+                cr = text.find("\r", start)
+            if lf != -1 and lf < start:
+                lf = text.find("\n", start)
             if cr == -1 and lf == -1:
                 break
             end = lf if cr == -1 or (lf != -1 and lf < cr) else cr
-            line = buffer[start:end]
-            if buffer[end] == "\r":
+            line = text[start:end]
+            if self._partial:
+                line = "".join(self._partial) + line
+                self._partial = []
+            if text[end] == "\r":
                 if end + 1 < length:
-                    start = end + 2 if buffer[end + 1] == "\n" else end + 1
+                    start = end + 2 if text[end + 1] == "\n" else end + 1
                 else:
                     self._pending_cr = True
                     start = end + 1
@@ -60,12 +68,13 @@ class SSEDecoder:
             event = self._line(line)
             if event is not None:
                 events.append(event)
-        self._buffer = buffer[start:]
+        if start < length:
+            self._partial.append(text[start:])
         return events
 
     def close(self) -> list[SSEEvent]:
         """The stream ended: the spec discards an event without its blank line."""
-        self._buffer = ""
+        self._partial = []
         self._data = []
         return []
 

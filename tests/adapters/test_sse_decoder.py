@@ -46,6 +46,20 @@ def test_crlf_split_between_chunks_is_one_line_ending() -> None:
     assert decode(b"data: a\r", b"\ndata: b\r\n\r\n") == [SSEEvent("a\nb")]
 
 
+def test_crlf_split_then_a_bare_lf_still_ends_the_event() -> None:
+    assert decode(b"data: a\r", b"\n", b"\n") == [SSEEvent("a")]
+
+
+def test_an_empty_chunk_between_cr_and_lf_changes_nothing() -> None:
+    assert decode(b"data: a\r", b"", b"\n\n") == [SSEEvent("a")]
+
+
+def test_a_long_line_in_many_chunks_is_reassembled() -> None:
+    line = b"x" * 100_000
+    chunks = [b"data: "] + [line[i : i + 1000] for i in range(0, len(line), 1000)] + [b"\n\n"]
+    assert decode(*chunks) == [SSEEvent("x" * 100_000)]
+
+
 def test_an_event_without_its_blank_line_is_discarded_at_the_end() -> None:
     """WHATWG: 'If the file ends in the middle of an event, before the final empty
     line, the incomplete event is not dispatched.'"""
