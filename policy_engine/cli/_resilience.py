@@ -1,0 +1,70 @@
+"""`policy-engine resilience`: single points of failure and gaps, per tenant and constraint."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from policy_engine._config import load_config
+from policy_engine._context import provider_catalog
+from policy_engine._errors import PolicyEngineError
+from policy_engine.decision import Decider, engine_from_settings
+from policy_engine.resilience import (
+    ResilienceReport,
+    build_report,
+    read_policy_facts,
+    render_table,
+)
+
+EXIT_OK = 0
+EXIT_ERROR = 2  # the config or the policy could not be read or evaluated
+EXIT_GAPS = 3  # --fail-on-spof and a combination has one failure domain or none
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "resilience",
+        help="report, per tenant, residency, tags and model, how many failure domains remain",
+        description=(
+            "Evaluate the policy for every tenant, residency (none and each one named by a "
+            "tenant or provider), subset of privacy tags, and model alias, through the same "
+            "decision and route planning as a request."
+        ),
+    )
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--fail-on-spof",
+        action="store_true",
+        help=f"exit {EXIT_GAPS} if any combination has a single point of failure or no provider",
+    )
+    parser.set_defaults(func=run)
+
+
+async def _report(config: Path) -> ResilienceReport:
+    settings = load_config(config)
+    engine = engine_from_settings(settings)
+    try:
+        decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
+        facts = await read_policy_facts(settings)
+        return await build_report(decider, settings, facts)
+    finally:
+        await engine.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report = asyncio.run(_report(args.config))
+    except PolicyEngineError as error:
+        print(f"policy-engine: {error.message}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(render_table(report))
+    return EXIT_GAPS if args.fail_on_spof and report.has_gaps else EXIT_OK

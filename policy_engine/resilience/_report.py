@@ -1,0 +1,194 @@
+"""The resilience report: for every tenant, residency, privacy tag set and model alias,
+which providers could serve a request, across how many failure domains.
+
+Every row comes from `Decider.decide` on a `RoutingContext` and from `plan_route`, the
+calls the request path makes, so the report cannot disagree with real routing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from policy_engine._config import Settings
+from policy_engine._explain import DecisionQuery
+from policy_engine.decision import Decider
+from policy_engine.resilience._domains import (
+    FailureDomain,
+    combined_availability,
+    failure_domains,
+)
+from policy_engine.resilience._facts import PolicyFacts
+from policy_engine.routing import plan_route
+
+Status = Literal["ok", "spof", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Combination:
+    tenant: str
+    residency: str | None  # as sent in X-Data-Residency; None = header absent
+    privacy_tags: tuple[str, ...]  # as sent in X-Privacy-Tags
+    alias: str
+
+    def query(self) -> DecisionQuery:
+        return DecisionQuery(
+            tenant=self.tenant,
+            residency=self.residency,
+            privacy_tags=list(self.privacy_tags),
+            model=self.alias,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceRow:
+    combination: Combination
+    revision: str  # the policy revision the decision came from
+    allowed: tuple[str, ...]  # the decision's allowed set, whatever the alias
+    route: tuple[str, ...]  # allowed ∩ serves the alias, in the order they would be tried
+    domains: tuple[FailureDomain, ...]  # of the route's providers
+    clouds: tuple[str, ...]
+    availability: float | None
+    reasons: tuple[str, ...]  # distinct denial reasons, when nothing serves the alias
+
+    @property
+    def status(self) -> Status:
+        if not self.route:
+            return "none"
+        return "spof" if len(self.domains) == 1 else "ok"
+
+    @property
+    def single_point_of_failure(self) -> str | None:
+        return self.domains[0].name if self.status == "spof" else None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.combination
+        return {
+            "revision": self.revision,
+            "tenant": c.tenant,
+            "residency": c.residency,
+            "privacy_tags": list(c.privacy_tags),
+            "alias": c.alias,
+            "status": self.status,
+            "allowed": list(self.allowed),
+            "route": list(self.route),
+            "providers": len(self.route),
+            "clouds": len(self.clouds),
+            "failure_domains": [
+                {
+                    "name": d.name,
+                    "cloud": d.cloud,
+                    "region": d.region,
+                    "providers": list(d.providers),
+                    "availability": d.availability,
+                }
+                for d in self.domains
+            ],
+            "single_point_of_failure": self.single_point_of_failure,
+            "availability": self.availability,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceReport:
+    # More than one when the policy changed while the report ran (an OPA bundle update).
+    revisions: tuple[str, ...]
+    tenants: tuple[str, ...]
+    residencies: tuple[str | None, ...]
+    privacy_tags: tuple[str, ...]
+    aliases: tuple[str, ...]
+    rows: tuple[ResilienceRow, ...]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for row in self.rows if row.status == status)
+
+    @property
+    def has_gaps(self) -> bool:
+        """Any combination with a single point of failure, or with no provider at all."""
+        return any(row.status != "ok" for row in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "revisions": list(self.revisions),
+            "tenants": list(self.tenants),
+            "residencies": list(self.residencies),
+            "privacy_tags": list(self.privacy_tags),
+            "aliases": list(self.aliases),
+            "summary": {
+                "combinations": len(self.rows),
+                "ok": self.count("ok"),
+                "spof": self.count("spof"),
+                "none": self.count("none"),
+            },
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+
+def residencies(settings: Settings, facts: PolicyFacts) -> tuple[str | None, ...]:
+    """No header, then every residency a tenant or a provider names."""
+    named = {p.attributes.residency for p in settings.providers if p.attributes.residency}
+    for entry in facts.tenants.values():
+        value = entry.get("residency") if isinstance(entry, dict) else None
+        if isinstance(value, str) and value.strip():
+            named.add(value)
+    return (None, *sorted({r.strip().lower() for r in named}))
+
+
+def _tag_sets(tags: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    for size in range(len(tags) + 1):
+        yield from itertools.combinations(tags, size)
+
+
+def combinations(settings: Settings, facts: PolicyFacts) -> list[Combination]:
+    aliases = sorted({alias for p in settings.providers for alias in p.models})
+    return [
+        Combination(tenant, residency, tags, alias)
+        for tenant in sorted(facts.tenants)
+        for residency in residencies(settings, facts)
+        for tags in _tag_sets(facts.privacy_tags)
+        for alias in aliases
+    ]
+
+
+async def evaluate(decider: Decider, settings: Settings, combination: Combination) -> ResilienceRow:
+    """One row, through the request path's own calls."""
+    context = combination.query().context()
+    decision = await decider.decide(context)
+    # No health: the report is about what the policy and catalog allow, not about
+    # which circuits happen to be open right now.
+    route = plan_route(decision, context.model, settings.providers, {}, settings.routing.strategy)
+    providers = [candidate.provider for candidate in route]
+    domains = tuple(failure_domains(providers))
+    reasons: set[str] = set()
+    if not route:
+        reasons.update(reason for found in decision.denied.values() for reason in found)
+        if decision.allowed:
+            reasons.add(f"model: no allowed provider maps the alias {combination.alias}")
+    return ResilienceRow(
+        combination=combination,
+        revision=decision.revision,
+        allowed=decision.allowed,
+        route=tuple(candidate.id for candidate in route),
+        domains=domains,
+        clouds=tuple(sorted({p.attributes.cloud or f"?{p.id}" for p in providers})),
+        availability=combined_availability(domains),
+        reasons=tuple(sorted(reasons)),
+    )
+
+
+async def build_report(
+    decider: Decider, settings: Settings, facts: PolicyFacts
+) -> ResilienceReport:
+    combos = combinations(settings, facts)
+    rows = [await evaluate(decider, settings, combination) for combination in combos]
+    return ResilienceReport(
+        revisions=tuple(sorted({row.revision for row in rows})),
+        tenants=tuple(sorted(facts.tenants)),
+        residencies=residencies(settings, facts),
+        privacy_tags=facts.privacy_tags,
+        aliases=tuple(sorted({c.alias for c in combos})),
+        rows=tuple(rows),
+    )

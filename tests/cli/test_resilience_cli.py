@@ -1,0 +1,68 @@
+"""`policy-engine resilience`: the table, the JSON and the exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policy_engine.cli import main
+from tests.resilience._support import resilient_deployment, write_deployment
+
+
+@pytest.fixture
+def gappy(tmp_path: Path) -> Path:
+    return write_deployment(tmp_path)
+
+
+@pytest.fixture
+def resilient(tmp_path: Path) -> Path:
+    return resilient_deployment(tmp_path)
+
+
+def test_exits_0_with_gaps_when_not_asked_to_fail(gappy: Path) -> None:
+    assert main(["resilience", "--config", str(gappy)]) == 0
+
+
+def test_fail_on_spof_exits_3_when_a_combination_has_a_gap(gappy: Path) -> None:
+    assert main(["resilience", "--config", str(gappy), "--fail-on-spof"]) == 3
+
+
+def test_fail_on_spof_exits_0_when_every_combination_has_two_domains(resilient: Path) -> None:
+    assert main(["resilience", "--config", str(resilient), "--fail-on-spof"]) == 0
+
+
+def test_an_unreadable_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["resilience", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read config" in capsys.readouterr().err
+
+
+def test_json_lists_every_combination_with_its_status(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["resilience", "--config", str(gappy), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["summary"]["combinations"] == len(document["rows"]) == 3 * 3 * 16
+    pinned = next(r for r in document["rows"] if r["tenant"] == "pinned")
+    assert (pinned["status"], pinned["single_point_of_failure"]) == ("spof", "aws/eu-west-1")
+
+
+def test_table_names_the_single_point_of_failure_and_the_gap(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["resilience", "--config", str(gappy)])
+    lines = capsys.readouterr().out.splitlines()
+    pinned = next(line for line in lines if line.startswith("pinned "))
+    martian = next(line for line in lines if line.startswith("martian "))
+    assert "single point of failure aws/eu-west-1: aws-eu" in pinned
+    assert "no provider: residency: tenant requires mars" in martian
+
+
+def test_table_columns_line_up(gappy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["resilience", "--config", str(gappy)])
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("tenant "))
+    column = lines[header].index("status")
+    assert {line[column - 2 : column] for line in lines[header + 1 :]} == {"  "}
+    assert {line[column] for line in lines[header + 1 :]} <= {"o", "S", "N"}
