@@ -158,6 +158,20 @@ async def test_length_stop_maps_to_length(fake: FakeProvider) -> None:
     assert (await complete(fake, ask())).finish_reason == "length"
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "stream"])
+async def test_output_filtered_mid_answer_finishes_as_content_filter(
+    fake: FakeProvider, streamed: bool
+) -> None:
+    """OpenAI/Azure finish_reason content_filter, Claude stop_reason refusal, Gemini
+    finishReason SAFETY: the answer arrives, cut short by the provider's filter."""
+    fake.script(Ok(text="partial", finish="content_filter"))
+    result = await send(provider_codec(fake.protocol), target(fake), ask(stream=streamed))
+    if isinstance(result, ChatResponse):
+        assert result.finish_reason == "content_filter"
+    else:
+        assert assemble(result).end.finish_reason == "content_filter"
+
+
 async def test_tool_calls_come_back_with_their_json_arguments(fake: FakeProvider) -> None:
     fake.script(Ok(text="", tool_calls=(Call("get_weather", {"city": "Zürich", "days": [1, 2]}),)))
     response = await complete(fake, ask(tools=True))

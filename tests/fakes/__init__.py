@@ -1,4 +1,13 @@
-"""Fake LLM providers for tests: real loopback HTTP in each provider's wire format."""
+"""Fake LLM providers for tests: real loopback HTTP in each provider's wire format.
+
+    async with FakeProvider("anthropic", reply="Hi") as fake:   # reply=None echoes
+        fake.script(RateLimited(retry_after=2), Ok())           # one per request, in order
+        fake.always(Overloaded())                               # after the script runs out
+        ...  # point the sidecar at fake.base_url with api key "test-key"
+        assert fake.received[0].json["messages"]
+
+`stream_bytes(protocol, Ok(...))` gives the exact SSE body without a server.
+"""
 
 from tests.fakes._behaviours import (
     Behaviour,

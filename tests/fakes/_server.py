@@ -70,6 +70,7 @@ class FakeProvider:
         name: str = "fake",
         reply: str | None = None,
         api_key: str = "test-key",
+        port: int = 0,
     ) -> None:
         self.protocol = protocol
         self.name = name
@@ -80,7 +81,7 @@ class FakeProvider:
         self._script: deque[Behaviour] = deque()
         self._always: Behaviour | None = None
         self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._port = port
 
     @property
     def base_url(self) -> str:
@@ -101,7 +102,7 @@ class FakeProvider:
         # Stalled handlers must not hold up stop(); they are the point of some tests.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
