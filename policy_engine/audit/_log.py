@@ -98,6 +98,7 @@ class AuditLog:
             segment_path(settings.dir, state.segment), os.O_WRONLY | os.O_CREAT, 0o644
         )
         self._last_checkpoint_at = time.monotonic()
+        self._last_batch_size = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
     @classmethod
@@ -170,8 +171,11 @@ class AuditLog:
             return None
         batch = [first]
         window = self._settings.batch_interval_ms / 1000
-        if self._settings.fsync == "every_record":
-            window = 0.0  # each record gets its own fsync: waiting would only add latency
+        if self._settings.fsync == "every_record" or self._last_batch_size <= 1:
+            # Waiting pays only when records arrive concurrently; a lone record (or a
+            # per-record fsync) would just gain latency. Records that arrive during
+            # this batch's fsync still form the next batch.
+            window = 0.0
         deadline = time.monotonic() + window
         while len(batch) < _MAX_BATCH:
             remaining = deadline - time.monotonic()
@@ -186,6 +190,7 @@ class AuditLog:
                 self._queue.put(None)  # finish this batch first, stop on the next gather
                 break
             batch.append(item)
+        self._last_batch_size = len(batch)
         return batch
 
     def _checkpoint_wait(self) -> float | None:

@@ -22,7 +22,10 @@ class AuditSettings(BaseModel):
     batch_interval_ms: float = Field(
         default=2.0,
         ge=0,
-        description="Group-commit window: how long the writer gathers records before an fsync.",
+        description=(
+            "Group-commit window: how long the writer gathers records before an fsync, "
+            "applied while records arrive concurrently (the previous batch held several)."
+        ),
     )
     segment_max_bytes: int = Field(
         default=64 * 1024 * 1024,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,13 @@ async def test_a_missing_middle_segment_refuses_to_open(settings: AuditSettings)
     (settings.dir / "segment-00000003.jsonl").touch()
     with pytest.raises(LogCorrupted, match="segment 00000002 is missing"):
         await AuditLog.open(settings)
+
+
+async def test_a_lone_record_does_not_wait_out_the_batch_window(settings: AuditSettings) -> None:
+    settings = settings.model_copy(update={"batch_interval_ms": 5000.0})
+    log = await AuditLog.open(settings)
+    started = time.monotonic()
+    await log.append(event("alone"))
+    elapsed = time.monotonic() - started
+    await log.close()
+    assert elapsed < 2.5
