@@ -19,6 +19,10 @@ class LogCorrupted(AuditError):
     """The log on disk is damaged somewhere other than a torn tail; refusing to extend it."""
 
 
+class LogLocked(AuditError):
+    """Another writer (in this or another process) holds the log directory."""
+
+
 class ProofError(AuditError):
     """A Merkle inclusion or consistency proof does not check out."""
 

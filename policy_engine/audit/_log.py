@@ -31,6 +31,7 @@ from policy_engine.audit._store import (
     CHECKPOINT_DIR,
     checkpoint_path,
     fsync_directory,
+    lock_directory,
     segment_path,
     write_durably,
 )
@@ -80,9 +81,15 @@ def _settle(settled: list[tuple[_Pending, _Outcome]]) -> None:
 
 class AuditLog:
     def __init__(
-        self, settings: AuditSettings, state: LogState, records: RecordSigner, notes: NoteSigner
+        self,
+        settings: AuditSettings,
+        state: LogState,
+        records: RecordSigner,
+        notes: NoteSigner,
+        lock_fd: int,
     ) -> None:
         self._settings = settings
+        self._lock_fd = lock_fd
         self._state = state
         self._records = records
         self._notes = notes
@@ -104,9 +111,14 @@ class AuditLog:
     @classmethod
     async def open(cls, settings: AuditSettings) -> AuditLog:
         key = load_private_key(settings.signing_key_file)
-        state = await asyncio.to_thread(recover, settings.dir)
-        (settings.dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
-        log = cls(settings, state, RecordSigner(key), NoteSigner(settings.origin, key))
+        lock_fd = lock_directory(settings.dir)
+        try:
+            state = await asyncio.to_thread(recover, settings.dir)
+            (settings.dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        log = cls(settings, state, RecordSigner(key), NoteSigner(settings.origin, key), lock_fd)
         log._thread.start()
         if state.recovered is not None:
             _log.warning("audit_torn_tail_cut", **state.recovered)
@@ -158,6 +170,7 @@ class AuditLog:
         finally:
             self._checkpoint()
             os.close(self._fd)
+            os.close(self._lock_fd)
 
     def _gather(self) -> list[_Pending] | None:
         """Wait for records; return a batch, or None once `close` asked to stop."""

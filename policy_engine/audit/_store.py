@@ -7,15 +7,19 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from policy_engine.audit._errors import LogLocked
+
 _SEGMENT = re.compile(r"segment-(\d{8})\.jsonl")
 _CHECKPOINT = re.compile(r"(\d{20})\.note")
 CHECKPOINT_DIR = "checkpoints"
+LOCK_NAME = "writer.lock"
 
 
 def segment_path(directory: Path, number: int) -> Path:
@@ -90,3 +94,18 @@ def write_durably(path: Path, data: bytes) -> None:
         os.close(fd)
     os.replace(temp, path)
     fsync_directory(path.parent)
+
+
+def lock_directory(directory: Path) -> int:
+    """Take the single-writer lock on `directory`; the kernel drops it if the process dies.
+
+    Two writers would interleave lines and fork the hash chain.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise LogLocked(f"another writer holds the audit log in {directory}") from exc
+    return fd

@@ -18,6 +18,7 @@ from policy_engine.audit import (
     AuditUnavailable,
     KeyFileError,
     LogCorrupted,
+    LogLocked,
     iter_records,
     load_public_key,
     open_checkpoint,
@@ -221,3 +222,12 @@ async def test_a_lone_record_does_not_wait_out_the_batch_window(settings: AuditS
     elapsed = time.monotonic() - started
     await log.close()
     assert elapsed < 2.5
+
+
+async def test_a_second_writer_on_the_same_directory_is_refused(settings: AuditSettings) -> None:
+    log = await AuditLog.open(settings)
+    with pytest.raises(LogLocked):
+        await AuditLog.open(settings)
+    await log.close()
+    second = await AuditLog.open(settings)  # the lock goes with the first writer
+    await second.close()

@@ -20,6 +20,7 @@ def test_public_names_are_exactly_these() -> None:
         "InclusionBundle",
         "KeyFileError",
         "LogCorrupted",
+        "LogLocked",
         "NoteError",
         "NoteSigner",
         "NoteVerifier",
@@ -63,7 +64,7 @@ def test_every_error_derives_from_audit_error() -> None:
     errors = [
         getattr(audit, name)
         for name in audit.__all__
-        if name.endswith(("Error", "Unavailable", "Corrupted", "Failure"))
+        if name.endswith(("Error", "Unavailable", "Corrupted", "Locked", "Failure"))
     ]
     assert all(issubclass(error, audit.AuditError) for error in errors)
 
