@@ -222,20 +222,20 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Relative paths in the file are relative to the file, not to the working directory."""
     policy = raw.get("policy")
     if isinstance(policy, dict) and isinstance(policy.get("policy_dir"), str):
-        policy["policy_dir"] = str(base / policy["policy_dir"])
+        policy["policy_dir"] = str((base / policy["policy_dir"]).resolve())
     audit = raw.get("audit")
     if isinstance(audit, dict):
         for key in ("dir", "signing_key_file"):
             if isinstance(audit.get(key), str):
-                audit[key] = str(base / audit[key])
+                audit[key] = str((base / audit[key]).resolve())
     for provider in raw.get("providers") or []:
         if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
-            provider["api_key_file"] = str(base / provider["api_key_file"])
+            provider["api_key_file"] = str((base / provider["api_key_file"]).resolve())
     server = raw.get("server")
     auth = server.get("auth") if isinstance(server, dict) else None
     for token in (auth.get("tokens") if isinstance(auth, dict) else None) or []:
         if isinstance(token, dict) and isinstance(token.get("token_file"), str):
-            token["token_file"] = str(base / token["token_file"])
+            token["token_file"] = str((base / token["token_file"]).resolve())
 
 
 def parse_config(raw: Any, *, source: str = "config", base: Path | None = None) -> Settings:

@@ -58,7 +58,7 @@ async def main() -> int:
         if provider.api_key_env:
             os.environ[provider.api_key_env] = DEMO_KEY
     sidecar = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "policy_engine.cli._main", "serve", "--config", str(CONFIG)
+        sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(CONFIG)
     )
     port = settings.server.port
     print(
