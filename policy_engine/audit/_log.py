@@ -80,6 +80,8 @@ def _settle(settled: list[tuple[_Pending, _Outcome]]) -> None:
 
 
 class AuditLog:
+    """The single writer of one log directory; create it with `await AuditLog.open(...)`."""
+
     def __init__(
         self,
         settings: AuditSettings,
@@ -121,7 +123,7 @@ class AuditLog:
         log = cls(settings, state, RecordSigner(key), NoteSigner(settings.origin, key), lock_fd)
         log._thread.start()
         if state.recovered is not None:
-            _log.warning("audit_torn_tail_cut", **state.recovered)
+            _log.warning("audit_torn_tail_cut", cut=state.recovered)
             try:
                 await log._submit("recovery", state.recovered)
             except AuditError:
