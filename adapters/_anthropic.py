@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
-from adapters._content import arguments_object, dumps, joined_text, split_data_url
+from adapters._content import arguments_object, joined_text, split_data_url
 from adapters._http import body_text, kind_for_status, load_object, malformed, retry_after
 from adapters._model import (
     ChatRequest,
@@ -136,7 +138,7 @@ class AnthropicCodec:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if target.api_key:
             headers["x-api-key"] = target.api_key
-        return HttpRequest("POST", f"{target.base_url}/v1/messages", headers, dumps(body))
+        return HttpRequest("POST", f"{target.base_url}/v1/messages", headers, orjson.dumps(body))
 
     def decode_response(self, body: bytes) -> ChatResponse:
         obj = load_object(body, "message")
@@ -151,7 +153,7 @@ class AnthropicCodec:
             if block.get("type") == "text":
                 texts.append(TextPart(str(block.get("text", ""))))
             elif block.get("type") == "tool_use":
-                arguments = dumps(block.get("input") or {}).decode()
+                arguments = orjson.dumps(block.get("input") or {}).decode()
                 calls.append(ToolCall(str(block.get("id")), str(block.get("name")), arguments))
         usage = obj.get("usage") or {}
         return ChatResponse(

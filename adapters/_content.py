@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from adapters._base import InvalidRequest
-from adapters._model import ImagePart, Part, TextPart
+from adapters._model import Part, TextPart
 
 
 def joined_text(parts: list[Part]) -> str:
@@ -25,11 +25,6 @@ def split_data_url(url: str) -> tuple[str, str] | None:
     return media_type or "application/octet-stream", data
 
 
-def image_media_type(part: ImagePart) -> str:
-    split = split_data_url(part.url)
-    return part.media_type or (split[0] if split else "image/jpeg")
-
-
 def arguments_object(arguments: str, param: str) -> dict[str, Any]:
     """Tool-call arguments as the JSON object Anthropic and Gemini want on the wire."""
     if not arguments.strip():
@@ -41,7 +36,3 @@ def arguments_object(arguments: str, param: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest("tool call arguments must be a JSON object", param=param)
     return value
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value)

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from adapters._base import (
     HttpRequest,
     InvalidRequest,
@@ -13,7 +15,7 @@ from adapters._base import (
     ProviderErrorKind,
     ProviderTarget,
 )
-from adapters._content import arguments_object, dumps, joined_text, split_data_url
+from adapters._content import arguments_object, joined_text, split_data_url
 from adapters._http import (
     body_text,
     kind_for_status,
@@ -170,7 +172,9 @@ def _tool_call(part: Mapping[str, Any]) -> ToolCall:
     call = part["functionCall"]
     # Older models send no id; the OpenAI and Anthropic clients need one.
     call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-    return ToolCall(str(call_id), str(call.get("name")), dumps(call.get("args") or {}).decode())
+    return ToolCall(
+        str(call_id), str(call.get("name")), orjson.dumps(call.get("args") or {}).decode()
+    )
 
 
 def _finish(candidate: Mapping[str, Any], has_calls: bool) -> FinishReason:
@@ -203,7 +207,7 @@ class GeminiCodec:
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
         url = f"{target.base_url}/v1beta/models/{target.model}:{method}"
-        return HttpRequest("POST", url, headers, dumps(body))
+        return HttpRequest("POST", url, headers, orjson.dumps(body))
 
     def decode_response(self, body: bytes) -> ChatResponse:
         obj = load_object(body, "generateContent response")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
-from adapters._content import dumps, joined_text
+from adapters._content import joined_text
 from adapters._http import body_text, kind_for_status, load_object, malformed, retry_after
 from adapters._model import (
     ChatRequest,
@@ -117,7 +119,7 @@ def encode_body(request: ChatRequest, model: str | None, max_tokens_field: str) 
         body["stream"] = True
         # Always: the audit record needs token usage even when the client did not ask.
         body["stream_options"] = {"include_usage": True}
-    return dumps(body)
+    return orjson.dumps(body)
 
 
 def _usage(value: Any) -> Usage | None:
