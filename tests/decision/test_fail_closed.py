@@ -80,6 +80,11 @@ async def test_non_json_answer_is_malformed(fake_opa: FakeOpa) -> None:
     assert (await decide_through(fake_opa.url)).cause == "malformed"
 
 
+async def test_json_answer_that_is_not_an_object_is_malformed(fake_opa: FakeOpa) -> None:
+    fake_opa.answer_json([{"result": VALID_DECISION}])
+    assert (await decide_through(fake_opa.url)).cause == "malformed"
+
+
 async def test_answer_without_result_is_undefined(fake_opa: FakeOpa) -> None:
     fake_opa.answer_json({})
     assert (await decide_through(fake_opa.url)).cause == "undefined"
@@ -140,11 +145,6 @@ async def test_bad_request_from_opa_is_an_error(fake_opa: FakeOpa) -> None:
     assert (await decide_through(fake_opa.url)).cause == "error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: OpaEngine parses the body before checking the status, so a 5xx with a "
-    "plain-text body (a proxy's error page) is reported as 'malformed'",
-)
 async def test_server_error_with_a_plain_text_body_is_an_error(fake_opa: FakeOpa) -> None:
     fake_opa.answer(502, b"Bad Gateway")
     assert (await decide_through(fake_opa.url)).cause == "error"

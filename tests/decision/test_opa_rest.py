@@ -49,10 +49,6 @@ async def test_decision_carries_the_revision_opa_holds(engine: OpaEngine, decide
     assert decision.revision == engine.revision
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: OpaEngine reports revision 'unknown' until ready() has run once",
-)
 async def test_first_decision_carries_a_real_revision(decider: Decider) -> None:
     decision = await decider.decide(context("sandbox"))
     assert OPA_REVISION.fullmatch(decision.revision)
