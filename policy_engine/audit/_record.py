@@ -13,6 +13,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -74,6 +75,14 @@ class Record:
             raise RecordError(f"signature does not verify with key id {self.kid!r}") from exc
 
 
+def _is_utc_timestamp(text: str) -> bool:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.utcoffset() == timedelta(0)
+
+
 def parse_record(line: bytes) -> Record:
     """Parse and structurally check one line; signatures are checked by `Record.verify`."""
     try:
@@ -97,6 +106,8 @@ def parse_record(line: bytes) -> Record:
         raise RecordError(f"prev {prev!r} is not a hex SHA-256 hash")
     if not isinstance(at, str) or not isinstance(kid, str) or not isinstance(event, dict):
         raise RecordError("at and kid must be strings and event an object")
+    if not _is_utc_timestamp(at):
+        raise RecordError(f"at {at!r} is not an ISO 8601 UTC timestamp")
     if kind not in KINDS:
         raise RecordError(f"kind {kind!r} is not one of {list(KINDS)}")
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 
 from policy_engine.audit import (
@@ -19,9 +20,12 @@ from policy_engine.audit import (
     KeyFileError,
     LogCorrupted,
     LogLocked,
+    RecordError,
+    RecordSigner,
     iter_records,
     load_public_key,
     open_checkpoint,
+    parse_record,
     tree_root,
     verify_log,
 )
@@ -231,3 +235,10 @@ async def test_a_second_writer_on_the_same_directory_is_refused(settings: AuditS
     await log.close()
     second = await AuditLog.open(settings)  # the lock goes with the first writer
     await second.close()
+
+
+def test_a_record_with_a_malformed_timestamp_is_rejected() -> None:
+    signer = RecordSigner(Ed25519PrivateKey.generate())
+    line = signer.seal(seq=0, prev="0" * 64, at="yesterday", kind="request", event={})
+    with pytest.raises(RecordError, match="not an ISO 8601 UTC timestamp"):
+        parse_record(line)
