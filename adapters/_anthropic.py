@@ -9,7 +9,14 @@ import orjson
 
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
 from adapters._content import arguments_object, joined_text, split_data_url
-from adapters._http import body_text, kind_for_status, load_object, malformed, retry_after
+from adapters._http import (
+    body_text,
+    ended_early,
+    kind_for_status,
+    load_object,
+    malformed,
+    retry_after,
+)
 from adapters._model import (
     ChatRequest,
     ChatResponse,
@@ -214,9 +221,7 @@ class AnthropicStreamDecoder:
     def close(self) -> list[StreamEvent]:
         self._sse.close()
         if not self._done:
-            raise ProviderError(
-                ProviderErrorKind.STREAM_INTERRUPTED, "stream ended before message_stop"
-            )
+            raise ended_early(self._sse, "message_stop")
         return []
 
     def _event(self, data: dict[str, Any], out: list[StreamEvent]) -> None:

@@ -18,6 +18,7 @@ from adapters._base import (
 from adapters._content import arguments_object, joined_text, split_data_url
 from adapters._http import (
     body_text,
+    ended_early,
     kind_for_status,
     load_object,
     malformed,
@@ -300,9 +301,7 @@ class GeminiStreamDecoder:
     def close(self) -> list[StreamEvent]:
         self._sse.close()
         if self._finish is None:
-            raise ProviderError(
-                ProviderErrorKind.STREAM_INTERRUPTED, "stream ended before a finishReason"
-            )
+            raise ended_early(self._sse, "a finishReason")
         return [StreamEnd(self._finish, self._usage)]
 
     def _chunk(self, obj: dict[str, Any], out: list[StreamEvent]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from adapters._base import ProviderError, ProviderErrorKind
+from adapters._sse import SSEDecoder
 
 _MAX_MESSAGE = 500
 
@@ -30,6 +31,13 @@ def load_object(body: bytes | str, what: str) -> dict[str, Any]:
 
 def malformed(message: str) -> ProviderError:
     return ProviderError(ProviderErrorKind.MALFORMED_RESPONSE, message)
+
+
+def ended_early(sse: SSEDecoder, final: str) -> ProviderError:
+    """A stream that ended without its final event: cut short, or never a stream at all."""
+    if sse.bytes_fed and not sse.events_dispatched:
+        return malformed("the body is not an event stream")
+    return ProviderError(ProviderErrorKind.STREAM_INTERRUPTED, f"stream ended before {final}")
 
 
 def kind_for_status(status: int, message: str = "") -> ProviderErrorKind:

@@ -9,7 +9,14 @@ import orjson
 
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
 from adapters._content import joined_text
-from adapters._http import body_text, kind_for_status, load_object, malformed, retry_after
+from adapters._http import (
+    body_text,
+    ended_early,
+    kind_for_status,
+    load_object,
+    malformed,
+    retry_after,
+)
 from adapters._model import (
     ChatRequest,
     ChatResponse,
@@ -268,7 +275,7 @@ class OpenAIStreamDecoder:
     def close(self) -> list[StreamEvent]:
         self._sse.close()
         if not self._done:
-            raise ProviderError(ProviderErrorKind.STREAM_INTERRUPTED, "stream ended before [DONE]")
+            raise ended_early(self._sse, "[DONE]")
         return []
 
     def _chunk(self, obj: dict[str, Any], out: list[StreamEvent]) -> None:

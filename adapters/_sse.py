@@ -28,8 +28,11 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._last_id: str | None = None
+        self.bytes_fed = 0
+        self.events_dispatched = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        self.bytes_fed += len(chunk)
         text = self._utf8.decode(chunk)
         if not self._started and text:
             self._started = True
@@ -98,6 +101,7 @@ class SSEDecoder:
         if not self._data:
             self._event = ""
             return None
+        self.events_dispatched += 1
         event = SSEEvent(
             data="\n".join(self._data), event=self._event or "message", id=self._last_id
         )

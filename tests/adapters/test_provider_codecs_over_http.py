@@ -277,7 +277,7 @@ async def test_content_filter_is_reported(fake: FakeProvider, streamed: bool) ->
         (MalformedJSON(), True, ProviderErrorKind.MALFORMED_RESPONSE),
         (MalformedSSE(), True, ProviderErrorKind.MALFORMED_RESPONSE),
         (WrongContentType(), False, ProviderErrorKind.MALFORMED_RESPONSE),
-        (WrongContentType(), True, ProviderErrorKind.STREAM_INTERRUPTED),
+        (WrongContentType(), True, ProviderErrorKind.MALFORMED_RESPONSE),
         (StreamCut(after_events=2), True, ProviderErrorKind.STREAM_INTERRUPTED),
         (StreamCut(after_events=0), True, ProviderErrorKind.STREAM_INTERRUPTED),
     ],
