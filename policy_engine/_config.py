@@ -181,6 +181,17 @@ class RoutingSettings(_Strict):
     circuit_open_s: float = Field(30, gt=0)
 
 
+class StageSettings(_Strict):
+    """Switches that exist only to measure what each stage costs (`make bench`).
+
+    Turning one off breaks the promises in DESIGN.md (PII reaches providers, requests
+    go unaudited); the sidecar logs an error at startup when one is off.
+    """
+
+    redaction: bool = True
+    audit: bool = True
+
+
 class LoggingSettings(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -190,6 +201,7 @@ class Settings(_Strict):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    stages: StageSettings = Field(default_factory=StageSettings)
     providers: list[ProviderConfig] = Field(min_length=1)
     audit: AuditSettings
 

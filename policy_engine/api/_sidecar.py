@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from policy_engine._auth import Authenticator
 from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
@@ -16,12 +17,24 @@ from policy_engine.decision import (
     decider_from_settings,
     engine_from_settings,
 )
-from policy_engine.pipeline import Pipeline
-from policy_engine.redaction import default_redactor
+from policy_engine.pipeline import AuditSink, Pipeline
+from policy_engine.redaction import Redactor, default_redactor
 from policy_engine.routing import Router, UpstreamTransport
 from policy_engine.telemetry import Metrics, get_logger
 
 _log = get_logger("policy_engine.sidecar")
+
+
+class _NoAudit:
+    """Stands in for the audit log when `stages.audit` is off (benchmarks only)."""
+
+    healthy = True
+
+    async def append(self, event: dict[str, Any]) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(slots=True)
@@ -31,7 +44,7 @@ class Sidecar:
     decider: Decider
     router: Router
     transport: UpstreamTransport
-    audit: AuditLog
+    audit: AuditSink
     metrics: Metrics
     pipeline: Pipeline
     authenticator: Authenticator
@@ -50,10 +63,13 @@ class Sidecar:
             settings.routing, settings.providers, resolve_api_keys(settings), transport, metrics
         )
         authenticator = Authenticator(resolve_caller_tokens(settings))
-        audit = await AuditLog.open(settings.audit)
-        pipeline = Pipeline(
-            settings, decider, router, default_redactor(), audit, metrics, authenticator
-        )
+        stages = settings.stages
+        audit: AuditSink = await AuditLog.open(settings.audit) if stages.audit else _NoAudit()
+        redactor = default_redactor() if stages.redaction else Redactor([])
+        for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
+            if not on:
+                _log.error("stage_disabled", stage=stage, hint="for benchmarks only")
+        pipeline = Pipeline(settings, decider, router, redactor, audit, metrics, authenticator)
         sidecar = cls(
             settings, engine, decider, router, transport, audit, metrics, pipeline, authenticator
         )

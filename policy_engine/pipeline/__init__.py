@@ -1,6 +1,6 @@
 """The request pipeline, free of any HTTP framework."""
 
 from policy_engine.pipeline._outcome import RequestOutcome
-from policy_engine.pipeline._pipeline import JsonReply, Pipeline, Reply, StreamReply
+from policy_engine.pipeline._pipeline import AuditSink, JsonReply, Pipeline, Reply, StreamReply
 
-__all__ = ["JsonReply", "Pipeline", "Reply", "RequestOutcome", "StreamReply"]
+__all__ = ["AuditSink", "JsonReply", "Pipeline", "Reply", "RequestOutcome", "StreamReply"]

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import orjson
 
@@ -39,7 +40,7 @@ from policy_engine._errors import (
     ProvidersUnavailable,
     UnknownModel,
 )
-from policy_engine.audit import AuditLog, AuditUnavailable
+from policy_engine.audit import AuditUnavailable
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
@@ -78,6 +79,15 @@ class StreamReply:
 Reply = JsonReply | StreamReply
 
 
+class AuditSink(Protocol):
+    async def append(self, event: dict[str, Any]) -> int: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 class Pipeline:
     def __init__(
         self,
@@ -85,7 +95,7 @@ class Pipeline:
         decider: Decider,
         router: Router,
         redactor: Redactor,
-        audit: AuditLog,
+        audit: AuditSink,
         metrics: Metrics,
         authenticator: Authenticator,
     ) -> None:
