@@ -21,6 +21,7 @@ from starlette.routing import Route
 from policy_engine._config import Settings
 from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError
 from policy_engine._explain import DecisionQuery, explain
+from policy_engine.api._openapi import openapi_document
 from policy_engine.api._sidecar import Sidecar
 from policy_engine.pipeline import JsonReply, Reply
 
@@ -127,6 +128,10 @@ async def readyz(request: Request) -> Response:
     return _json(200 if all(checks.values()) else 503, {"ready": all(checks.values()), **checks})
 
 
+async def openapi(request: Request) -> Response:
+    return _json(200, request.app.state.openapi)
+
+
 async def metrics(request: Request) -> Response:
     body = _sidecar(request).metrics.render()
     return Response(body, 200, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -150,5 +155,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.openapi = openapi_document()
+    return app
