@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from aiohttp import web
@@ -66,7 +67,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start_once(policy_dir: Path) -> OpaServer | None:
+def _start_once(arguments: Sequence[str], log: IO[bytes]) -> OpaServer | None:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -76,10 +77,10 @@ def _start_once(policy_dir: Path) -> OpaServer | None:
             f"--addr=127.0.0.1:{port}",
             "--skip-version-check",
             "--log-level=error",
-            *opa_arguments(policy_dir),
+            *arguments,
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -94,13 +95,23 @@ def _start_once(policy_dir: Path) -> OpaServer | None:
     raise RuntimeError(f"OPA did not become healthy within {START_TIMEOUT_S}s")
 
 
-def start_opa(policy_dir: Path = POLICY_DIR) -> OpaServer:
-    """A real OPA server on a free loopback port, healthy when this returns."""
-    for _ in range(START_ATTEMPTS):
-        server = _start_once(policy_dir)
-        if server is not None:
-            return server
-    raise RuntimeError(f"OPA failed to start after {START_ATTEMPTS} attempts")
+def start_opa(arguments: Sequence[str] | None = None) -> OpaServer:
+    """A real OPA server on a free loopback port, healthy when this returns.
+
+    `arguments` are what OPA loads; by default the shipped policy as the embedded
+    engine reads it.
+    """
+    loaded = opa_arguments(POLICY_DIR) if arguments is None else arguments
+    # A file, not a pipe: nobody reads OPA's output while it runs, and a full pipe
+    # would stall it.
+    with tempfile.TemporaryFile() as log:
+        for _ in range(START_ATTEMPTS):
+            server = _start_once(loaded, log)
+            if server is not None:
+                return server
+        log.seek(0)
+        last_words = log.read()[-2000:].decode(errors="replace")
+    raise RuntimeError(f"OPA failed to start after {START_ATTEMPTS} attempts:\n{last_words}")
 
 
 def stop_opa(process: subprocess.Popen[bytes]) -> None:
@@ -111,8 +122,8 @@ def stop_opa(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_opa(policy_dir: Path = POLICY_DIR) -> Iterator[OpaServer]:
-    server = start_opa(policy_dir)
+def running_opa(arguments: Sequence[str] | None = None) -> Iterator[OpaServer]:
+    server = start_opa(arguments)
     try:
         yield server
     finally:
