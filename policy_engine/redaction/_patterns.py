@@ -76,9 +76,13 @@ _GATE = re.compile(
 _MULTI_TOKEN_REACH = 48
 # Longest separator inside a number (" (0) "), so a value cut by a bound ends this close.
 _SEPARATOR_REACH = 6
+# Characters before a candidate its validators may look at ("version", "tel.").
+_CONTEXT = 40
 # Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
 _MAX_GROUPS = 8
 _WHITESPACE = " \t\n\r\f\v"
+# Token bounds come from a copy with all whitespace as " ", so one rfind finds them.
+_FLATTEN = str.maketrans(dict.fromkeys("\t\n\r\f\v", " "))
 
 STRUCTURED_TYPES: frozenset[str] = frozenset(
     {
@@ -113,12 +117,15 @@ class PatternDetector:
         spans: list[Span] = []
         pos = 0
         length = len(text)
+        flat: str | None = None
         while (gate := _GATE.search(text, pos)) is not None:
             # The full pattern runs only around the gate hit: from the start of its
             # token (or the one before, for "AB 12 34 56 C") to a bound past it.
             hit = gate.start()
-            start = max(pos, _token_start(text, hit))
-            endpos = max(_token_end(text, hit), hit + _MULTI_TOKEN_REACH)
+            if flat is None:
+                flat = text.translate(_FLATTEN)
+            start = max(pos, _token_start(flat, hit))
+            endpos = max(_token_end(flat, hit), hit + _MULTI_TOKEN_REACH)
             if gate.group() == "-----BEGIN":
                 endpos = length
             match = _PATTERN.search(text, start, endpos)
@@ -127,7 +134,7 @@ class PatternDetector:
                 # falls in a separator): look again with the whole text.
                 match = _PATTERN.search(text, start)
             if match is None:
-                pos = _token_end(text, hit)
+                pos = _token_end(flat, hit)
                 continue
             if match.lastgroup == "number":
                 found = self._number_spans(_unglued(match, text), match.start(), text)
@@ -168,13 +175,14 @@ class PatternDetector:
         too easily found inside an unrelated run of digits (a failed IBAN, say).
         """
         groups = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(value)]
-        covered = self._cover(value, groups, 0, text[max(0, start - 12) : start], {})
+        covered = self._cover(value, groups, 0, text[max(0, start - _CONTEXT) : start], {})
         if covered is not None:
             return [Span(start + a, start + b, t) for a, b, t in covered if t]
         for first, (begin, _) in enumerate(groups):
             for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
                 end = groups[last][1]
-                entity = self._numbers.classify(value[begin:end], "", whole=False)
+                preceding = text[max(0, start + begin - _CONTEXT) : start + begin]
+                entity = self._numbers.classify(value[begin:end], preceding, whole=False)
                 if entity is not None:
                     return [Span(start + begin, start + end, entity)]
         return []
@@ -188,22 +196,22 @@ class PatternDetector:
         dead_ends: dict[int, None],
     ) -> list[tuple[int, int, str]] | None:
         """Groups[first:] as consecutive (start, end, type) parts; type "" is a short group,
-        allowed only first or last in the run (a year after a phone number), since a run
-        of short groups is an account or reference number's body."""
+        allowed only last in the run (a year after a phone number): elsewhere, short
+        groups are more likely the body of a card or account number that failed."""
         if first == len(groups):
             return []
         if first in dead_ends:
             return None
         begin = groups[first][0]
-        preceding = (before + value[:begin])[-12:]
+        preceding = (before + value[:begin])[-_CONTEXT:]
         for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
             end = groups[last][1]
             piece = value[begin:end]
             entity = self._numbers.classify(piece, preceding)
             if (
                 entity is None
-                and last == first
-                and (first == 0 or last == len(groups) - 1)
+                and last == first == len(groups) - 1
+                and first > 0
                 and sum(c.isdigit() for c in piece) <= 4
             ):
                 entity = ""
@@ -225,16 +233,16 @@ def _unglued(match: re.Match[str], text: str) -> str:
     return value[:cut].rstrip() if cut > 0 else ""
 
 
-def _token_start(text: str, index: int) -> int:
-    start = max(text.rfind(c, 0, index) for c in _WHITESPACE) + 1
-    before = max(text.rfind(c, 0, start - 1) for c in _WHITESPACE) + 1
+def _token_start(flat: str, index: int) -> int:
+    start = flat.rfind(" ", 0, index) + 1
+    before = flat.rfind(" ", 0, start - 1) + 1
     # A two-letter token before (a NINO's prefix) may belong to the value.
     return before if start - before == 3 else start
 
 
-def _token_end(text: str, index: int) -> int:
-    ends = [e for e in (text.find(c, index) for c in _WHITESPACE) if e >= 0]
-    return min(ends, default=len(text))
+def _token_end(flat: str, index: int) -> int:
+    end = flat.find(" ", index)
+    return len(flat) if end < 0 else end
 
 
 def _iban_span(value: str, start: int) -> Span | None:

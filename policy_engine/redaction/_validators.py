@@ -28,13 +28,17 @@ _SSN = re.compile(r"(\d{3})([ .-])(\d{2})\2(\d{4})")
 _DOTTED_QUAD = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _CARD_SHAPE = re.compile(r"\d+(?:[ -]\d+)*")
 _NANP = re.compile(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}")
+_MAESTRO_IIN = re.compile(r"5[06-8]|6")  # the only 12-digit cards
+_PHONE_WORD = re.compile(
+    r"(?i)phone|\btel\b|mobil|\bcell|\bcall|\bsms\b|whatsapp|\bfax\b|contact|\breach\b"
+    r"|telefon|t[ée]l[ée]phone|portable|m[óo]vil|cellulare|handy|nummer|n[uú]mero"
+)
 _VERSION_WORD = re.compile(r"(?i)\b(?:version|release|build|ver\.?|v)\s*$")
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
-# Card issuer prefixes (IIN ranges of the networks that take consumer cards): a Luhn
-# pass alone accepts one random number in ten, so order numbers need this second gate.
-_CARD_IIN = re.compile(
-    r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[689])|6(?:011|5|4[4-9]|22)|35(?:2[89]|[3-8])"
-)
+# Card issuer prefixes (Visa, Mastercard, Maestro, Amex, Diners, JCB incl. its legacy
+# 1800/2131, Discover, UnionPay, RuPay): a Luhn pass alone accepts one random number
+# in ten, so order numbers need this second gate.
+_CARD_IIN = re.compile(r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|2131")
 
 
 def _digits(text: str) -> str:
@@ -43,7 +47,7 @@ def _digits(text: str) -> str:
 
 def is_ipv4(candidate: str, preceding: str) -> bool:
     """A valid dotted quad that is not introduced as a version ("v1.2.3.4", "version 1.2.3.4")."""
-    if _VERSION_WORD.search(preceding[-12:]):
+    if _VERSION_WORD.search(preceding[-16:]):
         return False
     try:
         ipaddress.IPv4Address(candidate)
@@ -122,15 +126,23 @@ class NumberClassifier:
         if _DATE.fullmatch(candidate):
             return None
         entity = _checksummed(candidate, digits)
-        if entity is not None or not whole:
+        if not whole:
+            # Luhn passes one number in ten: too weak to carve a card out of a longer run.
+            return None if entity == "CREDIT_CARD" else entity
+        if entity is not None:
             return entity
-        return "PHONE_NUMBER" if self._is_national_phone(candidate, digits) else None
+        return "PHONE_NUMBER" if self._is_national_phone(candidate, digits, preceding) else None
 
-    def _is_national_phone(self, candidate: str, digits: str) -> bool:
+    def _is_national_phone(self, candidate: str, digits: str, preceding: str) -> bool:
         if not 7 <= len(digits) <= 12:
             return False
-        if digits[0] != "0" and not (_NANP.fullmatch(candidate) or 9 <= len(digits) <= 11):
-            return False
+        if digits[0] != "0":
+            if not (_NANP.fullmatch(candidate) or 9 <= len(digits) <= 11):
+                return False
+            # An ungrouped run of digits without a trunk "0" is as often a customer id or
+            # a timestamp as a phone number: it needs a word saying it is one.
+            if candidate.isdigit() and _PHONE_WORD.search(preceding) is None:
+                return False
         return self._phones.is_national(candidate, digits)
 
 
@@ -140,15 +152,17 @@ def _is_ssn(area: int, group: int, serial: int) -> bool:
 
 def _checksummed(candidate: str, digits: str) -> str | None:
     count = len(digits)
+    # Aadhaar before cards: both have 12-digit forms (Maestro), and Verhoeff is the
+    # stricter check.
+    if count == 12 and aadhaar.is_valid(digits):
+        return "IN_AADHAAR"
     if (
-        13 <= count <= 19
+        12 <= count <= 19
         and _CARD_SHAPE.fullmatch(candidate)
-        and _CARD_IIN.match(digits)
+        and (_MAESTRO_IIN if count == 12 else _CARD_IIN).match(digits)
         and luhn.is_valid(digits)
     ):
         return "CREDIT_CARD"
-    if count == 12 and aadhaar.is_valid(digits):
-        return "IN_AADHAAR"
     if count == 11 and idnr.is_valid(digits):
         return "DE_TAX_ID"
     if count == 15 and nir.is_valid(digits):

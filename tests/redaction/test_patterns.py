@@ -30,7 +30,6 @@ TRUE_POSITIVES = [
     ("06 12 34 56 78", "PHONE_NUMBER"),
     ("612 345 678", "PHONE_NUMBER"),
     ("+39 0925141776", "PHONE_NUMBER"),
-    ("3420837783", "PHONE_NUMBER"),
     ("+31 20 123 4567", "PHONE_NUMBER"),
     ("020-1234567", "PHONE_NUMBER"),
     ("+91 98765 43210", "PHONE_NUMBER"),
@@ -42,6 +41,8 @@ TRUE_POSITIVES = [
     ("5500-0000-0000-0004", "CREDIT_CARD"),
     ("378282246310005", "CREDIT_CARD"),
     ("6011111111111117", "CREDIT_CARD"),
+    ("1800 3484 0002 845", "CREDIT_CARD"),
+    ("6761 6338 1582", "CREDIT_CARD"),
     # IBAN, compact and grouped
     ("DE89370400440532013000", "IBAN_CODE"),
     ("DE89 3704 0044 0532 0130 00", "IBAN_CODE"),
@@ -128,6 +129,7 @@ LOOK_ALIKES = [
     "version 1.2.3.4",
     "uuid d96bd90d-b6f3-4f58-ae5e-42cc90738d65",
     "card 4111 1111 1111 1112",
+    "card 4002 6751 1253 2874",
     "number 1234567812345678",
     "ssn-like 666-12-3456",
     "ssn-like 123-00-4567",
@@ -144,6 +146,19 @@ LOOK_ALIKES = [
 @pytest.mark.parametrize("text", LOOK_ALIKES)
 def test_look_alike_is_not_found(text: str) -> None:
     assert found(f"Please note: {text}, thanks.") == []
+
+
+@pytest.mark.parametrize("text", ["call 3420837783", "Telefon: 3420837783", "mobile 9876543210"])
+def test_ungrouped_national_number_with_a_phone_word_before_it_is_a_phone(text: str) -> None:
+    assert [t for _, t in found(text)] == ["PHONE_NUMBER"]
+
+
+def test_ungrouped_national_number_without_a_phone_word_is_not_a_phone() -> None:
+    assert found("customer 3420837783 renewed") == []
+
+
+def test_leading_group_of_a_failed_card_is_not_taken_for_a_phone() -> None:
+    assert found("ref 1800 3484 0002 846 ok") == []
 
 
 def test_values_next_to_each_other_are_found_separately() -> None:
