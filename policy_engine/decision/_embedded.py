@@ -77,9 +77,11 @@ def _compile(source: PolicySource, entrypoint: str) -> _Compiled:
         bundle = builder.build(None, [entrypoint])
     except regopy.RegoError as error:
         raise PolicyUnavailable("not_loaded", f"policy does not compile: {error}") from None
-    # A request field whose name appears nowhere in the policy cannot change its
-    # result, so it stays out of the decision cache key (see Decider).
-    text = "\n".join(source.modules.values())
+    # A request field whose name appears nowhere in the policy or its data cannot
+    # change its result, so it stays out of the decision cache key (see Decider). A
+    # policy that builds a field name from pieces at run time defeats this: such a
+    # policy must run with `policy.cache_size: 0`.
+    text = "\n".join(source.modules.values()) + orjson.dumps(source.data).decode()
     fields = frozenset(f for f in REQUEST_FIELDS if f in text)
     return _Compiled(source, bundle, fields)
 
