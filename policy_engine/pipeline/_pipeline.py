@@ -40,7 +40,7 @@ from policy_engine._errors import (
     ProvidersUnavailable,
     UnknownModel,
 )
-from policy_engine.audit import AuditUnavailable
+from policy_engine.audit import AuditError
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
@@ -231,7 +231,7 @@ class Pipeline:
         try:
             with self._metrics.audit_seconds.time():
                 await asyncio.shield(self._audit.append(outcome.audit_event()))
-        except AuditUnavailable:
+        except AuditError:
             self._metrics.audit_failures.inc()
             _log.error(
                 "audit_unavailable",
