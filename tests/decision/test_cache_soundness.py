@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,11 +73,6 @@ async def test_cached_decisions_equal_fresh_ones_for_the_shipped_policy(
         assert comparable(await cached.decide(routing)) == comparable(await fresh.decide(routing))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the cache key keeps only request fields named in the Rego text, so a "
-    "field named only in policy data (or read through a variable) is left out",
-)
 async def test_a_field_named_only_in_policy_data_is_part_of_the_key(tmp_path: Path) -> None:
     (tmp_path / "router").mkdir()
     (tmp_path / "router" / "decision.rego").write_text(DATA_DRIVEN_LIMIT)
