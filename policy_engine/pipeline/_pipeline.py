@@ -182,8 +182,10 @@ class Pipeline:
             self._metrics.decisions.labels("unknown_tenant").inc()
             raise BadRequest(f"unknown tenant {outcome.tenant!r}", param="X-Tenant-ID")
         self._metrics.decisions.labels("allowed" if decision.allowed else "denied").inc()
-        for provider in decision.denied:
-            self._metrics.denials.labels(provider).inc()
+        for provider, reasons in decision.denied.items():
+            # "residency: tenant requires eu, ..." -> "residency": bounded label values.
+            for rule in {reason.partition(":")[0][:32] for reason in reasons}:
+                self._metrics.denials.labels(provider, rule).inc()
         return decision
 
     def _plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:

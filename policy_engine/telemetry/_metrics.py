@@ -65,8 +65,8 @@ class Metrics:
         )
         self.denials = Counter(
             "policy_engine_provider_denials",
-            "Providers denied by the policy",
-            ("provider",),
+            "Providers denied by the policy, by provider and rule family (the reason's prefix)",
+            ("provider", "rule"),
             registry=r,
         )
         self.provider_requests = Counter(
