@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument(
+        "--tenant",
+        action="append",
+        metavar="T",
+        help="only this tenant (repeatable); default: every tenant in the policy data",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--fail-on-spof",
@@ -46,20 +52,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
-async def _report(config: Path) -> ResilienceReport:
+async def _report(config: Path, tenants: list[str] | None) -> ResilienceReport:
     settings = load_config(config)
     engine = engine_from_settings(settings)
     try:
         decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
         facts = await read_policy_facts(settings)
-        return await build_report(decider, settings, facts)
+        return await build_report(decider, settings, facts, tenants)
     finally:
         await engine.close()
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = asyncio.run(_report(args.config))
+        report = asyncio.run(_report(args.config, args.tenant))
     except PolicyEngineError as error:
         print(f"policy-engine: {error.message}", file=sys.stderr)
         return EXIT_ERROR

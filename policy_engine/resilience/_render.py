@@ -45,11 +45,24 @@ def _aligned(lines: Sequence[tuple[str, ...]], tails: Sequence[str]) -> list[str
     ]
 
 
+def _counts(rows: Sequence[ResilienceRow]) -> str:
+    statuses = [row.status for row in rows]
+    return (
+        f"combinations: {len(rows)}  ok: {statuses.count('ok')}  "
+        f"single point of failure: {statuses.count('spof')}  no provider: {statuses.count('none')}"
+    )
+
+
 def render_table(report: ResilienceReport) -> str:
+    width = max((len(t) for t in report.tenants), default=0)
     summary = [
         f"policy revision: {', '.join(report.revisions) or 'none'}",
-        f"combinations: {len(report.rows)}  ok: {report.count('ok')}  "
-        f"single point of failure: {report.count('spof')}  no provider: {report.count('none')}",
+        _counts(report.rows),
+        *(
+            f"  {tenant.ljust(width)}  "
+            + _counts([r for r in report.rows if r.combination.tenant == tenant])
+            for tenant in report.tenants
+        ),
         "",
     ]
     lines = [HEADER, *(_cells(row) for row in report.rows)]

@@ -142,11 +142,14 @@ def _tag_sets(tags: Sequence[str]) -> Iterator[tuple[str, ...]]:
         yield from itertools.combinations(tags, size)
 
 
-def combinations(settings: Settings, facts: PolicyFacts) -> list[Combination]:
+def combinations(
+    settings: Settings, facts: PolicyFacts, tenants: Sequence[str] | None = None
+) -> list[Combination]:
+    """Every tenant (or the ones named), residency, tag subset and alias, in that order."""
     aliases = sorted({alias for p in settings.providers for alias in p.models})
     return [
         Combination(tenant, residency, tags, alias)
-        for tenant in sorted(facts.tenants)
+        for tenant in sorted(facts.tenants if tenants is None else set(tenants))
         for residency in residencies(settings, facts)
         for tags in _tag_sets(facts.privacy_tags)
         for alias in aliases
@@ -180,13 +183,17 @@ async def evaluate(decider: Decider, settings: Settings, combination: Combinatio
 
 
 async def build_report(
-    decider: Decider, settings: Settings, facts: PolicyFacts
+    decider: Decider,
+    settings: Settings,
+    facts: PolicyFacts,
+    tenants: Sequence[str] | None = None,
 ) -> ResilienceReport:
-    combos = combinations(settings, facts)
+    """The report for every tenant in the policy data, or only for `tenants`."""
+    combos = combinations(settings, facts, tenants)
     rows = [await evaluate(decider, settings, combination) for combination in combos]
     return ResilienceReport(
         revisions=tuple(sorted({row.revision for row in rows})),
-        tenants=tuple(sorted(facts.tenants)),
+        tenants=tuple(sorted({c.tenant for c in combos})),
         residencies=residencies(settings, facts),
         privacy_tags=facts.privacy_tags,
         aliases=tuple(sorted({c.alias for c in combos})),

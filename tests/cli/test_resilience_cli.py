@@ -66,3 +66,29 @@ def test_table_columns_line_up(gappy: Path, capsys: pytest.CaptureFixture[str]) 
     column = lines[header].index("status")
     assert {line[column - 2 : column] for line in lines[header + 1 :]} == {"  "}
     assert {line[column] for line in lines[header + 1 :]} <= {"o", "S", "N"}
+
+
+def test_tenant_limits_the_report_to_the_named_tenants(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["resilience", "--config", str(gappy), "--json", "--tenant", "pinned"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["tenants"] == ["pinned"]
+    assert {row["tenant"] for row in document["rows"]} == {"pinned"}
+
+
+def test_a_tenant_the_policy_does_not_know_has_no_provider(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["resilience", "--config", str(gappy), "--json", "--tenant", "nobody"])
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {row["status"] for row in rows} == {"none"}
+    assert all("unknown tenant" in row["reasons"] for row in rows)
+
+
+def test_table_counts_each_tenants_combinations(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["resilience", "--config", str(gappy)])
+    out = capsys.readouterr().out
+    assert "  martian  combinations: 48  ok: 0  single point of failure: 0  no provider: 48" in out
