@@ -69,4 +69,8 @@ def percent(availability: float | None) -> str:
     """`99.9999%`: as many digits as the estimate has nines, up to eight decimals."""
     if availability is None:
         return "unknown"
-    return f"{availability * 100:.8f}".rstrip("0").rstrip(".") + "%"
+    text = f"{availability * 100:.8f}".rstrip("0").rstrip(".")
+    if text == "100" and availability < 1.0:
+        # More nines than we print; "100%" would claim a provider set that never fails.
+        return ">99.99999999%"
+    return text + "%"

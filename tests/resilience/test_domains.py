@@ -66,3 +66,8 @@ def test_percent_shows_every_nine_of_the_estimate() -> None:
     assert percent(0.9999) == "99.99%"
     assert percent(0.99) == "99%"
     assert percent(None) == "unknown"
+
+
+def test_percent_never_rounds_an_estimate_up_to_100_percent() -> None:
+    assert percent(1 - 1e-12) == ">99.99999999%"
+    assert percent(1.0) == "100%"
