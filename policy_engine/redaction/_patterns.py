@@ -168,14 +168,14 @@ class PatternDetector:
     def _number_spans(self, value: str, start: int, text: str) -> list[Span]:
         """The values in a run of whitespace-separated digit groups.
 
-        Two phone numbers, or a phone number and a year, can form one run. The run is
-        split into values and short groups (at most 4 digits, too short to be anyone's)
-        if it can be covered that way. Otherwise the first group sequence carrying a
-        checksum or an international prefix is taken: a national phone shape alone is
+        Two phone numbers, or a phone number and a count, can form one run: the run is
+        split into values if it can be covered that way. Otherwise the first group
+        sequence with a strong check (an SSN's shape, an international prefix, a German
+        tax id or French NIR checksum) is taken: a phone shape or a 1-in-10 checksum is
         too easily found inside an unrelated run of digits (a failed IBAN, say).
         """
         groups = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(value)]
-        covered = self._cover(value, groups, 0, text[max(0, start - _CONTEXT) : start], {})
+        covered = self._cover(value, groups, 0, text[max(0, start - _CONTEXT) : start], set())
         if covered is not None:
             return [Span(start + a, start + b, t) for a, b, t in covered if t]
         for first, (begin, _) in enumerate(groups):
@@ -193,14 +193,16 @@ class PatternDetector:
         groups: list[tuple[int, int]],
         first: int,
         before: str,
-        dead_ends: dict[int, None],
+        dead_ends: set[tuple[int, bool]],
+        after_phone: bool = False,
     ) -> list[tuple[int, int, str]] | None:
         """Groups[first:] as consecutive (start, end, type) parts; type "" is a short group,
-        allowed only last in the run (a year after a phone number): elsewhere, short
-        groups are more likely the body of a card or account number that failed."""
+        allowed only last in the run and after a phone number ("call 030 1234567 2
+        times"): elsewhere, short groups are more likely the rest of a card or account
+        number that failed its check."""
         if first == len(groups):
             return []
-        if first in dead_ends:
+        if (first, after_phone) in dead_ends:
             return None
         begin = groups[first][0]
         preceding = (before + value[:begin])[-_CONTEXT:]
@@ -210,16 +212,18 @@ class PatternDetector:
             entity = self._numbers.classify(piece, preceding)
             if (
                 entity is None
+                and after_phone
                 and last == first == len(groups) - 1
-                and first > 0
                 and sum(c.isdigit() for c in piece) <= 4
             ):
                 entity = ""
             if entity is not None:
-                rest = self._cover(value, groups, last + 1, before, dead_ends)
+                rest = self._cover(
+                    value, groups, last + 1, before, dead_ends, entity == "PHONE_NUMBER"
+                )
                 if rest is not None:
                     return [(begin, end, entity), *rest]
-        dead_ends[first] = None
+        dead_ends.add((first, after_phone))
         return None
 
 

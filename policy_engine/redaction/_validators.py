@@ -29,10 +29,8 @@ _DOTTED_QUAD = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _CARD_SHAPE = re.compile(r"\d+(?:[ -]\d+)*")
 _NANP = re.compile(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}")
 _MAESTRO_IIN = re.compile(r"5[06-8]|6")  # the only 12-digit cards
-_PHONE_WORD = re.compile(
-    r"(?i)phone|\btel\b|mobil|\bcell|\bcall|\bsms\b|whatsapp|\bfax\b|contact|\breach\b"
-    r"|telefon|t[ée]l[ée]phone|portable|m[óo]vil|cellulare|handy|nummer|n[uú]mero"
-)
+_CARD_WORD = re.compile(r"(?i)card|karte|carte|tarjeta|carta|kaart")
+_STRONG_CHECKS = frozenset({"DE_TAX_ID", "FR_NIR"})
 _VERSION_WORD = re.compile(r"(?i)\b(?:version|release|build|ver\.?|v)\s*$")
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 # Card issuer prefixes (Visa, Mastercard, Maestro, Amex, Diners, JCB incl. its legacy
@@ -111,38 +109,33 @@ class NumberClassifier:
         self._phones = PhoneValidator(phone_regions)
 
     def classify(self, candidate: str, preceding: str, *, whole: bool = True) -> str | None:
-        """The candidate's type; `whole` is False for a prefix cut from a longer run, which
-        then must carry a checksum or an international prefix to count."""
+        """The candidate's type; `whole` is False for groups cut from a longer run, which
+        then need a strong check (an international prefix, an SSN's shape, a 1-in-97 or
+        stricter checksum) to count."""
         if _DOTTED_QUAD.fullmatch(candidate):
             return "IP_ADDRESS" if is_ipv4(candidate, preceding) else None
         digits = _digits(candidate)
         if len(digits) < 6:
             return None
-        if candidate[0] == "+" or digits.startswith("00"):
-            return "PHONE_NUMBER" if _is_international_phone(candidate) else None
         ssn = _SSN.fullmatch(candidate)
         if ssn is not None:
             return "US_SSN" if _is_ssn(int(ssn[1]), int(ssn[3]), int(ssn[4])) else None
+        if candidate[0] == "+" or candidate.startswith("00"):
+            return "PHONE_NUMBER" if _is_international_phone(candidate) else None
         if _DATE.fullmatch(candidate):
             return None
-        entity = _checksummed(candidate, digits)
+        entity = _checksummed(candidate, digits, preceding)
         if not whole:
-            # Luhn passes one number in ten: too weak to carve a card out of a longer run.
-            return None if entity == "CREDIT_CARD" else entity
+            return entity if entity in _STRONG_CHECKS else None
         if entity is not None:
             return entity
-        return "PHONE_NUMBER" if self._is_national_phone(candidate, digits, preceding) else None
+        return "PHONE_NUMBER" if self._is_national_phone(candidate, digits) else None
 
-    def _is_national_phone(self, candidate: str, digits: str, preceding: str) -> bool:
+    def _is_national_phone(self, candidate: str, digits: str) -> bool:
         if not 7 <= len(digits) <= 12:
             return False
-        if digits[0] != "0":
-            if not (_NANP.fullmatch(candidate) or 9 <= len(digits) <= 11):
-                return False
-            # An ungrouped run of digits without a trunk "0" is as often a customer id or
-            # a timestamp as a phone number: it needs a word saying it is one.
-            if candidate.isdigit() and _PHONE_WORD.search(preceding) is None:
-                return False
+        if digits[0] != "0" and not (_NANP.fullmatch(candidate) or 9 <= len(digits) <= 11):
+            return False
         return self._phones.is_national(candidate, digits)
 
 
@@ -150,11 +143,14 @@ def _is_ssn(area: int, group: int, serial: int) -> bool:
     return area not in (0, 666) and area < 900 and group != 0 and serial != 0
 
 
-def _checksummed(candidate: str, digits: str) -> str | None:
+def _checksummed(candidate: str, digits: str, preceding: str) -> str | None:
     count = len(digits)
-    # Aadhaar before cards: both have 12-digit forms (Maestro), and Verhoeff is the
-    # stricter check.
-    if count == 12 and aadhaar.is_valid(digits):
+    # Stronger checks first: the NIR's mod 97 before Luhn (15-digit Amex and 2-series
+    # Mastercard), Verhoeff before Luhn for 12 digits unless the text says "card".
+    if count == 15 and nir.is_valid(digits):
+        return "FR_NIR"
+    aadhaar_valid = count == 12 and aadhaar.is_valid(digits)
+    if aadhaar_valid and _CARD_WORD.search(preceding) is None:
         return "IN_AADHAAR"
     if (
         12 <= count <= 19
@@ -163,10 +159,10 @@ def _checksummed(candidate: str, digits: str) -> str | None:
         and luhn.is_valid(digits)
     ):
         return "CREDIT_CARD"
+    if aadhaar_valid:
+        return "IN_AADHAAR"
     if count == 11 and idnr.is_valid(digits):
         return "DE_TAX_ID"
-    if count == 15 and nir.is_valid(digits):
-        return "FR_NIR"
     if count == 9 and candidate.replace(".", "").isdigit() and bsn.is_valid(digits):
         return "NL_BSN"
     return None

@@ -148,17 +148,27 @@ def test_look_alike_is_not_found(text: str) -> None:
     assert found(f"Please note: {text}, thanks.") == []
 
 
-@pytest.mark.parametrize("text", ["call 3420837783", "Telefon: 3420837783", "mobile 9876543210"])
-def test_ungrouped_national_number_with_a_phone_word_before_it_is_a_phone(text: str) -> None:
-    assert [t for _, t in found(text)] == ["PHONE_NUMBER"]
+def test_ungrouped_run_valid_as_a_national_phone_is_a_phone() -> None:
+    # Recall over precision: a mistaken placeholder is restored in the answer anyway.
+    assert found("see 3420837783 today") == [("3420837783", "PHONE_NUMBER")]
 
 
-def test_ungrouped_national_number_without_a_phone_word_is_not_a_phone() -> None:
-    assert found("customer 3420837783 renewed") == []
+def test_ssn_with_a_leading_zero_area_is_not_read_as_an_international_number() -> None:
+    assert found("SSN 006-95-3970.") == [("006-95-3970", "US_SSN")]
 
 
-def test_leading_group_of_a_failed_card_is_not_taken_for_a_phone() -> None:
+def test_nir_wins_over_a_card_that_passes_luhn_by_chance() -> None:
+    assert found("NIR 271113726105136.") == [("271113726105136", "FR_NIR")]
+
+
+def test_twelve_digits_passing_both_checks_are_a_card_after_the_word_card() -> None:
+    assert found("card 5018 5845 6095") == [("5018 5845 6095", "CREDIT_CARD")]
+    assert found("Aadhaar 5018 5845 6095") == [("5018 5845 6095", "IN_AADHAAR")]
+
+
+def test_groups_of_a_failed_card_are_not_taken_for_other_values() -> None:
     assert found("ref 1800 3484 0002 846 ok") == []
+    assert found("ref 4393 2474 2371 9282 ok") == []
 
 
 def test_values_next_to_each_other_are_found_separately() -> None:
