@@ -23,6 +23,7 @@ from adapters import ADAPTER_NAMES
 from policy_engine._auth import CallerToken, token_digest
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings
+from policy_engine.telemetry import TracingSettings
 
 ProviderId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
 
@@ -194,6 +195,7 @@ class StageSettings(_Strict):
 
 class LoggingSettings(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
 
 class Settings(_Strict):

@@ -20,7 +20,7 @@ from policy_engine.decision import (
 from policy_engine.pipeline import AuditSink, Pipeline
 from policy_engine.redaction import Redactor, default_redactor
 from policy_engine.routing import Router, UpstreamTransport
-from policy_engine.telemetry import Metrics, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
 _log = get_logger("policy_engine.sidecar")
 
@@ -48,6 +48,7 @@ class Sidecar:
     metrics: Metrics
     pipeline: Pipeline
     authenticator: Authenticator
+    tracer: Tracer
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -59,8 +60,14 @@ class Sidecar:
             connect_timeout_s=settings.routing.connect_timeout_s,
             first_byte_timeout_s=settings.routing.first_byte_timeout_s,
         )
+        tracer = tracer_from_settings(settings.logging.tracing)
         router = Router(
-            settings.routing, settings.providers, resolve_api_keys(settings), transport, metrics
+            settings.routing,
+            settings.providers,
+            resolve_api_keys(settings),
+            transport,
+            metrics,
+            tracer,
         )
         authenticator = Authenticator(resolve_caller_tokens(settings))
         stages = settings.stages
@@ -69,9 +76,20 @@ class Sidecar:
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")
-        pipeline = Pipeline(settings, decider, router, redactor, audit, metrics, authenticator)
+        pipeline = Pipeline(
+            settings, decider, router, redactor, audit, metrics, authenticator, tracer
+        )
         sidecar = cls(
-            settings, engine, decider, router, transport, audit, metrics, pipeline, authenticator
+            settings,
+            engine,
+            decider,
+            router,
+            transport,
+            audit,
+            metrics,
+            pipeline,
+            authenticator,
+            tracer,
         )
         if isinstance(engine, EmbeddedEngine):
             sidecar._tasks.append(asyncio.create_task(engine.watch(sidecar._policy_reloaded)))
@@ -96,3 +114,4 @@ class Sidecar:
         await self.transport.close()
         await self.engine.close()
         await self.audit.close()
+        self.tracer.close()

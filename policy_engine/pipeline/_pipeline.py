@@ -45,7 +45,7 @@ from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import Candidate, Router, StreamRoute
-from policy_engine.telemetry import Metrics, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
 
@@ -98,7 +98,9 @@ class Pipeline:
         audit: AuditSink,
         metrics: Metrics,
         authenticator: Authenticator,
+        tracer: Tracer,
     ) -> None:
+        self._tracer = tracer
         self._settings = settings
         self._auth = authenticator
         self._decider = decider
@@ -116,10 +118,17 @@ class Pipeline:
     async def handle(self, protocol: str, headers: Mapping[str, str], body: bytes) -> Reply:
         outcome = RequestOutcome(request_id=uuid.uuid4().hex, protocol=protocol)
         codec = self._codecs[protocol]
-        try:
-            return await self._route(codec, outcome, headers, body)
-        except PolicyEngineError as error:
-            return await self._fail(codec, outcome, error)
+        attributes = {"request_id": outcome.request_id, "protocol": protocol}
+        with self._tracer.span("request", attributes) as span:
+            try:
+                reply = await self._route(codec, outcome, headers, body)
+            except PolicyEngineError as error:
+                reply = await self._fail(codec, outcome, error)
+            span.set("tenant", outcome.tenant)
+            span.set("provider", outcome.provider)
+            span.set("outcome", outcome.outcome)
+            span.set("attempts", len(outcome.attempts))
+            return reply
 
     async def reject(self, protocol: str, error: PolicyEngineError) -> Reply:
         """An error found before the pipeline ran (oversized body, bad auth): still audited."""
@@ -170,13 +179,16 @@ class Pipeline:
 
     async def _decide(self, outcome: RequestOutcome) -> PolicyDecision:
         assert outcome.context is not None
-        with self._metrics.decision_seconds.time():
+        with self._tracer.span("decision") as span, self._metrics.decision_seconds.time():
             try:
                 decision = await self._decider.decide(outcome.context)
             except PolicyUnavailable as error:
                 self._metrics.decisions.labels("failed").inc()
                 self._metrics.policy_errors.labels(error.cause).inc()
+                span.set("failed_closed", error.cause)
                 raise
+            span.set("policy_revision", decision.revision)
+            span.set("allowed", len(decision.allowed))
         outcome.decision = decision
         if not decision.tenant_known:
             self._metrics.decisions.labels("unknown_tenant").inc()
@@ -231,7 +243,7 @@ class Pipeline:
             self._metrics.fallbacks.inc()
         self._count_usage(outcome)
         try:
-            with self._metrics.audit_seconds.time():
+            with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
                 await asyncio.shield(self._audit.append(outcome.audit_event()))
         except AuditError:
             self._metrics.audit_failures.inc()

@@ -20,10 +20,12 @@ from pydantic import SecretStr
 from adapters import (
     ChatRequest,
     ChatResponse,
+    HttpRequest,
     ProviderCodec,
     ProviderError,
     ProviderErrorKind,
     ProviderTarget,
+    StreamDecoder,
     StreamEvent,
     StreamStart,
     provider_codec,
@@ -34,7 +36,7 @@ from policy_engine.decision import PolicyDecision
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
 from policy_engine.routing._plan import Candidate, backoff_delay, next_candidate, plan_route
 from policy_engine.routing._transport import UpstreamTransport
-from policy_engine.telemetry import Metrics, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.routing")
 
@@ -89,8 +91,10 @@ class Router:
         api_keys: Mapping[str, SecretStr | None],
         transport: UpstreamTransport,
         metrics: Metrics,
+        tracer: Tracer,
         rng: random.Random | None = None,
     ) -> None:
+        self._tracer = tracer
         self._settings = settings
         self._providers = list(providers)
         self._api_keys = api_keys
@@ -197,6 +201,42 @@ class Router:
 
     # -- the two ways to call -----------------------------------------------------
 
+    def _prepare(
+        self, candidate: Candidate, request: ChatRequest, redactor: RequestRedactor
+    ) -> tuple[ProviderCodec, HttpRequest]:
+        codec = self._codecs[candidate.id]
+        outgoing = redactor.redact_request(request, candidate.redact)
+        self._metrics.provider_requests.labels(candidate.id).inc()
+        return codec, codec.encode_request(outgoing, self._target(candidate))
+
+    def _on_failure(
+        self,
+        attempt: Attempt,
+        candidate: Candidate,
+        error: ProviderError,
+        started: float,
+        decision: PolicyDecision,
+        schedule: _Schedule,
+    ) -> None:
+        error.status = error.status or attempt.status
+        self._failed(attempt, candidate, error, started)
+        self._raise_if_final(error, decision)
+        schedule.failed(candidate, error)
+
+    async def _call(
+        self, codec: ProviderCodec, http: HttpRequest, budget: float, attempt: Attempt
+    ) -> ChatResponse:
+        try:
+            async with asyncio.timeout(max(budget, 0.001)):
+                upstream = await self._transport.send(http)
+        except TimeoutError:
+            raise ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out") from None
+        attempt.status = upstream.status
+        if upstream.status >= 300:
+            raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
+        self._check_content_type(upstream.headers, stream=False)
+        return codec.decode_response(upstream.body)
+
     async def complete(
         self,
         request: ChatRequest,
@@ -209,34 +249,50 @@ class Router:
         async for candidate in schedule:
             attempt = Attempt(candidate.id)
             attempts.append(attempt)
-            codec = self._codecs[candidate.id]
-            outgoing = redactor.redact_request(request, candidate.redact)
-            http = codec.encode_request(outgoing, self._target(candidate))
-            self._metrics.provider_requests.labels(candidate.id).inc()
-            started = time.perf_counter()
-            budget = min(self._settings.attempt_timeout_s, schedule.remaining())
-            try:
-                async with asyncio.timeout(max(budget, 0.001)):
-                    upstream = await self._transport.send(http)
+            with self._tracer.span("attempt", {"provider": candidate.id}) as span:
+                codec, http = self._prepare(candidate, request, redactor)
+                started = time.perf_counter()
+                budget = min(self._settings.attempt_timeout_s, schedule.remaining())
+                try:
+                    response = await self._call(codec, http, budget, attempt)
+                except ProviderError as error:
+                    span.set("outcome", error.kind.value)
+                    self._on_failure(attempt, candidate, error, started, decision, schedule)
+                    continue
+                span.set("outcome", "ok")
+                self._succeeded(attempt, candidate, started)
+                return RouteResult(response, candidate)
+        raise self._exhausted(attempts)
+
+    async def _open(
+        self,
+        codec: ProviderCodec,
+        http: HttpRequest,
+        attempt: Attempt,
+        exit_stack: AsyncExitStack,
+        deadline: float,
+    ) -> tuple[list[StreamEvent], StreamDecoder, AsyncIterator[bytes]]:
+        """Open the stream and read until its first content event (or its end)."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                upstream = await exit_stack.enter_async_context(self._transport.open(http))
                 attempt.status = upstream.status
                 if upstream.status >= 300:
-                    raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
-                self._check_content_type(upstream.headers, stream=False)
-                response = codec.decode_response(upstream.body)
-            except TimeoutError:
-                error = ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out")
-                self._failed(attempt, candidate, error, started)
-                schedule.failed(candidate, error)
-                continue
-            except ProviderError as error:
-                error.status = error.status or attempt.status
-                self._failed(attempt, candidate, error, started)
-                self._raise_if_final(error, decision)
-                schedule.failed(candidate, error)
-                continue
-            self._succeeded(attempt, candidate, started)
-            return RouteResult(response, candidate)
-        raise self._exhausted(attempts)
+                    body = await upstream.read_all()
+                    raise codec.decode_error(upstream.status, upstream.headers, body)
+                self._check_content_type(upstream.headers, stream=True)
+                decoder = codec.stream_decoder()
+                chunks = upstream.chunks()
+                first: list[StreamEvent] = []
+                async for chunk in chunks:
+                    first.extend(decoder.feed(chunk))
+                    if any(not isinstance(e, StreamStart) for e in first):
+                        break
+                else:
+                    first.extend(decoder.close())
+        except TimeoutError:
+            raise ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out") from None
+        return first, decoder, chunks
 
     async def open_stream(
         self,
@@ -251,52 +307,30 @@ class Router:
         async for candidate in schedule:
             attempt = Attempt(candidate.id)
             attempts.append(attempt)
-            codec = self._codecs[candidate.id]
-            outgoing = redactor.redact_request(request, candidate.redact)
-            http = codec.encode_request(outgoing, self._target(candidate))
-            self._metrics.provider_requests.labels(candidate.id).inc()
-            started = time.perf_counter()
-            exit_stack = AsyncExitStack()
-            try:
-                async with asyncio.timeout_at(schedule.deadline_loop_time()):
-                    upstream = await exit_stack.enter_async_context(self._transport.open(http))
-                    attempt.status = upstream.status
-                    if upstream.status >= 300:
-                        body = await upstream.read_all()
-                        raise codec.decode_error(upstream.status, upstream.headers, body)
-                    self._check_content_type(upstream.headers, stream=True)
-                    decoder = codec.stream_decoder()
-                    chunks = upstream.chunks()
-                    first: list[StreamEvent] = []
-                    async for chunk in chunks:
-                        first.extend(decoder.feed(chunk))
-                        if any(not isinstance(e, StreamStart) for e in first):
-                            break
-                    else:
-                        first.extend(decoder.close())
-            except TimeoutError:
-                await exit_stack.aclose()
-                error = ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out")
-                self._failed(attempt, candidate, error, started)
-                schedule.failed(candidate, error)
-                continue
-            except ProviderError as error:
-                await exit_stack.aclose()
-                error.status = error.status or attempt.status
-                self._failed(attempt, candidate, error, started)
-                self._raise_if_final(error, decision)
-                schedule.failed(candidate, error)
-                continue
-            self._succeeded(attempt, candidate, started)
-            rest = self._rest(candidate, attempt, decoder, chunks, started)
-            return StreamRoute(candidate, first, rest, exit_stack)
+            with self._tracer.span("attempt", {"provider": candidate.id, "stream": True}) as span:
+                codec, http = self._prepare(candidate, request, redactor)
+                started = time.perf_counter()
+                exit_stack = AsyncExitStack()
+                try:
+                    first, decoder, chunks = await self._open(
+                        codec, http, attempt, exit_stack, schedule.deadline_loop_time()
+                    )
+                except ProviderError as error:
+                    await exit_stack.aclose()
+                    span.set("outcome", error.kind.value)
+                    self._on_failure(attempt, candidate, error, started, decision, schedule)
+                    continue
+                span.set("outcome", "ok")
+                self._succeeded(attempt, candidate, started)
+                rest = self._rest(candidate, attempt, decoder, chunks, started)
+                return StreamRoute(candidate, first, rest, exit_stack)
         raise self._exhausted(attempts)
 
     async def _rest(
         self,
         candidate: Candidate,
         attempt: Attempt,
-        decoder: Any,
+        decoder: StreamDecoder,
         chunks: AsyncIterator[bytes],
         started: float,
     ) -> AsyncIterator[StreamEvent]:

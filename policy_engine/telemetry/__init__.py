@@ -2,5 +2,23 @@
 
 from policy_engine.telemetry._logging import configure_logging, get_logger
 from policy_engine.telemetry._metrics import Metrics
+from policy_engine.telemetry._tracing import (
+    NoTracer,
+    OtelTracer,
+    Span,
+    Tracer,
+    TracingSettings,
+    tracer_from_settings,
+)
 
-__all__ = ["Metrics", "configure_logging", "get_logger"]
+__all__ = [
+    "Metrics",
+    "NoTracer",
+    "OtelTracer",
+    "Span",
+    "Tracer",
+    "TracingSettings",
+    "configure_logging",
+    "get_logger",
+    "tracer_from_settings",
+]

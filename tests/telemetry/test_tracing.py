@@ -1,0 +1,71 @@
+"""Optional tracing: a span per stage when on, nothing when off, never request content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from policy_engine.telemetry import NoTracer, TracingSettings, tracer_from_settings
+from tests.fakes import FakeProvider, ServerError
+from tests.sidecar import ProviderSpec, build_settings, start_sidecar
+
+SECRET_TEXT = "contact ada@example.com about invoice 4242"
+
+
+@pytest.fixture(scope="module")
+def exporter() -> InMemorySpanExporter:
+    # OpenTelemetry lets a process set its global provider once: this module owns it.
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    trace.set_tracer_provider(provider)
+    return memory
+
+
+def test_tracing_is_off_by_default() -> None:
+    assert isinstance(tracer_from_settings(TracingSettings()), NoTracer)
+
+
+async def test_each_stage_and_attempt_gets_a_span_without_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exporter: InMemorySpanExporter
+) -> None:
+    exporter.clear()
+    async with FakeProvider("openai") as bad, FakeProvider("anthropic") as good:
+        bad.script(ServerError(500))
+        settings = build_settings(
+            tmp_path,
+            [ProviderSpec("bad", bad, priority=1), ProviderSpec("good", good, priority=2)],
+            logging={"tracing": {"enabled": True, "exporter": "global"}},
+        )
+        running = await start_sidecar(settings, monkeypatch)
+        try:
+            async with httpx.AsyncClient(base_url=running.url) as http:
+                response = await http.post(
+                    "/v1/chat/completions",
+                    json={
+                        "model": "default",
+                        "messages": [{"role": "user", "content": SECRET_TEXT}],
+                    },
+                    headers={"X-Tenant-ID": "sandbox"},
+                )
+        finally:
+            await running.stop()
+    assert response.status_code == 200
+    spans = exporter.get_finished_spans()
+    names = [s.name for s in spans]
+    assert names.count("attempt") == 2
+    assert {"decision", "audit", "request"} <= set(names)
+    request = next(s for s in spans if s.name == "request")
+    assert request.attributes is not None
+    assert request.attributes["provider"] == "good"
+    assert request.attributes["outcome"] == "answered"
+    outcomes = [s.attributes["outcome"] for s in spans if s.name == "attempt" and s.attributes]
+    assert outcomes == ["server_error", "ok"]
+    everything = " ".join(str(dict(s.attributes or {})) for s in spans)
+    assert "ada@example.com" not in everything and "invoice" not in everything
