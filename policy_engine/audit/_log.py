@@ -8,6 +8,7 @@ the chain makes sealing sequential anyway, and it keeps fsync off the event loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -265,10 +266,19 @@ class AuditLog:
         self._dirty = True
         offset = state.segment_bytes
         view = memoryview(data)
-        while view:
-            written = os.pwrite(self._fd, view, offset)
-            view, offset = view[written:], offset + written
-        os.fdatasync(self._fd)
+        try:
+            while view:
+                written = os.pwrite(self._fd, view, offset)
+                view, offset = view[written:], offset + written
+            os.fdatasync(self._fd)
+        except OSError:
+            # Cut the failed batch now rather than on the next write: while the disk
+            # stays full, and after a clean shutdown, a torn line would fail verify.
+            # Shrinking a file needs no free space; if it fails, the next write retries.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, state.segment_bytes)
+                self._dirty = False
+            raise
         self._dirty = False
 
     def _rotate(self) -> None:
