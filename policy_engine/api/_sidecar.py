@@ -91,6 +91,7 @@ class Sidecar:
             authenticator,
             tracer,
         )
+        metrics.audit_healthy.set_function(lambda: float(audit.healthy))
         if isinstance(engine, EmbeddedEngine):
             sidecar._tasks.append(asyncio.create_task(engine.watch(sidecar._policy_reloaded)))
         return sidecar

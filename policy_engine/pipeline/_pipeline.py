@@ -8,6 +8,7 @@ audit record, and an answer is released only after its record is durable.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -233,6 +234,9 @@ class Pipeline:
             return
         outcome.audited = True
         self._metrics.requests.labels(outcome.protocol, result).inc()
+        self._metrics.request_seconds.labels(outcome.protocol).observe(
+            time.perf_counter() - outcome.started
+        )
         for entity_type, count in outcome.redactions.items():
             self._metrics.redactions.labels(entity_type).inc(count)
         if (

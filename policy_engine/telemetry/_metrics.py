@@ -129,6 +129,9 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.audit_healthy = Gauge(
+            "policy_engine_audit_healthy", "1 while the audit log accepts records", registry=r
+        )
         self.audit_failures = Counter(
             "policy_engine_audit_failures", "Audit records that could not be written", registry=r
         )
