@@ -7,6 +7,7 @@ states what the client sees, which fakes were called, and what the audit record 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -318,4 +319,62 @@ async def test_an_anthropic_refusal_is_an_answer_the_client_receives_as_content_
     assert _attempts(sidecar.audit_events()[-1]) == [
         ("alpha", "server_error", 503),
         ("bravo", "ok", 200),
+    ]
+
+
+async def test_a_rate_limited_provider_is_retried_no_sooner_than_its_retry_after(
+    client: httpx.AsyncClient, sidecar: RunningSidecar, fakes: Fakes
+) -> None:
+    wait_s = 0.4
+    fakes.alpha.script(Unavailable(), Unavailable())
+    fakes.bravo.script(RateLimited(retry_after=wait_s))
+
+    started = time.perf_counter()
+    answer = await ask(client, "sandbox", stream=False)
+
+    assert time.perf_counter() - started >= wait_s
+    assert (answer.status, answer.routed) == (200, "bravo")
+    assert _attempts(sidecar.audit_events()[-1]) == [
+        ("alpha", "server_error", 503),
+        ("bravo", "rate_limited", 429),
+        ("alpha", "server_error", 503),
+        ("bravo", "ok", 200),
+    ]
+
+
+async def test_a_retry_after_beyond_the_deadline_is_not_waited_for(
+    client: httpx.AsyncClient, sidecar: RunningSidecar, fakes: Fakes
+) -> None:
+    deadline_s = sidecar.settings.routing.deadline_s
+    fakes.alpha.script(Unavailable(), Unavailable())
+    fakes.bravo.script(RateLimited(retry_after=deadline_s * 3))
+
+    started = time.perf_counter()
+    answer = await ask(client, "sandbox", stream=False)
+
+    assert time.perf_counter() - started < deadline_s
+    assert answer.status == 503
+    assert len(fakes.bravo.received) == 1
+    assert [a[0] for a in _attempts(sidecar.audit_events()[-1])] == ["alpha", "bravo", "alpha"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_when_every_attempt_fails_the_client_gets_a_503_in_its_protocol_shape(
+    client: httpx.AsyncClient, sidecar: RunningSidecar, fakes: Fakes, stream: bool
+) -> None:
+    fakes.alpha.script(ServerError(500), ServerError(500))
+    fakes.bravo.script(Overloaded(), Overloaded())
+
+    answer = await ask(client, "sandbox", stream)
+
+    assert answer.status == 503
+    assert answer.error is not None and answer.error["code"] == "providers_unavailable"
+    assert "alpha: server_error" in answer.error["message"]
+    record = sidecar.audit_events()[-1]
+    assert (record["outcome"], record["status"], record["provider"]) == ("all_failed", 503, None)
+    assert [a[:2] for a in _attempts(record)] == [
+        ("alpha", "server_error"),
+        ("bravo", "overloaded"),
+        ("alpha", "server_error"),
+        ("bravo", "overloaded"),
     ]
