@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -211,16 +211,18 @@ def _start(arguments: list[str]) -> Opa | None:
 
 @contextlib.contextmanager
 def opa_pulling_bundles(
-    config: dict[str, Any], server_url: str, public_key: Path, work: Path
+    config: dict[str, Any], server_url: str, public_keys: Mapping[str, Path], work: Path
 ) -> Iterator[Opa]:
-    """OPA started as the Kubernetes Deployment starts it, pointed at `server_url`."""
+    """OPA started as the Kubernetes Deployment starts it, pointed at `server_url`.
+
+    `public_keys` maps each key id of the config's `keys` to its PEM file.
+    """
     (service,) = config["services"]
-    (key_id,) = config["keys"]
     config_file = work / "opa-config.yaml"
     config_file.write_text(yaml.safe_dump(config))
     arguments = [
         f"--config-file={config_file}",
-        f"--set-file=keys.{key_id}.key={public_key}",
+        *(f"--set-file=keys.{key_id}.key={path}" for key_id, path in public_keys.items()),
         f"--set=services.{service}.url={server_url}",
         f"--set=persistence_directory={work / 'opa-data'}",
         "--log-level=error",

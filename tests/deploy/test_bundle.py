@@ -63,10 +63,15 @@ def served(tmp_path: Path, signed_bundle: Path) -> Path:
 
 
 @contextlib.contextmanager
-def run_opa(root: Path, key: KeyPair, work: Path, config: str = "k8s") -> Iterator[Opa]:
+def run_opa(
+    root: Path, key: KeyPair, work: Path, config: dict[str, Any] | None = None
+) -> Iterator[Opa]:
+    """OPA with the deployment's config (k8s unless given), trusting `key` under its key id."""
+    config = k8s_opa_config() if config is None else config
+    (key_id,) = config["keys"]
     with (
         bundle_server(root) as url,
-        opa_pulling_bundles(CONFIGS[config](), url, key.public, work) as opa,
+        opa_pulling_bundles(config, url, {key_id: key.public}, work) as opa,
     ):
         yield opa
 
@@ -110,11 +115,11 @@ def test_manifest_claims_the_roots_and_carries_the_revision(signed_bundle: Path)
     assert sorted(manifest["roots"]) == ["router", "tenants"]
 
 
-def test_bundle_is_signed_with_the_key_id_opa_is_told_to_expect(signed_bundle: Path) -> None:
+def test_bundle_is_signed_with_the_key_id_opa_trusts(signed_bundle: Path) -> None:
     token = json.loads(bundle_members(signed_bundle)[".signatures.json"])["signatures"][0]
     header = orjson.loads(_b64(token.split(".")[0]))
     assert header == {"alg": "RS256", "kid": "bundle-signing", "typ": "JWT"}
-    assert k8s_opa_config()["bundles"]["router"]["signing"]["keyid"] == "bundle-signing"
+    assert list(k8s_opa_config()["keys"]) == ["bundle-signing"]
 
 
 def _b64(text: str) -> bytes:
@@ -151,7 +156,7 @@ def test_build_refuses_to_run_without_a_signing_key(tmp_path: Path) -> None:
 async def test_opa_activates_the_signed_bundle_with_the_deployments_config(
     served: Path, key: KeyPair, tmp_path: Path, config: str
 ) -> None:
-    with run_opa(served, key, tmp_path, config) as opa:
+    with run_opa(served, key, tmp_path, CONFIGS[config]()) as opa:
         opa.wait_until_bundles_active()
         engine = OpaEngine(opa.url, ENTRYPOINT, timeout_ms=5000)
         try:
@@ -231,3 +236,35 @@ async def test_an_unsigned_bundle_is_rejected(served: Path, key: KeyPair, tmp_pa
     assert ".signatures.json" not in bundle_members(served / BUNDLE_RESOURCE)
     with run_opa(served, key, tmp_path) as opa:
         await rejected(opa, "bundle missing .signatures.json file")
+
+
+# Rotating the signing key
+
+
+async def test_during_a_key_rotation_opa_accepts_a_bundle_signed_with_the_new_key(
+    served: Path, key: KeyPair, tmp_path: Path
+) -> None:
+    new = write_rsa_key_pair(tmp_path / "new")
+    build_bundle(served / BUNDLE_RESOURCE, new, "--key-id", "bundle-signing-2")
+    config = k8s_opa_config()
+    config["keys"]["bundle-signing-2"] = {"algorithm": "RS256"}
+    with (
+        bundle_server(served) as url,
+        opa_pulling_bundles(
+            config, url, {"bundle-signing": key.public, "bundle-signing-2": new.public}, tmp_path
+        ) as opa,
+    ):
+        opa.wait_until_bundles_active()
+
+
+async def test_after_a_key_rotation_a_bundle_signed_with_a_removed_key_is_rejected(
+    served: Path, tmp_path: Path
+) -> None:
+    new = write_rsa_key_pair(tmp_path / "new")
+    config = k8s_opa_config()
+    config["keys"] = {"bundle-signing-2": {"algorithm": "RS256"}}
+    with (
+        bundle_server(served) as url,
+        opa_pulling_bundles(config, url, {"bundle-signing-2": new.public}, tmp_path) as opa,
+    ):
+        await rejected(opa, "verification key corresponding to ID bundle-signing not found")

@@ -160,7 +160,8 @@ def test_opa_verifies_bundles_with_the_key_it_is_given(
 ) -> None:
     configmap = resource("ConfigMap", "opa-config")
     config = yaml.safe_load(configmap["data"]["config.yaml"])
-    key_id = config["bundles"]["router"]["signing"]["keyid"]
+    assert config["bundles"]["router"]["signing"] == {"exclude_files": []}
+    (key_id,) = config["keys"]
     assert config["keys"][key_id]["algorithm"] == "RS256"
     args = containers["opa"]["args"]
     key_file = f"--set-file=keys.{key_id}.key=/config/bundle-signing.pub.pem"
