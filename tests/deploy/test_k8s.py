@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,19 @@ def containers(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_manifest_is_valid_against_the_kubernetes_schema(path: Path, version: str) -> None:
     for document in documents(path):
         kubernetes_validate.validate(document, version, strict=True)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kustomize_output_is_valid_and_puts_everything_in_the_namespace() -> None:
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    resources = [d for d in yaml.safe_load_all(built) if d]
+    assert len(resources) == sum(len(documents(p)) for p in MANIFESTS) - 2  # no Secrets
+    for document in resources:
+        kubernetes_validate.validate(document, VERSIONS[-1], strict=True)
+        if document["kind"] != "Namespace":
+            assert document["metadata"]["namespace"] == "llm-app", document["kind"]
 
 
 def test_kustomization_lists_every_manifest_but_the_placeholder_secrets() -> None:
