@@ -9,7 +9,7 @@ from policy_engine._config import load_config
 from policy_engine._context import provider_catalog
 from policy_engine.decision import Decider, OpaEngine
 from policy_engine.resilience import build_report, read_policy_facts
-from tests.decision._support import running_opa
+from tests.decision._support import opa_arguments, running_opa
 from tests.resilience._support import TENANTS, write_deployment
 from tests.resilience.conftest import decider_for
 
@@ -31,7 +31,7 @@ async def test_a_tag_only_a_tenant_names_is_enumerated_too(tmp_path: Path) -> No
 
 async def test_opa_facts_equal_the_embedded_facts(tmp_path: Path) -> None:
     embedded = load_config(write_deployment(tmp_path / "embedded"))
-    with running_opa(embedded.policy.policy_dir) as opa:
+    with running_opa(opa_arguments(embedded.policy.policy_dir)) as opa:
         remote = load_config(write_deployment(tmp_path / "opa", opa_url=opa.url))
         assert await read_policy_facts(remote) == await read_policy_facts(embedded)
 
@@ -41,7 +41,7 @@ async def test_a_report_through_opa_equals_the_embedded_report(tmp_path: Path) -
     expected = await build_report(
         decider_for(embedded), embedded, await read_policy_facts(embedded)
     )
-    with running_opa(embedded.policy.policy_dir) as opa:
+    with running_opa(opa_arguments(embedded.policy.policy_dir)) as opa:
         remote = load_config(write_deployment(tmp_path / "opa", opa_url=opa.url))
         engine = OpaEngine(opa.url, remote.policy.entrypoint, timeout_ms=5000)
         try:
