@@ -11,9 +11,8 @@ from typing import Any
 import orjson
 
 from policy_engine._config import load_config
-from policy_engine._context import provider_catalog
 from policy_engine._errors import PolicyEngineError
-from policy_engine.decision import Decider, engine_from_settings
+from policy_engine.decision import decider_from_settings, engine_from_settings
 from policy_engine.resilience import (
     ResilienceReport,
     build_report,
@@ -56,7 +55,8 @@ async def _report(config: Path, tenants: list[str] | None) -> ResilienceReport:
     settings = load_config(config)
     engine = engine_from_settings(settings)
     try:
-        decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
+        # Built as the sidecar builds it, so the report takes the request path's decisions.
+        decider = decider_from_settings(settings, engine)
         facts = await read_policy_facts(settings)
         return await build_report(decider, settings, facts, tenants)
     finally:
