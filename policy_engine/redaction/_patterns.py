@@ -58,7 +58,8 @@ _IPV6 = (
 _NUMBER = r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d){3,63}+)"
 _PATTERN = re.compile("|".join((_CREDENTIALS, _EMAIL, _NINO, _NATIONAL_ID, _IBAN, _IPV6, _NUMBER)))
 _SPACE_RUN = re.compile(r"\S+")
-_GLUED = re.compile(r"(?!x\d)\w|[.\-/:]\d")
+_GLUED = re.compile(r"(?!x\d)\w|[.\-/]\d|:\w")
+_RUN_GOES_ON = re.compile(r"(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d")
 # Every value the pattern accepts contains one of these. Scanning for them first skips
 # prose at C speed; written as plain literals so the engine's first-character table
 # applies (a character class in the alternation would switch that off).
@@ -78,6 +79,8 @@ _MULTI_TOKEN_REACH = 48
 _SEPARATOR_REACH = 6
 # Characters before a candidate its validators may look at ("version", "tel.").
 _CONTEXT = 40
+# Most digits one value has (a 19-digit card; "00" and a 15-digit phone number).
+_MAX_DIGITS = 19
 # Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
 _MAX_GROUPS = 8
 _WHITESPACE = " \t\n\r\f\v"
@@ -118,6 +121,9 @@ class PatternDetector:
         pos = 0
         length = len(text)
         flat: str | None = None
+        # Without an END line after it, a BEGIN line cannot open a key block; knowing
+        # that up front keeps a text full of BEGIN lines from being rescanned for each.
+        last_pem_end = text.rfind("-----END")
         while (gate := _GATE.search(text, pos)) is not None:
             # The full pattern runs only around the gate hit: from the start of its
             # token (or the one before, for "AB 12 34 56 C") to a bound past it.
@@ -126,7 +132,7 @@ class PatternDetector:
                 flat = text.translate(_FLATTEN)
             start = max(pos, _token_start(flat, hit))
             endpos = max(_token_end(flat, hit), hit + _MULTI_TOKEN_REACH)
-            if gate.group() == "-----BEGIN":
+            if gate.group() == "-----BEGIN" and hit < last_pem_end:
                 endpos = length
             match = _PATTERN.search(text, start, endpos)
             if match is not None and match.end() > endpos - _SEPARATOR_REACH:
@@ -137,10 +143,20 @@ class PatternDetector:
                 pos = _token_end(flat, hit)
                 continue
             if match.lastgroup == "number":
-                found = self._number_spans(_unglued(match, text), match.start(), text)
+                # A run that hit the length cap goes on: its last values are read
+                # again from where the values found here stop.
+                capped = _RUN_GOES_ON.match(text, match.end()) is not None
+                found = self._number_spans(
+                    _unglued(match, text), match.start(), text, open_end=capped
+                )
                 spans.extend(found)
-                # What follows the last value found inside the run is scanned afresh.
-                pos = found[-1].end if found else match.end()
+                if found:
+                    pos = found[-1].end
+                elif capped:
+                    # Re-read only the last groups, which a value may straddle.
+                    pos = _last_groups_start(match.group(), match.start())
+                else:
+                    pos = match.end()
                 continue
             span = self._validate(match, text)
             if span is None:
@@ -165,7 +181,9 @@ class PatternDetector:
             return None if entity is None else Span(start, match.end(), entity)
         return _iban_span(value, start)
 
-    def _number_spans(self, value: str, start: int, text: str) -> list[Span]:
+    def _number_spans(
+        self, value: str, start: int, text: str, *, open_end: bool = False
+    ) -> list[Span]:
         """The values in a run of whitespace-separated digit groups.
 
         Two phone numbers, or a phone number and a count, can form one run: the run is
@@ -174,11 +192,12 @@ class PatternDetector:
         tax id or French NIR checksum) is taken: a phone shape or a 1-in-10 checksum is
         too easily found inside an unrelated run of digits (a failed IBAN, say).
         """
-        groups = [(m.start(), m.end()) for m in _SPACE_RUN.finditer(value)]
-        covered = self._cover(value, groups, 0, text[max(0, start - _CONTEXT) : start], set())
+        groups = _groups(value)
+        before = text[max(0, start - _CONTEXT) : start]
+        covered = self._cover(value, groups, 0, before, set(), open_end=open_end)
         if covered is not None:
             return [Span(start + a, start + b, t) for a, b, t in covered if t]
-        for first, (begin, _) in enumerate(groups):
+        for first, (begin, _, _) in enumerate(groups):
             for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
                 end = groups[last][1]
                 preceding = text[max(0, start + begin - _CONTEXT) : start + begin]
@@ -190,11 +209,13 @@ class PatternDetector:
     def _cover(
         self,
         value: str,
-        groups: list[tuple[int, int]],
+        groups: list[tuple[int, int, int]],
         first: int,
         before: str,
         dead_ends: set[tuple[int, bool]],
         after_phone: bool = False,
+        *,
+        open_end: bool = False,
     ) -> list[tuple[int, int, str]] | None:
         """Groups[first:] as consecutive (start, end, type) parts; type "" is a short group,
         allowed only last in the run and after a phone number ("call 030 1234567 2
@@ -208,33 +229,58 @@ class PatternDetector:
         preceding = (before + value[:begin])[-_CONTEXT:]
         for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
             end = groups[last][1]
-            piece = value[begin:end]
-            entity = self._numbers.classify(piece, preceding)
-            if (
-                entity is None
-                and after_phone
-                and last == first == len(groups) - 1
-                and sum(c.isdigit() for c in piece) <= 4
-            ):
+            digits = groups[last][2] - (groups[first - 1][2] if first else 0)
+            # No value has more digits; fewer than seven only as one group (an IP address).
+            if digits > _MAX_DIGITS or (digits < 7 and last > first):
+                continue
+            entity = self._numbers.classify(value[begin:end], preceding)
+            if entity is None and after_phone and last == first == len(groups) - 1 and digits <= 4:
                 entity = ""
             if entity is not None:
                 rest = self._cover(
-                    value, groups, last + 1, before, dead_ends, entity == "PHONE_NUMBER"
+                    value,
+                    groups,
+                    last + 1,
+                    before,
+                    dead_ends,
+                    entity == "PHONE_NUMBER",
+                    open_end=open_end,
                 )
                 if rest is not None:
                     return [(begin, end, entity), *rest]
         dead_ends.add((first, after_phone))
-        return None
+        # A capped run may stop after any value: the rest is scanned again.
+        return [] if open_end and first > 0 else None
 
 
 def _unglued(match: re.Match[str], text: str) -> str:
     """The run without a last group that continues into a word or another number
-    ("...0958 12345678Z", "2024-03-05T10"); an "x123" phone extension may follow."""
+    ("...0958 12345678Z", "2024-03-05T10", an IPv6 address's "2001:"); an "x123" phone
+    extension may follow."""
     value = match.group()
     if _GLUED.match(text, match.end()) is None:
         return value
     cut = max(value.rfind(c) for c in _WHITESPACE)
     return value[:cut].rstrip() if cut > 0 else ""
+
+
+def _groups(run: str) -> list[tuple[int, int, int]]:
+    """(start, end, digits so far) of each whitespace-separated group of a run."""
+    groups = []
+    total = 0
+    for match in _SPACE_RUN.finditer(run):
+        total += sum(c.isdigit() for c in match.group())
+        groups.append((match.start(), match.end(), total))
+    return groups
+
+
+def _last_groups_start(run: str, start: int) -> int:
+    cut = len(run)
+    for _ in range(_MAX_GROUPS):
+        cut = run.rfind(" ", 0, cut)
+        if cut <= 0:
+            return start + len(run)
+    return start + cut + 1
 
 
 def _token_start(flat: str, index: int) -> int:

@@ -26,9 +26,16 @@ DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "N
 _DATE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
 _SSN = re.compile(r"(\d{3})([ .-])(\d{2})\2(\d{4})")
 _DOTTED_QUAD = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
-_CARD_SHAPE = re.compile(r"\d+(?:[ -]\d+)*")
+# Unbroken, or grouped the way cards are printed: fours (the last group shorter), or
+# Amex/Diners 4-6-5 and 4-6-4. Arbitrary grouping would let a run of unrelated
+# numbers that happens to pass Luhn count as a card.
+_CARD_SHAPE = re.compile(
+    r"\d{12,19}|\d{4}(?P<s>[ -])\d{6}(?P=s)\d{4,5}"
+    r"|\d{4}(?P<t>[ -])\d{4}(?P=t)\d{4}(?:(?P=t)\d{1,4}(?:(?P=t)\d{1,3})?)?"
+)
 _NANP = re.compile(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}")
 _MAESTRO_IIN = re.compile(r"5[06-8]|6")  # the only 12-digit cards
+_DROP_SEPARATORS = str.maketrans(dict.fromkeys(" .-/()+\t\n\r\f\v"))
 _CARD_WORD = re.compile(r"(?i)card|karte|carte|tarjeta|carta|kaart")
 _STRONG_CHECKS = frozenset({"DE_TAX_ID", "FR_NIR"})
 _VERSION_WORD = re.compile(r"(?i)\b(?:version|release|build|ver\.?|v)\s*$")
@@ -40,7 +47,8 @@ _CARD_IIN = re.compile(r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|
 
 
 def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
+    # Candidates hold only digits and these separators: one C call instead of a loop.
+    return text.translate(_DROP_SEPARATORS)
 
 
 def is_ipv4(candidate: str, preceding: str) -> bool:

@@ -180,6 +180,26 @@ def test_phone_followed_by_a_short_number_is_still_found() -> None:
     assert found("call +44 20 7946 0958 2 times") == [("+44 20 7946 0958", "PHONE_NUMBER")]
 
 
+def test_ipv6_address_after_a_number_is_not_swallowed_by_it() -> None:
+    assert [t for _, t in found("4111 1111 1111 1111 2001:db8::8a2e:370:7334")] == [
+        "CREDIT_CARD",
+        "IP_ADDRESS",
+    ]
+
+
+def test_values_in_a_run_longer_than_the_candidate_cap_are_all_found() -> None:
+    run = " ".join(["030 12345678"] * 3 + ["4111 1111 1111 1111"] * 2)
+    assert [t for _, t in found(run)] == ["PHONE_NUMBER"] * 3 + ["CREDIT_CARD"] * 2
+
+
+def test_run_of_short_numbers_is_scanned_in_bounded_time() -> None:
+    assert found(" ".join(["12"] * 3000)) == []
+
+
+def test_many_begin_lines_without_an_end_line_are_not_a_key() -> None:
+    assert found("-----BEGIN PRIVATE KEY-----\n" * 300) == []
+
+
 def test_iban_followed_by_an_upper_case_word_keeps_only_the_iban() -> None:
     text = "DE89 3704 0044 0532 0130 00 OK"
     assert found(text) == [("DE89 3704 0044 0532 0130 00", "IBAN_CODE")]
