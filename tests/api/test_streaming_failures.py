@@ -16,7 +16,7 @@ import pytest
 from tests.fakes import Behaviour, ConnectionReset, FakeProvider, StallStream, StreamCut
 from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
 
-FIRST_BYTE_TIMEOUT_S = 0.3
+FIRST_BYTE_TIMEOUT_S = 0.5
 # Long enough for the first content events to be relayed, well short of the whole answer.
 REPLY = "one two three four five six seven eight nine ten " * 4
 HEADERS = {"X-Tenant-ID": "sandbox"}

@@ -38,7 +38,7 @@ from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_si
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-FIRST_BYTE_TIMEOUT_S = 0.3
+FIRST_BYTE_TIMEOUT_S = 0.5
 # Both fakes stand in the EU, so tenant acme-eu (no refusal fallback) may use either.
 EU = {"residency": "eu"}
 ANSWERS = {"alpha": "answer from alpha", "bravo": "answer from bravo"}
