@@ -160,14 +160,22 @@ class Router:
                 "attempt_failed", provider=candidate.id, kind=error.kind.value, status=error.status
             )
 
-    def _raise_if_final(self, error: ProviderError, decision: PolicyDecision) -> None:
+    def _raise_if_final(
+        self, error: ProviderError, decision: PolicyDecision, candidate: Candidate
+    ) -> None:
         """Errors about the request itself go back to the client: no provider would do better."""
+        # The provider's own words reach the client; some echo the request headers back,
+        # and our key must never leave with them.
+        key = self._api_keys.get(candidate.id)
+        message = error.message
+        if key is not None and key.get_secret_value():
+            message = message.replace(key.get_secret_value(), "[redacted]")
         if error.kind is ProviderErrorKind.INVALID_REQUEST:
             raise ProviderRejected(
                 error.status or 400,
                 "invalid_request",
                 "the provider rejected the request",
-                error.message,
+                message,
             )
         if (
             error.kind is ProviderErrorKind.CONTENT_FILTER
@@ -177,7 +185,7 @@ class Router:
                 error.status or 400,
                 "content_filter",
                 "the provider refused the request under its content policy",
-                error.message,
+                message,
             )
 
     @staticmethod
@@ -220,7 +228,7 @@ class Router:
     ) -> None:
         error.status = error.status or attempt.status
         self._failed(attempt, candidate, error, started)
-        self._raise_if_final(error, decision)
+        self._raise_if_final(error, decision, candidate)
         schedule.failed(candidate, error)
 
     async def _call(
