@@ -1,0 +1,244 @@
+"""The scenarios: what to start for each gateway, and where wrk should send the request."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from bench.gateway._install import litellm_binary, portkey_entry
+from bench.gateway._payload import API_KEY, UPSTREAM_MODEL, request_headers
+from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
+from policy_engine._config import parse_config
+from policy_engine._errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+_KEY_ENV = "BENCH_OPENAI_API_KEY"
+# Node preload for Portkey. It forces listeners onto loopback (Portkey binds every interface).
+_LOOPBACK_PRELOAD = """\
+const net = require("net");
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === "number") {
+    const done = args.find((a) => typeof a === "function");
+    const host = "127.0.0.1";
+    return done ? listen.call(this, args[0], host, done) : listen.call(this, args[0], host);
+  }
+  if (args[0] && typeof args[0] === "object" && !("path" in args[0])) {
+    args[0] = { ...args[0], host: "127.0.0.1" };
+  }
+  return listen.apply(this, args);
+};
+// Portkey 1.15.2 on Node appends headers to the upstream fetch Response of a stream, whose
+// headers are immutable (Portkey-AI/gateway#1389, #1550); re-wrap streams as their fix does.
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (...args) => {
+  const response = await realFetch(...args);
+  if (!(response.headers.get("content-type") || "").startsWith("text/event-stream")) {
+    return response;
+  }
+  const { status, statusText, headers } = response;
+  return new Response(response.body, { status, statusText, headers });
+};
+"""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    headers: dict[str, str]
+    child: Child | None  # None when nothing sits between wrk and nginx
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child else None
+
+
+class Scenario(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def group(self) -> str:
+        """direct, sidecar, litellm or portkey: the ratio and target rows look these up."""
+
+    def unavailable(self, tools: Path) -> str | None: ...
+
+    def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint: ...
+
+
+@dataclass(frozen=True)
+class Direct:
+    name: str = "direct"
+    group: str = "direct"
+
+    def unavailable(self, tools: Path) -> str | None:
+        return None
+
+    def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
+        return Endpoint(f"{upstream}/chat/completions", request_headers(), None)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def sidecar_config(
+    upstream: str, port: int, work: Path, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "policy": {"policy_dir": str(ROOT / "policies"), "entrypoint": "router/decision"},
+        "audit": {
+            "dir": str(work / "audit"),
+            "signing_key_file": str(work / "keys" / "audit-signing-key.pem"),
+            "fsync": "batch",
+        },
+        "providers": [
+            {
+                "id": "openai",
+                "adapter": "openai",
+                "base_url": upstream,
+                "api_key_env": _KEY_ENV,
+                "models": {"default": UPSTREAM_MODEL},
+                "attributes": {
+                    "residency": "us",
+                    "region": "us-east-1",
+                    "cloud": "openai",
+                    "certifications": ["soc2"],
+                },
+            }
+        ],
+    }
+    return _deep_merge(base, overrides)
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    group: str = "sidecar"
+
+    def unavailable(self, tools: Path) -> str | None:
+        raw = sidecar_config("http://127.0.0.1:1/v1", 1, tools, self.overrides)
+        try:
+            parse_config(raw)
+        except ConfigError as error:
+            return f"config not accepted: {error.message.splitlines()[-1].strip()}"
+        return None
+
+    def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
+        work.mkdir(parents=True, exist_ok=True)
+        keys = work / "keys"
+        if not (keys / "audit-signing-key.pem").exists():
+            subprocess.run(
+                [sys.executable, "-m", "policy_engine.cli", "keys", "generate", "--out", str(keys)],
+                check=True,
+                capture_output=True,
+            )
+        port = free_port()
+        config = work / "policy-engine.yaml"
+        config.write_text(yaml.safe_dump(sidecar_config(upstream, port, work, self.overrides)))
+        child = supervisor.start(
+            self.name,
+            [sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(config)],
+            log=work / "sidecar.log",
+            env={**os.environ, _KEY_ENV: API_KEY},
+            cwd=ROOT,
+        )
+        wait_listening(child, port, timeout_s=60)
+        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
+
+
+@dataclass(frozen=True)
+class LiteLLM:
+    name: str
+    workers: int = 1
+    group: str = "litellm"
+
+    def unavailable(self, tools: Path) -> str | None:
+        binary = litellm_binary(tools)
+        return None if binary.exists() else f"{binary} missing"
+
+    def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
+        work.mkdir(parents=True, exist_ok=True)
+        config = work / "litellm.yaml"
+        model = {
+            "model_name": "default",
+            "litellm_params": {
+                "model": f"openai/{UPSTREAM_MODEL}",
+                "api_base": upstream,
+                "api_key": API_KEY,
+            },
+        }
+        config.write_text(yaml.safe_dump({"model_list": [model]}))
+        port = free_port()
+        env = {
+            **os.environ,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_TELEMETRY": "False",
+            # No master key, as our sidecar runs without caller tokens on loopback.
+            "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+        }
+        argv = [str(litellm_binary(tools)), "--config", str(config), "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--num_workers", str(self.workers)]
+        child = supervisor.start(self.name, argv, log=work / "litellm.log", env=env, cwd=work)
+        wait_listening(child, port, timeout_s=120)
+        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
+
+
+@dataclass(frozen=True)
+class Portkey:
+    name: str = "portkey"
+    group: str = "portkey"
+
+    def unavailable(self, tools: Path) -> str | None:
+        entry = portkey_entry(tools)
+        return None if entry.exists() else f"{entry} missing"
+
+    def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
+        work.mkdir(parents=True, exist_ok=True)
+        preload = work / "loopback.cjs"
+        preload.write_text(_LOOPBACK_PRELOAD)
+        port = free_port()
+        argv = ["node", "--require", str(preload), str(portkey_entry(tools)), f"--port={port}"]
+        argv.append("--headless")
+        env = {**os.environ, "NODE_ENV": "production"}
+        child = supervisor.start(self.name, argv, log=work / "portkey.log", env=env, cwd=work)
+        wait_listening(child, port, timeout_s=60)
+        headers = {
+            **request_headers(),
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": upstream,
+        }
+        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", headers, child)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Direct(),
+        Sidecar("sidecar"),
+        Sidecar("sidecar-no-cache", {"policy": {"cache_size": 0}}),
+        Sidecar("sidecar-no-redaction", {"stages": {"redaction": False}}),
+        Sidecar("sidecar-no-audit", {"stages": {"audit": False}}),
+        Sidecar("sidecar-bare", {"stages": {"redaction": False, "audit": False}}),
+        LiteLLM("litellm"),
+        LiteLLM("litellm-2w", workers=2),
+        Portkey(),
+    )
+}
+# Extra scenarios on request only: they cost minutes and answer narrower questions.
+DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in ("litellm-2w", "sidecar-bare")]

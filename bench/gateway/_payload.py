@@ -1,0 +1,104 @@
+"""The one ~1 KB chat request every scenario sends (synthetic PII), and the canned answers."""
+
+from __future__ import annotations
+
+import orjson
+
+# Synthetic PII only: example.com mail, a 555-01xx number reserved for fiction, and the
+# Visa test card number (it passes Luhn, so the card detector must fire on it).
+_PROMPT = (
+    "Please draft a short, friendly reply to the customer below and keep every detail "
+    "accurate. Customer note: Hello, this is Jane Doe writing about order 88231. I paid "
+    "with my card 4111 1111 1111 1111 last Tuesday but the confirmation never arrived. "
+    "You can reach me at jane.doe@example.com or call +1 202 555 0143 after five. The "
+    "parcel was meant to arrive before the weekend and I would like to know whether it "
+    "left the warehouse, whether the payment went through only once, and whether I can "
+    "change the delivery window to the mornings. I also asked last month about the "
+    "loyalty points from the spring promotion and nobody answered; could you check that "
+    "the points were added to my account? Thank you for looking into this, I appreciate "
+    "a quick answer because I am travelling next week and will not be able to receive "
+    "the parcel then."
+)
+
+MODEL = "default"
+UPSTREAM_MODEL = "gpt-4o-mini"
+TENANT = "sandbox"  # the sandbox policy redacts structured PII for third-party providers
+API_KEY = "bench-not-a-key"
+
+
+def request_body(*, stream: bool) -> bytes:
+    body: dict[str, object] = {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "You are a careful customer support assistant."},
+            {"role": "user", "content": _PROMPT},
+        ],
+        "temperature": 0.2,
+        "max_tokens": 256,
+    }
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return orjson.dumps(body)
+
+
+def request_headers() -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {API_KEY}",
+        "X-Tenant-ID": TENANT,
+        "X-Privacy-Tags": "pii",
+    }
+
+
+def prompt_text() -> str:
+    return _PROMPT
+
+
+_ANSWER = "Thank you for your message; we have checked your order and it is on its way."
+_USAGE = {"prompt_tokens": 231, "completion_tokens": 18, "total_tokens": 249}
+
+
+def completion_json() -> bytes:
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": UPSTREAM_MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": _ANSWER},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _USAGE,
+        }
+    )
+
+
+def _chunk(choices: list[object], usage: object = None) -> bytes:
+    chunk = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": UPSTREAM_MODEL,
+        "choices": choices,
+        "usage": usage,
+    }
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def completion_sse() -> bytes:
+    """An OpenAI chunk stream: role, a few deltas, finish, usage chunk, then [DONE]."""
+    words = _ANSWER.split(" ")
+    pieces = [" ".join(words[i : i + 3]) + " " for i in range(0, len(words), 3)]
+    pieces[-1] = pieces[-1].rstrip()
+    events = [_chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}}])]
+    events += [_chunk([{"index": 0, "delta": {"content": p}}]) for p in pieces]
+    events.append(_chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+    events.append(_chunk([], _USAGE))
+    events.append(b"data: [DONE]\n\n")
+    return b"".join(events)

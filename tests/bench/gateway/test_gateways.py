@@ -1,0 +1,45 @@
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.gateway._gateways import _LOOPBACK_PRELOAD, DEFAULT_SCENARIOS, SCENARIOS, Sidecar
+
+
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n.startswith("sidecar")])
+def test_every_sidecar_scenario_config_is_accepted(name: str, tmp_path: Path) -> None:
+    assert SCENARIOS[name].unavailable(tmp_path) is None
+
+
+def test_a_stage_switch_the_config_rejects_skips_the_scenario(tmp_path: Path) -> None:
+    scenario = Sidecar("sidecar-no-such", {"stages": {"telepathy": False}})
+    reason = scenario.unavailable(tmp_path)
+    assert reason is not None
+    assert "telepathy" in reason
+
+
+def test_default_run_covers_direct_each_stage_and_both_rivals() -> None:
+    groups = {SCENARIOS[name].group for name in DEFAULT_SCENARIOS}
+    assert groups == {"direct", "sidecar", "litellm", "portkey"}
+    assert {"sidecar-no-cache", "sidecar-no-redaction", "sidecar-no-audit"} <= set(
+        DEFAULT_SCENARIOS
+    )
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node")
+def test_portkey_preload_binds_a_portless_listen_to_loopback(tmp_path: Path) -> None:
+    preload = tmp_path / "loopback.cjs"
+    preload.write_text(_LOOPBACK_PRELOAD)
+    script = (
+        "const s = require('http').createServer();"
+        "s.listen(0, () => { console.log(s.address().address); s.close(); });"
+    )
+    done = subprocess.run(
+        ["node", "--require", str(preload), "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.strip() == "127.0.0.1"

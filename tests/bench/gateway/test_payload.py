@@ -1,0 +1,58 @@
+import orjson
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from stdnum import luhn
+
+from bench.gateway._payload import (
+    completion_json,
+    completion_sse,
+    prompt_text,
+    request_body,
+    request_headers,
+)
+from policy_engine.redaction import STRUCTURED_TYPES, default_redactor
+
+
+def _events(stream: bytes) -> list[bytes]:
+    return [event.removeprefix(b"data: ") for event in stream.split(b"\n\n") if event]
+
+
+def test_request_is_about_one_kilobyte() -> None:
+    assert 900 <= len(request_body(stream=False)) <= 1200
+
+
+def test_streamed_request_asks_for_a_stream_with_usage() -> None:
+    body = orjson.loads(request_body(stream=True))
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+
+
+def test_request_carries_the_routing_headers() -> None:
+    headers = request_headers()
+    assert headers["X-Tenant-ID"] == "sandbox"
+    assert headers["X-Privacy-Tags"] == "pii"
+
+
+def test_prompt_holds_an_email_a_phone_and_a_card_the_redactor_finds() -> None:
+    session = default_redactor().session()
+    session.redact_text(prompt_text(), frozenset(STRUCTURED_TYPES))
+    assert session.counts == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+
+
+def test_card_number_in_the_prompt_passes_luhn() -> None:
+    assert luhn.is_valid("4111111111111111")
+    assert "4111 1111 1111 1111" in prompt_text()
+
+
+def test_canned_completion_is_a_valid_openai_chat_completion() -> None:
+    completion = ChatCompletion.model_validate_json(completion_json())
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+
+
+def test_canned_stream_is_openai_chunks_ending_with_done() -> None:
+    events = _events(completion_sse())
+    assert events[-1] == b"[DONE]"
+    chunks = [ChatCompletionChunk.model_validate_json(e) for e in events[:-1]]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert any(c.choices and c.choices[0].finish_reason == "stop" for c in chunks)
