@@ -17,6 +17,7 @@ DEFAULT_NER_MODEL = "en_core_web_sm"
 # spaCy's OntoNotes labels onto ours: GPE (countries, cities), LOC (mountains, seas),
 # FAC (buildings, streets) all place a person.
 _LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+_UNNEEDED = ("parser", "tagger", "morphologizer", "lemmatizer", "attribute_ruler", "senter")
 
 
 class SpacyNerDetector:
@@ -42,8 +43,8 @@ def _load(model: str) -> Any:
             "PERSON/LOCATION detection needs spaCy: pip install 'policy-engine[ner]'"
         ) from error
     try:
-        # Only the entity recognizer is needed; the parser and tagger cost time per request.
-        return spacy.load(model, enable=["tok2vec", "ner"])
+        # Entities are all that is needed; the parser and taggers cost time per request.
+        return spacy.load(model, exclude=list(_UNNEEDED))
     except OSError as error:
         raise NerUnavailable(
             f"spaCy model {model!r} is not installed: python -m spacy download {model}"

@@ -83,7 +83,6 @@ _CONTEXT = 40
 _MAX_DIGITS = 19
 # Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
 _MAX_GROUPS = 8
-_WHITESPACE = " \t\n\r\f\v"
 # Token bounds come from a copy with all whitespace as " ", so one rfind finds them.
 _FLATTEN = str.maketrans(dict.fromkeys("\t\n\r\f\v", " "))
 
@@ -158,7 +157,7 @@ class PatternDetector:
                 else:
                     pos = match.end()
                 continue
-            span = self._validate(match, text)
+            span = _validate(match)
             if span is None:
                 # Resume just past the start: the lookbehinds keep the engine from
                 # starting again inside the rejected token, so this stays linear.
@@ -168,18 +167,6 @@ class PatternDetector:
                 spans.append(span)
                 pos = span.end
         return spans
-
-    def _validate(self, match: re.Match[str], text: str) -> Span | None:
-        kind = match.lastgroup
-        if kind in ("pem", "token", "bearer", "url_password"):
-            return Span(match.start(kind), match.end(kind), "SECRET")
-        value = match.group(kind) if kind is not None else ""
-        start = match.start()
-        check = _SIMPLE_CHECKS.get(kind or "")
-        if check is not None:
-            entity = check(value)
-            return None if entity is None else Span(start, match.end(), entity)
-        return _iban_span(value, start)
 
     def _number_spans(
         self, value: str, start: int, text: str, *, open_end: bool = False
@@ -253,6 +240,18 @@ class PatternDetector:
         return [] if open_end and first > 0 else None
 
 
+def _validate(match: re.Match[str]) -> Span | None:
+    kind = match.lastgroup or ""
+    if kind in ("pem", "token", "bearer", "url_password"):
+        return Span(match.start(kind), match.end(kind), "SECRET")
+    value = match.group(kind)
+    check = _SIMPLE_CHECKS.get(kind)
+    if check is None:
+        return _iban_span(value, match.start())
+    entity = check(value)
+    return None if entity is None else Span(match.start(), match.end(), entity)
+
+
 def _unglued(match: re.Match[str], text: str) -> str:
     """The run without a last group that continues into a word or another number
     ("...0958 12345678Z", "2024-03-05T10", an IPv6 address's "2001:"); an "x123" phone
@@ -260,7 +259,8 @@ def _unglued(match: re.Match[str], text: str) -> str:
     value = match.group()
     if _GLUED.match(text, match.end()) is None:
         return value
-    cut = max(value.rfind(c) for c in _WHITESPACE)
+    # The only whitespace a run can hold is " " (see _NUMBER).
+    cut = value.rfind(" ")
     return value[:cut].rstrip() if cut > 0 else ""
 
 
