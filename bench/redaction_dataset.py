@@ -252,7 +252,14 @@ class Generator:
                 spaced = " ".join([compact[:2], digits[:2], digits[2:4], digits[4:], compact[8]])
                 return spaced if r.random() < 0.5 else compact
             elif entity == "DE_TAX_ID":
-                base = str(r.randrange(1, 10)) + "".join(r.choice(string.digits) for _ in range(9))
+                # One digit twice, eight others once each: the IdNr's digit rule.
+                twice = r.choice(string.digits)
+                others = r.sample([c for c in string.digits if c != twice], 8)
+                digits = [twice, twice, *others]
+                r.shuffle(digits)
+                base = "".join(digits)
+                if base[0] == "0":
+                    continue
                 value = base + mod_11_10.calc_check_digit(base)
                 if not idnr.is_valid(value):
                     continue
