@@ -307,7 +307,7 @@ async def test_a_content_filter_falls_back_when_the_tenant_allows_refusal_fallba
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-async def test_an_anthropic_refusal_is_an_answer_the_client_receives_as_content_filter(
+async def test_an_anthropic_refusal_reaches_the_client_when_the_tenant_forbids_refusal_fallback(
     client: httpx.AsyncClient, sidecar: RunningSidecar, fakes: Fakes, stream: bool
 ) -> None:
     fakes.alpha.script(Unavailable())
@@ -377,4 +377,21 @@ async def test_when_every_attempt_fails_the_client_gets_a_503_in_its_protocol_sh
         ("bravo", "overloaded"),
         ("alpha", "server_error"),
         ("bravo", "overloaded"),
+    ]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_an_anthropic_refusal_falls_back_when_the_tenant_allows_refusal_fallback(
+    client: httpx.AsyncClient, sidecar: RunningSidecar, fakes: Fakes, stream: bool
+) -> None:
+    fakes.alpha.script(Unavailable())
+    fakes.bravo.script(ContentFilter())
+
+    answer = await ask(client, "sandbox", stream)
+
+    assert (answer.status, answer.text, answer.routed) == (200, ANSWERS["alpha"], "alpha")
+    assert _attempts(sidecar.audit_events()[-1]) == [
+        ("alpha", "server_error", 503),
+        ("bravo", "content_filter", 200),
+        ("alpha", "ok", 200),
     ]
