@@ -101,7 +101,9 @@ def _message(role: str, content: Any, where: str) -> list[Message]:
             )
             results.append(Message("tool", tool_result=result))
         elif kind not in _IGNORED_BLOCKS:
-            raise InvalidRequest(f"unsupported content block type {kind!r}", param=f"{at}.type")
+            raise InvalidRequest(
+                f"{at}.type is not a supported content block type", param=f"{at}.type"
+            )
     if role == "assistant":
         return [Message("assistant", parts, calls)]
     return results + ([Message("user", parts)] if parts or not results else [])

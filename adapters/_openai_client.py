@@ -51,7 +51,9 @@ def _parts(value: Any, param: str, *, images: bool) -> list[Part]:
             image = v.obj(part.get("image_url"), f"{where}.image_url")
             parts.append(ImagePart(v.string(image.get("url"), f"{where}.image_url.url")))
         else:
-            raise InvalidRequest(f"unsupported content part type {kind!r}", param=f"{where}.type")
+            raise InvalidRequest(
+                f"{where}.type is not a supported content part type", param=f"{where}.type"
+            )
     return parts
 
 
@@ -96,7 +98,11 @@ def _messages(value: Any) -> tuple[list[str], list[Message]]:
             result = ToolResult(call_id, _parts(content, f"{where}.content", images=False))
             messages.append(Message("tool", tool_result=result))
         else:
-            raise InvalidRequest(f"unsupported role {role!r}", param=f"{where}.role")
+            # Never echo the value: an error message must hold no request content.
+            raise InvalidRequest(
+                f"{where}.role must be system, developer, user, assistant or tool",
+                param=f"{where}.role",
+            )
     return system, messages
 
 
