@@ -8,6 +8,7 @@ audit record, and an answer is released only after its record is durable.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -145,6 +146,10 @@ class Pipeline:
         outcome.tenant = routing_headers.tenant
         caller.check_tenant(routing_headers.tenant)
         request = self._parse(codec, body)
+        if request.model not in self._aliases:
+            # Checked before the context is recorded: an unknown alias is free text
+            # from the client and stays out of the audit record.
+            raise UnknownModel(_unknown_model_message(request.model))
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
         decision = await self._decide(outcome)
@@ -202,8 +207,6 @@ class Pipeline:
         return decision
 
     def _plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
-        if alias not in self._aliases:
-            raise UnknownModel(f"model {alias!r} is not configured; see GET /v1/models")
         plan = self._router.plan(decision, alias)
         if plan:
             return plan
@@ -343,6 +346,16 @@ class Pipeline:
             await self._finish(outcome, result, status)
         except AuditWriteFailed:
             return
+
+
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._:/-]{0,63}")
+
+
+def _unknown_model_message(alias: str) -> str:
+    # Echoed only when it looks like a model name (starts with a letter, no spaces),
+    # as the routing headers are: a card or phone number pasted here is not sent back.
+    shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
+    return f"{shown} is not configured; see GET /v1/models"
 
 
 async def _chain(
