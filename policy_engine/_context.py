@@ -17,7 +17,9 @@ TAGS_HEADER = "x-privacy-tags"
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _RESIDENCY = re.compile(r"[a-z]{2,16}")
-_TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+# Tags start with a letter: a number pasted here (an SSN, a phone) is refused, not
+# recorded in the audit log.
+_TAG = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _MAX_TAGS = 32
 
 
