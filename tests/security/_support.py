@@ -86,8 +86,8 @@ async def echoing_provider() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-class EchoSpec(ProviderSpec):
-    """The echoing provider in a test config; it serves only the aliases it is given."""
+class UrlSpec(ProviderSpec):
+    """A provider at a fixed URL (not a FakeProvider), serving the aliases it is given."""
 
     def __init__(self, id: str, base_url: str, models: dict[str, str]) -> None:
         super().__init__(id, FakeProvider("openai"), {"residency": "eu"}, models, priority=50)

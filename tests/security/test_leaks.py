@@ -29,8 +29,8 @@ from tests.security._support import (
     PII,
     PROMPT,
     PROVIDER_KEY,
-    EchoSpec,
     KeyedSpec,
+    UrlSpec,
     echoing_provider,
 )
 from tests.sidecar import RunningSidecar, build_settings, start_sidecar
@@ -222,7 +222,7 @@ async def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
             [
                 KeyedSpec("alpha", alpha, attributes=EU, priority=1),
                 KeyedSpec("bravo", bravo, attributes=EU, priority=2),
-                EchoSpec(
+                UrlSpec(
                     "echo",
                     echo_url,
                     {"default": "echo-default", "echo": "echo-400", "echo500": "echo-500"},
