@@ -41,6 +41,10 @@ def ended_early(sse: SSEDecoder, final: str) -> ProviderError:
 
 
 def kind_for_status(status: int, message: str = "") -> ProviderErrorKind:
+    if status < 400:
+        # A redirect (never followed: base URLs come from config only) is the
+        # provider's fault, not the request's: the next provider may answer.
+        return ProviderErrorKind.MALFORMED_RESPONSE
     if status in (401, 403):
         return ProviderErrorKind.AUTH
     if status == 429:
