@@ -26,6 +26,7 @@ from adapters import (
     ProviderErrorKind,
     ProviderTarget,
     StreamDecoder,
+    StreamEnd,
     StreamEvent,
     StreamStart,
     provider_codec,
@@ -199,6 +200,15 @@ class Router:
         )
         return ProvidersUnavailable(f"all allowed providers failed: {tried}")
 
+    @staticmethod
+    def _check_refusal(finish_reason: str, decision: PolicyDecision) -> None:
+        """A refusal sent as an answer (Anthropic's stop_reason "refusal") counts as a
+        content filter, so a tenant that allows refusal fallback gets another provider."""
+        if finish_reason == "content_filter" and decision.obligations.allow_refusal_fallback:
+            raise ProviderError(
+                ProviderErrorKind.CONTENT_FILTER, "the provider refused the request"
+            )
+
     def _check_content_type(self, headers: Mapping[str, str], stream: bool) -> None:
         content_type = headers.get("content-type", "")
         if _CONTENT_TYPES[stream] not in content_type:
@@ -263,6 +273,7 @@ class Router:
                 budget = min(self._settings.attempt_timeout_s, schedule.remaining())
                 try:
                     response = await self._call(codec, http, budget, attempt)
+                    self._check_refusal(response.finish_reason, decision)
                 except ProviderError as error:
                     span.set("outcome", error.kind.value)
                     self._on_failure(attempt, candidate, error, started, decision, schedule)
@@ -323,6 +334,9 @@ class Router:
                     first, decoder, chunks = await self._open(
                         codec, http, attempt, exit_stack, schedule.deadline_loop_time()
                     )
+                    opening = next((e for e in first if not isinstance(e, StreamStart)), None)
+                    if isinstance(opening, StreamEnd):
+                        self._check_refusal(opening.finish_reason, decision)
                 except ProviderError as error:
                     await exit_stack.aclose()
                     span.set("outcome", error.kind.value)
