@@ -165,6 +165,8 @@ async def evaluate(decider: Decider, settings: Settings, combination: Combinatio
     route = plan_route(decision, context.model, settings.providers, {}, settings.routing.strategy)
     providers = [candidate.provider for candidate in route]
     domains = tuple(failure_domains(providers))
+    # A provider that names no cloud counts as a cloud of its own, as in failure_domains.
+    clouds = {p.attributes.cloud or f"?{p.id}" for p in providers}
     reasons: set[str] = set()
     if not route:
         reasons.update(reason for found in decision.denied.values() for reason in found)
@@ -176,7 +178,7 @@ async def evaluate(decider: Decider, settings: Settings, combination: Combinatio
         allowed=decision.allowed,
         route=tuple(candidate.id for candidate in route),
         domains=domains,
-        clouds=tuple(sorted({p.attributes.cloud or f"?{p.id}" for p in providers})),
+        clouds=tuple(sorted(clouds)),
         availability=combined_availability(domains),
         reasons=tuple(sorted(reasons)),
     )
