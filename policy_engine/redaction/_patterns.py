@@ -58,6 +58,7 @@ _IPV6 = (
 _NUMBER = r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d){3,63}+)"
 _PATTERN = re.compile("|".join((_CREDENTIALS, _EMAIL, _NINO, _NATIONAL_ID, _IBAN, _IPV6, _NUMBER)))
 _SPACE_RUN = re.compile(r"\S+")
+_NON_WORD = re.compile(r"\W")
 _GLUED = re.compile(r"(?!x\d)\w|[.\-/]\d|:\w")
 _RUN_GOES_ON = re.compile(r"(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d")
 # Every value the pattern accepts contains one of these. Scanning for them first skips
@@ -133,13 +134,14 @@ class PatternDetector:
             endpos = max(_token_end(flat, hit), hit + _MULTI_TOKEN_REACH)
             if gate.group() == "-----BEGIN" and hit < last_pem_end:
                 endpos = length
-            match = _PATTERN.search(text, start, endpos)
+            token_end = _token_end(flat, hit)
+            match = _first_match(text, start, token_end, endpos)
             if match is not None and match.end() > endpos - _SEPARATOR_REACH:
                 # Maybe cut short by the bound (a value stops short of it when the bound
-                # falls in a separator): look again with the whole text.
-                match = _PATTERN.search(text, start)
+                # falls in a separator): match again against the whole text.
+                match = _PATTERN.match(text, match.start())
             if match is None:
-                pos = _token_end(flat, hit)
+                pos = token_end
                 continue
             if match.lastgroup == "number":
                 # A run that hit the length cap goes on: its last values are read
@@ -238,6 +240,24 @@ class PatternDetector:
         dead_ends.add((first, after_phone))
         # A capped run may stop after any value: the rest is scanned again.
         return [] if open_end and first > 0 else None
+
+
+def _first_match(text: str, start: int, stop: int, endpos: int) -> re.Match[str] | None:
+    """The first match starting in [start, stop), the gate hit's token.
+
+    Every family's lookbehind forbids a start right after a word character, so a
+    match can start only at `start`, at a non-word character or just after one: a
+    few anchored tries instead of a search that would run on past the token (and be
+    run again from the next gate hit). Values starting later have their own gate hit.
+    """
+    match = _PATTERN.match(text, start, endpos)
+    if match is not None:
+        return match
+    for other in _NON_WORD.finditer(text, start, stop):
+        for position in (other.start(), other.end()):
+            if position > start and (match := _PATTERN.match(text, position, endpos)):
+                return match
+    return None
 
 
 def _validate(match: re.Match[str]) -> Span | None:

@@ -35,7 +35,6 @@ _CARD_SHAPE = re.compile(
 )
 _NANP = re.compile(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}")
 _MAESTRO_IIN = re.compile(r"5[06-8]|6")  # the only 12-digit cards
-_DROP_SEPARATORS = str.maketrans(dict.fromkeys(" .-/()+\t\n\r\f\v"))
 _CARD_WORD = re.compile(r"(?i)card|karte|carte|tarjeta|carta|kaart")
 _STRONG_CHECKS = frozenset({"DE_TAX_ID", "FR_NIR"})
 _VERSION_WORD = re.compile(r"(?i)\b(?:version|release|build|ver\.?|v)\s*$")
@@ -47,8 +46,7 @@ _CARD_IIN = re.compile(r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|
 
 
 def _digits(text: str) -> str:
-    # Candidates hold only digits and these separators: one C call instead of a loop.
-    return text.translate(_DROP_SEPARATORS)
+    return "".join(filter(str.isdigit, text))
 
 
 def is_ipv4(candidate: str, preceding: str) -> bool:
