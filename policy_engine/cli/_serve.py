@@ -12,6 +12,7 @@ import uvicorn
 from policy_engine._config import load_config
 from policy_engine._errors import ConfigError
 from policy_engine.api import create_app
+from policy_engine.audit import KeyFileError, load_private_key
 from policy_engine.telemetry import configure_logging
 
 
@@ -26,8 +27,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_config(args.config)
+        # Checked here too, not only when the audit log opens at startup: there a
+        # refusal would end up deep in uvicorn's lifespan traceback.
+        load_private_key(settings.audit.signing_key_file)
     except ConfigError as error:
         print(f"policy-engine: {error.message}", file=sys.stderr)
+        return 2
+    except KeyFileError as error:
+        print(f"policy-engine: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.logging.level)
     server = settings.server
