@@ -154,6 +154,19 @@ async def test_a_field_of_the_wrong_type_is_a_400_naming_it(
         assert f"'{param}'" in error["message"]
 
 
+@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("value", [{"a": 1}, [1], None, 3], ids=["object", "array", "null", "int"])
+async def test_a_content_block_type_of_any_json_type_is_a_400(
+    http: httpx.AsyncClient, route: str, value: Any
+) -> None:
+    # Found by schemathesis: an object here once reached a set lookup and became a 500.
+    content = [{"type": value, "text": "Hi"}]
+    body = {**ROUTES[route], "messages": [{"role": "user", "content": content}]}
+    response = await http.post(route, json=body, headers=SANDBOX)
+    assert response.status_code == 400
+    assert "type" in assert_error_shape(route, response)["message"]
+
+
 async def test_a_huge_header_value_is_refused_and_the_sidecar_keeps_serving(
     http: httpx.AsyncClient,
 ) -> None:
