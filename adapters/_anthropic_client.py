@@ -100,7 +100,7 @@ def _message(role: str, content: Any, where: str) -> list[Message]:
                 is_error is not None and v.boolean(is_error, f"{at}.is_error"),
             )
             results.append(Message("tool", tool_result=result))
-        elif kind not in _IGNORED_BLOCKS:
+        elif not isinstance(kind, str) or kind not in _IGNORED_BLOCKS:  # dicts are unhashable
             raise InvalidRequest(
                 f"{at}.type is not a supported content block type", param=f"{at}.type"
             )
