@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.gateway._install import litellm_binary, portkey_entry
 from bench.gateway._payload import API_KEY, UPSTREAM_MODEL, request_headers
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 from policy_engine._config import parse_config
 from policy_engine._errors import ConfigError
+from policy_engine.audit import write_key_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 _KEY_ENV = "BENCH_OPENAI_API_KEY"
@@ -142,11 +143,7 @@ class Sidecar:
         work.mkdir(parents=True, exist_ok=True)
         keys = work / "keys"
         if not (keys / "audit-signing-key.pem").exists():
-            subprocess.run(
-                [sys.executable, "-m", "policy_engine.cli", "keys", "generate", "--out", str(keys)],
-                check=True,
-                capture_output=True,
-            )
+            write_key_pair(keys, Ed25519PrivateKey.generate())
         port = free_port()
         config = work / "policy-engine.yaml"
         config.write_text(yaml.safe_dump(sidecar_config(upstream, port, work, self.overrides)))

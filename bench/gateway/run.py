@@ -162,6 +162,9 @@ def run_scenario(run: Run, scenario: Scenario, upstream_json: str, upstream_stre
                 _log(f"  not measured: {problem}")
                 continue
             measure(run, scenario, endpoint, stream)
+        except RuntimeError as error:
+            run.notes.append(f"{scenario.name} ({mode}): load failed: {error}")
+            _log(f"  load failed: {error}")
         finally:
             if endpoint.child is not None:
                 run.supervisor.stop(endpoint.child)

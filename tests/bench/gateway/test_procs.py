@@ -24,12 +24,20 @@ _FORK_AND_REPORT = (
 )
 
 
-def _gone(pid: int) -> bool:
+def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return True
-    return state in ("Z", "X")  # a zombie waits for init to reap it; it runs nothing
+        return False
+    return state not in ("Z", "X")  # a zombie waits for init to reap it; it runs nothing
+
+
+def _gone(pid: int, within_s: float = 5) -> bool:
+    # A signal is delivered asynchronously: give the kernel a bounded moment to act on it.
+    deadline = time.monotonic() + within_s
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not _running(pid)
 
 
 def test_cpu_seconds_counts_the_process_itself() -> None:
