@@ -10,6 +10,8 @@ process it started is stopped on exit, error or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import shlex
 import sys
 import tempfile
@@ -24,7 +26,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.gateway._gateways import DEFAULT_SCENARIOS, SCENARIOS, Endpoint, Scenario
-from bench.gateway._install import ensure_debian_tools, ensure_litellm, ensure_portkey
+from bench.gateway._install import (
+    LITELLM_VERSION,
+    PORTKEY_VERSION,
+    ensure_debian_tools,
+    ensure_litellm,
+    ensure_portkey,
+)
 from bench.gateway._payload import request_body
 from bench.gateway._procs import StartupError, Supervisor, cpu_seconds, peak_rss_mb, supervised
 from bench.gateway._profile import fold, py_spy, record, render
@@ -170,9 +178,24 @@ def run_scenario(run: Run, scenario: Scenario, upstream_json: str, upstream_stre
                 run.supervisor.stop(endpoint.child)
 
 
-def report(run: Run, command: str, stages: list[str]) -> str:
+def environment(versions: bool = True) -> str:
+    """What the figures depend on besides our code: the machine, its load and the versions."""
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    text = f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load} (1/5/15 min)"
+    if versions:
+        text += (
+            f", {os.cpu_count()} CPUs, Python {platform.python_version()}, LiteLLM "
+            f"{LITELLM_VERSION}, Portkey gateway {PORTKEY_VERSION}, nginx and wrk from apt"
+        )
+    return text
+
+
+def report(run: Run, command: str, stages: list[str], before: str, after: str) -> str:
     parts = [
         f"Command: `{command}`",
+        "",
+        f"- Started: {before}",
+        f"- Finished: {after}",
         "",
         "## Cells",
         "",
@@ -209,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_portkey(TOOLS)
     if args.profile and py_spy() is None:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    before = environment()
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as temp, supervised() as supervisor:
         run = Run(args, supervisor, Path(temp), [], [])
         upstream = start_nginx(supervisor, run.temp / "nginx")
@@ -239,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             redaction_figures(2.0),
         ]
-    text = report(run, command, stages)
+    text = report(run, command, stages, before, environment(versions=False))
     print(text)
     if args.results:
         args.results.write_text(text)
