@@ -182,6 +182,15 @@ class RoutingSettings(_Strict):
     circuit_open_s: float = Field(30, gt=0)
 
 
+class RedactionSettings(_Strict):
+    ner: bool = Field(False, description="Detect PERSON and LOCATION (needs the ner extra)")
+    undetectable: Literal["fail_closed", "record"] = Field(
+        "fail_closed",
+        description="When the policy asks to redact a type no detector finds: skip that "
+        "provider (fail_closed), or send and record the gap in the audit record (record)",
+    )
+
+
 class StageSettings(_Strict):
     """Switches that exist only to measure what each stage costs (`make bench`).
 
@@ -203,6 +212,7 @@ class Settings(_Strict):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     stages: StageSettings = Field(default_factory=StageSettings)
     providers: list[ProviderConfig] = Field(min_length=1)
     audit: AuditSettings

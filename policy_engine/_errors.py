@@ -70,6 +70,13 @@ class PolicyDenied(PolicyEngineError):
         self.denied = denied
 
 
+class ObligationUnmet(PolicyEngineError):
+    """The decision's obligations cannot be met here (e.g. a type no detector finds)."""
+
+    status = 503
+    error_type = "policy_unavailable"
+
+
 class ProvidersUnavailable(PolicyEngineError):
     """Every allowed provider failed or was skipped (open circuit, deadline)."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from policy_engine._auth import Authenticator
 from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
+from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditLog
 from policy_engine.decision import (
     Decider,
@@ -18,7 +19,7 @@ from policy_engine.decision import (
     engine_from_settings,
 )
 from policy_engine.pipeline import AuditSink, Pipeline
-from policy_engine.redaction import Redactor, default_redactor
+from policy_engine.redaction import RedactionError, Redactor, default_redactor
 from policy_engine.routing import Router, UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
@@ -72,7 +73,12 @@ class Sidecar:
         authenticator = Authenticator(resolve_caller_tokens(settings))
         stages = settings.stages
         audit: AuditSink = await AuditLog.open(settings.audit) if stages.audit else _NoAudit()
-        redactor = default_redactor() if stages.redaction else Redactor([])
+        try:
+            redactor = default_redactor(ner=settings.redaction.ner)
+        except RedactionError as error:
+            raise ConfigError(f"redaction.ner: {error}") from None
+        if not stages.redaction:
+            redactor = Redactor([])
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")

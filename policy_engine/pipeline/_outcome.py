@@ -27,6 +27,7 @@ class RequestOutcome:
     error_type: str | None = None
     provider: str | None = None
     redactions: dict[str, int] = field(default_factory=dict)
+    unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
     usage: Usage | None = None
     audited: bool = False
 
@@ -45,6 +46,7 @@ class RequestOutcome:
             "status": self.status,
             "error_type": self.error_type,
             "redactions": dict(sorted(self.redactions.items())),
+            "unredactable": self.unredactable,
             "usage": None
             if self.usage is None
             else {

@@ -35,6 +35,7 @@ from policy_engine._context import read_routing_headers, routing_context
 from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
+    ObligationUnmet,
     PolicyDenied,
     PolicyEngineError,
     PolicyUnavailable,
@@ -59,6 +60,7 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     ProvidersUnavailable: "all_failed",
     ProviderRejected: "provider_rejected",
     AuditWriteFailed: "audit_failed",
+    ObligationUnmet: "failed_closed",
     Unauthenticated: "unauthenticated",
     TenantForbidden: "forbidden",
 }
@@ -153,7 +155,7 @@ class Pipeline:
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
         decision = await self._decide(outcome)
-        plan = self._plan(decision, request.model)
+        plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
         try:
             if request.stream:
@@ -220,6 +222,29 @@ class Pipeline:
             )
         raise ProvidersUnavailable(
             f"every allowed provider for model {alias!r} has an open circuit: {', '.join(allowed)}"
+        )
+
+    def _redactable(self, plan: list[Candidate], outcome: RequestOutcome) -> list[Candidate]:
+        """Keep the candidates whose redaction obligations this sidecar can meet.
+
+        PERSON and LOCATION need an NER backend; without one, a provider that must not
+        see them is skipped (fail_closed) or used with the gap recorded (record).
+        """
+        if not self._settings.stages.redaction:
+            return plan
+        missing = {c.id: self._redactor.uncovered(c.redact) for c in plan}
+        if not any(missing.values()):
+            return plan
+        if self._settings.redaction.undetectable == "record":
+            outcome.unredactable = sorted(set().union(*missing.values()))
+            return plan
+        kept = [c for c in plan if not missing[c.id]]
+        if kept:
+            return kept
+        types = ", ".join(sorted(set().union(*missing.values())))
+        raise ObligationUnmet(
+            f"the policy requires redacting {types}, which this sidecar cannot detect "
+            "(install the ner extra and set redaction.ner: true)"
         )
 
     def _headers(self, outcome: RequestOutcome) -> dict[str, str]:

@@ -30,6 +30,7 @@ async def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         settings = build_settings(
             tmp_path,
             [ProviderSpec("eu-one", fake, attributes={"residency": "eu"})],
+            redaction={"undetectable": "record"},  # acme-eu asks for PERSON; no NER here
             server={
                 "auth": {
                     "tokens": [
