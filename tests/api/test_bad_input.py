@@ -44,27 +44,32 @@ ROUTES = {"/v1/chat/completions": CHAT, "/v1/messages": MESSAGES}
 @dataclass
 class World:
     sidecar: RunningSidecar
-    eu: FakeProvider
-    us: FakeProvider
+    onprem: FakeProvider
+    cloud: FakeProvider
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with (
-        FakeProvider("openai", name="eu") as eu,
-        FakeProvider("anthropic", name="us") as us,
+        FakeProvider("openai", name="onprem") as onprem,
+        FakeProvider("anthropic", name="cloud") as cloud,
     ):
         settings = build_settings(
             tmp_path_factory.mktemp("bad-input"),
             [
-                ProviderSpec("eu", eu, attributes={"residency": "eu"}, priority=2),
-                ProviderSpec("us", us, attributes={"residency": "us"}, priority=1),
+                ProviderSpec(
+                    "onprem",
+                    onprem,
+                    attributes={"residency": "eu", "self_hosted": True},
+                    priority=2,
+                ),
+                ProviderSpec("cloud", cloud, attributes={"residency": "us"}, priority=1),
             ],
             server={"max_body_bytes": MAX_BODY},
         )
         with pytest.MonkeyPatch.context() as monkeypatch:
             running = await start_sidecar(settings, monkeypatch)
-            yield World(running, eu, us)
+            yield World(running, onprem, cloud)
             await running.stop()
         running.verify_audit()
 
@@ -129,7 +134,7 @@ async def test_unknown_fields_are_ignored(http: httpx.AsyncClient, world: World)
     body = {**CHAT, "frobnicate": True, "messages": [{"role": "user", "content": "Hi", "x": 1}]}
     response = await http.post("/v1/chat/completions", json=body, headers=SANDBOX)
     assert response.status_code == 200
-    assert b"frobnicate" not in world.us.received[-1].body, "only known fields are forwarded"
+    assert b"frobnicate" not in world.cloud.received[-1].body, "only known fields are forwarded"
 
 
 @pytest.mark.parametrize(
@@ -206,7 +211,7 @@ async def test_crlf_tricks_in_a_header_never_smuggle_a_header_through(
     world: World, tenant_line: bytes
 ) -> None:
     body = orjson.dumps(CHAT)
-    before = len(world.us.received) + len(world.eu.received)
+    before = len(world.cloud.received) + len(world.onprem.received)
     head = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + tenant_line
@@ -218,7 +223,7 @@ async def test_crlf_tricks_in_a_header_never_smuggle_a_header_through(
     # Refused by the parser (4xx or a closed connection), or the value stayed one
     # malformed tenant id: either way nothing went to a provider.
     assert status is None or 400 <= status < 500
-    assert len(world.us.received) + len(world.eu.received) == before
+    assert len(world.cloud.received) + len(world.onprem.received) == before
 
 
 async def test_an_unknown_tenant_is_a_400(http: httpx.AsyncClient) -> None:
@@ -230,24 +235,26 @@ async def test_an_unknown_tenant_is_a_400(http: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     "headers",
     [
-        {"X-Data-Residency": "us"},
-        {"X-Data-Residency": "any"},
+        {},
         {"X-Privacy-Tags": ""},
         {"X-Privacy-Tags": "none"},
-        {"X-Routed-Provider": "us", "X-Provider": "us"},
+        {"X-Privacy-Tags": "-pci"},
+        {"X-Data-Residency": "us"},
+        {"X-Routed-Provider": "cloud", "X-Provider": "cloud", "X-Allowed-Providers": "cloud"},
     ],
-    ids=["residency-us", "residency-any", "no-tags", "tag-none", "provider-headers"],
+    ids=["none", "empty-tags", "tag-none", "minus-pci", "residency-us", "provider-headers"],
 )
 async def test_headers_cannot_loosen_a_tenants_constraints(
     http: httpx.AsyncClient, world: World, headers: dict[str, str]
 ) -> None:
-    before = len(world.us.received)
+    # paystream's pci tag allows self-hosted providers only: never `cloud`.
+    before = len(world.cloud.received)
     response = await http.post(
-        "/v1/chat/completions", json=CHAT, headers={"X-Tenant-ID": "acme-eu", **headers}
+        "/v1/chat/completions", json=CHAT, headers={"X-Tenant-ID": "paystream", **headers}
     )
-    assert response.status_code in (200, 400, 403)
-    assert response.headers.get("x-routed-provider") in (None, "eu")
-    assert len(world.us.received) == before, "acme-eu is EU-only; the US provider got a request"
+    assert response.status_code in (200, 400, 403), response.text
+    assert response.headers.get("x-routed-provider") in (None, "onprem")
+    assert len(world.cloud.received) == before, "a pci request reached a cloud provider"
 
 
 def _dumps(value: Any) -> bytes:

@@ -70,7 +70,7 @@ async def until_refused(http: httpx.AsyncClient) -> list[Answer]:
     answers: list[Answer] = []
     while not answers or answers[-1].status == 200:
         assert len(answers) < MAX_REQUESTS, "the full disk never refused a request"
-        answers.append(await ask(http, "acme-eu", stream=False))
+        answers.append(await ask(http, stream=False))
     return answers
 
 
@@ -98,7 +98,7 @@ async def test_a_full_disk_fails_closed_and_every_answer_has_its_record(
             assert await readiness(http) == (200, True)
             answers = await until_refused(http)
             refused = answers[-1]
-            late = await ask(http, "acme-eu", stream)
+            late = await ask(http, stream)
 
             assert refused.status == 503
             assert (
@@ -138,8 +138,8 @@ async def test_fail_open_keeps_answering_without_records_and_reports_not_ready(
             answers: list[Answer] = []
             while not any(line["event"] == "audit_write_failed" for line in logs):
                 assert len(answers) < MAX_REQUESTS, "the full disk never failed a write"
-                answers.append(await ask(http, "acme-eu", stream=len(answers) % 2 == 1))
-            answers += [await ask(http, "acme-eu", stream=n % 2 == 1) for n in range(4)]
+                answers.append(await ask(http, stream=len(answers) % 2 == 1))
+            answers += [await ask(http, stream=n % 2 == 1) for n in range(4)]
 
             assert [a.status for a in answers] == [200] * len(answers)
             assert await readiness(http) == (503, False)

@@ -43,7 +43,7 @@ async def load_until_killed(sidecar: SidecarProcess, answered: list[str]) -> Non
         async def worker(n: int) -> None:
             for _ in range(MAX_REQUESTS_PER_WORKER):
                 try:
-                    answer = await ask(http, "acme-eu", stream=n % 2 == 1)
+                    answer = await ask(http, stream=n % 2 == 1)
                 except httpx.TransportError:
                     return  # the sidecar is gone
                 complete = not answer.stream_failed and (

@@ -83,7 +83,7 @@ async def serve(
 
 async def ask_once(running: RunningSidecar, stream: bool = False) -> Answer:
     async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
-        return await ask(http, "acme-eu", stream)
+        return await ask(http, stream)
 
 
 def assert_failed_closed(answer: Answer, running: RunningSidecar, cause: str) -> None:
@@ -233,9 +233,7 @@ async def test_a_policy_reload_under_load_never_routes_outside_the_recorded_revi
         async with httpx.AsyncClient(base_url=running.url, timeout=30) as http:
 
             async def wave() -> list[Answer]:
-                return await asyncio.gather(
-                    *(ask(http, "sandbox", n % 2 == 0) for n in range(CONCURRENCY))
-                )
+                return await asyncio.gather(*(ask(http, n % 2 == 0) for n in range(CONCURRENCY)))
 
             answers = await wave()
             tenants_file.write_bytes(orjson.dumps(tenants, option=orjson.OPT_INDENT_2))

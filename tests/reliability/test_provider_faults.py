@@ -24,7 +24,6 @@ from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_si
 
 EU = {"residency": "eu"}
 US = {"residency": "us"}
-TENANT = "acme-eu"  # residency eu: `outsider` (us) is never allowed
 # The transport's fixed answer limit is 32 MiB; one byte more must be refused.
 OVERSIZED = Oversized(32 * 1024 * 1024 + 1)
 DEADLINE_S = 2.0
@@ -91,7 +90,7 @@ async def test_an_oversized_answer_is_refused_and_the_next_provider_answers(
 ) -> None:
     world.alpha.script(OVERSIZED)
 
-    answer = await ask(world.http, TENANT, stream=False)
+    answer = await ask(world.http, stream=False)
 
     assert (answer.status, answer.headers["x-routed-provider"]) == (200, "bravo")
     assert EMAIL.encode() in answer.body, "the client sees its own value restored"
@@ -107,7 +106,7 @@ async def test_an_oversized_stream_is_cut_at_the_limit_with_the_protocols_error_
     # once the limit is passed: the client gets an error event instead of [DONE].
     world.alpha.script(OVERSIZED)
 
-    answer = await ask(world.http, TENANT, stream=True)
+    answer = await ask(world.http, stream=True)
 
     assert (answer.status, answer.headers["x-routed-provider"]) == (200, "alpha")
     assert answer.stream_failed and b"[DONE]" not in answer.body
@@ -125,7 +124,7 @@ async def test_oversized_answers_from_every_provider_end_in_a_503(world: World) 
     world.alpha.always(OVERSIZED)
     world.bravo.always(OVERSIZED)
 
-    answer = await ask(world.http, TENANT, stream=False)
+    answer = await ask(world.http, stream=False)
 
     assert answer.status == 503
     assert answer.error is not None and answer.error["code"] == "providers_unavailable"
@@ -141,7 +140,7 @@ async def test_a_429_storm_is_ridden_out_by_honouring_retry_after_within_the_dea
     world.bravo.script(RateLimited(retry_after=0.2))
     started = time.monotonic()
 
-    answer = await ask(world.http, TENANT, stream)
+    answer = await ask(world.http, stream)
 
     elapsed = time.monotonic() - started
     assert (answer.status, answer.headers["x-routed-provider"]) == (200, "alpha")
@@ -163,7 +162,7 @@ async def test_a_retry_after_beyond_the_deadline_fails_fast_instead_of_waiting(
     world.bravo.always(RateLimited(retry_after=60))
     started = time.monotonic()
 
-    answer = await ask(world.http, TENANT, stream)
+    answer = await ask(world.http, stream)
 
     assert time.monotonic() - started < DEADLINE_S
     assert answer.status == 503
@@ -187,17 +186,17 @@ async def test_a_flapping_provider_opens_its_circuit_then_a_half_open_probe_clos
 ) -> None:
     world.alpha.script(Unavailable(), Unavailable())
     for _ in range(2):
-        answer = await ask(world.http, TENANT, stream)
+        answer = await ask(world.http, stream)
         assert (answer.status, answer.headers["x-routed-provider"]) == (200, "bravo")
     breaker = world.sidecar.sidecar.router.health["alpha"].breaker
     assert breaker.state.value == "open"
 
-    skipped = await ask(world.http, TENANT, stream)
+    skipped = await ask(world.http, stream)
     assert skipped.headers["x-routed-provider"] == "bravo"
     assert len(world.alpha.received) == 2, "an open circuit sends nothing"
 
     await wait_for_state(world, "alpha", "half_open")
-    probe = await ask(world.http, TENANT, stream)
+    probe = await ask(world.http, stream)
 
     assert (probe.status, probe.headers["x-routed-provider"]) == (200, "alpha")
     assert breaker.state.value == "closed"

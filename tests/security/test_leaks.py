@@ -68,7 +68,7 @@ class Run:
         headers: dict[str, str] | None = None,
         route: str = "/v1/chat/completions",
     ) -> Exchange:
-        sent = {"X-Tenant-ID": "acme-eu", **AUTH, **(headers or {})}
+        sent = {"X-Tenant-ID": "sandbox", "X-Data-Residency": "eu", **AUTH, **(headers or {})}
         content = body if isinstance(body, bytes) else orjson.dumps(body)
         async with self.http.stream("POST", route, content=content, headers=sent) as response:
             raw = await response.aread()
