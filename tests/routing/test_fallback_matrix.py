@@ -39,8 +39,10 @@ from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_si
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FIRST_BYTE_TIMEOUT_S = 0.5
-# Both fakes stand in the EU, so tenant acme-eu (no refusal fallback) may use either.
-EU = {"residency": "eu"}
+# Both fakes count as self-hosted, so tenant paystream (pci, no refusal fallback) may
+# use either, and needs no NER backend for its redaction obligations.
+SELF_HOSTED = {"self_hosted": True}
+NO_REFUSAL_FALLBACK = "paystream"
 ANSWERS = {"alpha": "answer from alpha", "bravo": "answer from bravo"}
 
 
@@ -69,8 +71,8 @@ async def sidecar(
     settings = build_settings(
         tmp_path_factory.mktemp("matrix"),
         [
-            ProviderSpec("alpha", fakes.alpha, attributes=EU, priority=1),
-            ProviderSpec("bravo", fakes.bravo, attributes=EU, priority=2),
+            ProviderSpec("alpha", fakes.alpha, attributes=SELF_HOSTED, priority=1),
+            ProviderSpec("bravo", fakes.bravo, attributes=SELF_HOSTED, priority=2),
         ],
         routing={
             "connect_timeout_s": FIRST_BYTE_TIMEOUT_S,
@@ -282,7 +284,7 @@ async def test_a_content_filter_goes_back_to_the_client_when_the_tenant_forbids_
 ) -> None:
     fakes.alpha.script(ContentFilter())
 
-    answer = await ask(client, "acme-eu", stream)
+    answer = await ask(client, NO_REFUSAL_FALLBACK, stream)
 
     assert answer.status == 400
     assert answer.error is not None and answer.error["code"] == "content_filter"
@@ -313,7 +315,7 @@ async def test_an_anthropic_refusal_reaches_the_client_when_the_tenant_forbids_r
     fakes.alpha.script(Unavailable())
     fakes.bravo.script(ContentFilter())
 
-    answer = await ask(client, "acme-eu", stream)
+    answer = await ask(client, NO_REFUSAL_FALLBACK, stream)
 
     assert (answer.status, answer.finish, answer.routed) == (200, "content_filter", "bravo")
     assert _attempts(sidecar.audit_events()[-1]) == [
