@@ -3,6 +3,7 @@ and the sidecar listens on loopback unless told otherwise."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -105,11 +106,11 @@ def test_listening_beyond_loopback_without_caller_tokens_is_refused(tmp_path: Pa
 
 def listening_addresses(pid: int) -> set[str]:
     """Local addresses of the process's listening TCP sockets, from /proc."""
-    inodes = {
-        link.readlink().name[len("socket:[") : -1]
-        for link in Path(f"/proc/{pid}/fd").iterdir()
-        if link.readlink().name.startswith("socket:[")
-    }
+    targets = []
+    for link in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed since the listing
+            targets.append(link.readlink().name)
+    inodes = {t[len("socket:[") : -1] for t in targets if t.startswith("socket:[")}
     found = set()
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
