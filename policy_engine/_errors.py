@@ -25,6 +25,10 @@ class PolicyEngineError(Exception):
         return self.message
 
 
+class InternalError(PolicyEngineError):
+    """A bug: something no other error describes. Still answered and audited."""
+
+
 class ConfigError(PolicyEngineError):
     """The config file is missing or invalid; startup stops."""
 

@@ -91,7 +91,7 @@ class RunningSidecar:
 
     @property
     def sidecar(self) -> Sidecar:
-        sidecar: Sidecar = self.server.config.loaded_app.app.state.sidecar  # type: ignore[union-attr]
+        sidecar: Sidecar = self.server.config.loaded_app.app.state.sidecar
         return sidecar
 
     def audit_events(self) -> list[dict[str, Any]]:

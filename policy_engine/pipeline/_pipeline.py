@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from policy_engine._context import read_routing_headers, routing_context
 from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
+    InternalError,
     ObligationUnmet,
     PolicyDenied,
     PolicyEngineError,
@@ -61,6 +63,7 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     ProviderRejected: "provider_rejected",
     AuditWriteFailed: "audit_failed",
     ObligationUnmet: "failed_closed",
+    InternalError: "internal_error",
     Unauthenticated: "unauthenticated",
     TenantForbidden: "forbidden",
 }
@@ -128,6 +131,14 @@ class Pipeline:
                 reply = await self._route(codec, outcome, headers, body)
             except PolicyEngineError as error:
                 reply = await self._fail(codec, outcome, error)
+            except Exception as error:  # noqa: BLE001 - the one last resort: still audit and answer
+                _log.error(
+                    "internal_error",
+                    request_id=outcome.request_id,
+                    error=type(error).__name__,
+                    at=_where(error),
+                )
+                reply = await self._fail(codec, outcome, InternalError("internal error"))
             span.set("tenant", outcome.tenant)
             span.set("provider", outcome.provider)
             span.set("outcome", outcome.outcome)
@@ -381,6 +392,12 @@ def _unknown_model_message(alias: str) -> str:
     # as the routing headers are: a card or phone number pasted here is not sent back.
     shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
     return f"{shown} is not configured; see GET /v1/models"
+
+
+def _where(error: BaseException) -> str:
+    """file:line of the innermost frame; the message may hold request content, so it is dropped."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
 async def _chain(

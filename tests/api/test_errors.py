@@ -154,3 +154,20 @@ async def test_errors_leave_a_verifiable_log(
     assert len(sidecar.audit_events()) == 3
     await sidecar.stop()
     sidecar.verify_audit()
+
+
+async def test_an_unexpected_bug_still_answers_in_shape_and_is_audited(
+    http: httpx.AsyncClient,
+    sidecar: RunningSidecar,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def explode(*_: object) -> None:
+        raise RuntimeError("bug while holding ada@example.com")
+
+    monkeypatch.setattr(sidecar.sidecar.router, "plan", explode)
+    response = await chat(http, CHAT, {"X-Tenant-ID": "sandbox"})
+    assert response.status_code == 500
+    assert openai_error(response)["message"] == "internal error"
+    assert sidecar.audit_events()[-1]["outcome"] == "internal_error"
+    assert "ada@example.com" not in capsys.readouterr().out

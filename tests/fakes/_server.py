@@ -96,6 +96,12 @@ class FakeProvider:
     def always(self, behaviour: Behaviour) -> None:
         self._always = behaviour
 
+    def reset(self) -> None:
+        """Forget scripts, the standing behaviour and what was received."""
+        self._script.clear()
+        self._always = None
+        self.received.clear()
+
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
