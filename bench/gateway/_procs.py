@@ -110,12 +110,15 @@ def supervised() -> Iterator[Supervisor]:
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous_term = signal.signal(signal.SIGTERM, on_term)
+    # A shell starts background jobs with SIGINT ignored; an interrupt must still clean up.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield supervisor
     finally:
         supervisor.close()
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def wait_listening(child: Child, port: int, timeout_s: float) -> None:

@@ -281,4 +281,8 @@ def run_direct(run: Run, scenario: Scenario, json_base: str, stream_base: str) -
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        _log("interrupted; every process the harness started has been stopped")
+        sys.exit(130)
