@@ -1,0 +1,29 @@
+import pytest
+
+from bench.gateway._gateways import DEFAULT_SCENARIOS
+from bench.gateway.run import parse_args
+
+
+def test_defaults_are_a_short_dev_run_over_every_default_scenario() -> None:
+    args = parse_args([])
+    assert args.duration == 5
+    assert args.concurrency == [1, 16, 64]
+    assert args.modes == ["json", "stream"]
+    assert args.scenarios == DEFAULT_SCENARIOS
+
+
+def test_lists_are_comma_separated() -> None:
+    args = parse_args(["--scenarios", "direct,portkey", "--concurrency", "1,64"])
+    assert args.scenarios == ["direct", "portkey"]
+    assert args.concurrency == [1, 64]
+
+
+def test_an_unknown_scenario_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--scenarios", "direct,envoy"])
+    assert "envoy" in capsys.readouterr().err
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--modes", "websocket"])
