@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 OPA := tools/bin/opa
 export PATH := $(CURDIR)/tools/bin:$(PATH)
 
-.PHONY: demo test setup policy-test lint typecheck pytest bench clean
+.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways clean
 
 setup: $(VENV)/.installed $(OPA)
 
@@ -44,9 +44,18 @@ pytest: setup
 
 test: setup policy-test lint typecheck pytest
 
-bench: setup
+# Benchmarks print numbers and ratios measured in the same run; they never gate `make test`.
+bench-setup: setup
+	$(VENV)/bin/pip install --quiet -e '.[bench]' py-spy
+
+bench: bench-setup
 	$(PY) bench/decision_bench.py
 	$(PY) bench/audit_bench.py
+	$(PY) bench/redaction_bench.py
+	$(PY) bench/gateway/run.py --duration 10 --profile --results bench/.work/RESULTS.md
+
+bench-gateways: bench-setup
+	$(PY) bench/gateway/run.py --duration 10 --profile --results bench/.work/RESULTS.md
 
 clean:
 	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis
