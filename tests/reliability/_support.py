@@ -9,7 +9,7 @@ and neither the audit log nor the captured log lines hold a raw value (5).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,8 @@ def hits(values: Iterable[str], haystacks: Iterable[tuple[str, bytes]]) -> list[
 class Invariants:
     sidecar: RunningSidecar
     allowed: Sequence[FakeProvider]
+    logs: list[dict[str, Any]]  # from structlog's capture_logs
     forbidden: Sequence[FakeProvider] = ()
-    logs: list[dict[str, Any]] = field(default_factory=list)
 
     def check(self, requests_sent: int, secrets: Sequence[str] = REDACTED_VALUES) -> None:
         for fake in self.forbidden:
@@ -108,5 +108,7 @@ class Invariants:
         self.sidecar.verify_audit()
         records = [("audit log", audit_bytes(self.sidecar.settings.audit.dir))]
         assert hits(secrets, records) == []
+        requests_logged = [line for line in self.logs if line.get("event") == "request"]
+        assert len(requests_logged) == requests_sent, "the log capture saw every request"
         lines = [("log line", orjson.dumps(line, default=repr)) for line in self.logs]
         assert hits(secrets, lines) == []

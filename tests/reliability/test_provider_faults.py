@@ -72,7 +72,7 @@ async def world(
         running = await start_sidecar(settings, monkeypatch)
         try:
             async with httpx.AsyncClient(base_url=running.url, timeout=30) as http:
-                invariants = Invariants(running, [alpha, bravo], [outsider], logs)
+                invariants = Invariants(running, [alpha, bravo], logs, [outsider])
                 yield World(alpha, bravo, outsider, running, http, invariants)
         finally:
             await running.stop()

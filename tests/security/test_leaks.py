@@ -266,6 +266,8 @@ async def test_no_pii_or_secret_reaches_logs_metrics_audit_errors_or_providers(
             for received in fake.received
         ),
     ]
+    logged = [line for line in logs if line.get("event") == "request"]
+    assert len(logged) == len(run.exchanges), "the log capture saw every request"
     leaks = hits(NEEDLES, haystacks)
     assert leaks == [], "\n".join(leaks)
     assert len(run.sidecar.audit_events()) == len(run.exchanges)
