@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 OPA := tools/bin/opa
 export PATH := $(CURDIR)/tools/bin:$(PATH)
 
-.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways clean
+.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
 
 setup: $(VENV)/.installed $(OPA)
 
@@ -56,6 +56,14 @@ bench: bench-setup
 
 bench-gateways: bench-setup
 	$(PY) bench/gateway/run.py --duration 10 --profile --results bench/.work/RESULTS.md
+
+# Longer fault runs, outside `make test`: steady load with failures, sampling RSS and fds;
+# and randomised provider, OPA, audit-disk and kill -9 faults, counting invariant breaks.
+soak: setup
+	$(PY) -m bench.soak --duration 300
+
+chaos: setup $(OPA)
+	$(PY) -m bench.chaos --duration 180
 
 clean:
 	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis
