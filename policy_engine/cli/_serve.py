@@ -48,5 +48,11 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=30,
+        # The sidecar is called directly by the application beside it, never through
+        # a proxy, so there are no X-Forwarded-* headers to trust; uvicorn's proxy
+        # middleware would only cost time on every request (bench/PERF_NOTES.md).
+        proxy_headers=False,
+        # Nothing for a client to learn from "server: uvicorn"; one header less to write.
+        server_header=False,
     )
     return 0
