@@ -232,7 +232,10 @@ class AnthropicClientCodec:
     ) -> AnthropicStreamEncoder:
         return AnthropicStreamEncoder(f"msg_{request_id}", model)
 
-    def encode_error(self, status: int, error_type: str, message: str) -> bytes:
+    def encode_error(
+        self, status: int, error_type: str, message: str, param: str | None = None
+    ) -> bytes:
+        # Anthropic's error shape has no field for the parameter; the message names it.
         return orjson.dumps(error_body(error_type, message))
 
 

@@ -131,7 +131,9 @@ class ClientCodec(Protocol):
         self, request: ChatRequest, request_id: str, model: str
     ) -> StreamEncoder: ...
 
-    def encode_error(self, status: int, error_type: str, message: str) -> bytes: ...
+    def encode_error(
+        self, status: int, error_type: str, message: str, param: str | None = None
+    ) -> bytes: ...
 
 
 class InvalidRequest(Exception):

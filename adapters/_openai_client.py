@@ -230,17 +230,19 @@ class OpenAIClientCodec:
     ) -> OpenAIStreamEncoder:
         return OpenAIStreamEncoder(f"chatcmpl-{request_id}", model, request.include_usage)
 
-    def encode_error(self, status: int, error_type: str, message: str) -> bytes:
-        return orjson.dumps(error_body(error_type, message))
+    def encode_error(
+        self, status: int, error_type: str, message: str, param: str | None = None
+    ) -> bytes:
+        return orjson.dumps(error_body(error_type, message, param))
 
 
-def error_body(error_type: str, message: str) -> dict[str, Any]:
+def error_body(error_type: str, message: str, param: str | None = None) -> dict[str, Any]:
     neutral = ErrorType(error_type)
     return {
         "error": {
             "message": message,
             "type": OPENAI_TYPES[neutral],
-            "param": None,
+            "param": param,
             "code": neutral.value,
         }
     }

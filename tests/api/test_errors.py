@@ -171,3 +171,8 @@ async def test_an_unexpected_bug_still_answers_in_shape_and_is_audited(
     assert openai_error(response)["message"] == "internal error"
     assert sidecar.audit_events()[-1]["outcome"] == "internal_error"
     assert "ada@example.com" not in capsys.readouterr().out
+
+
+async def test_an_openai_error_names_the_bad_parameter(http: httpx.AsyncClient) -> None:
+    response = await chat(http, {"model": "default", "messages": "Hi"}, {"X-Tenant-ID": "sandbox"})
+    assert openai_error(response)["param"] == "messages"
