@@ -43,8 +43,8 @@ def _curl(port: int) -> str:
     )
 
 
-async def main() -> int:
-    settings = load_config(CONFIG)
+async def main(config: Path) -> int:
+    settings = load_config(config)
     key_dir = settings.audit.signing_key_file.parent
     if not settings.audit.signing_key_file.exists():
         write_key_pair(key_dir, Ed25519PrivateKey.generate())
@@ -58,7 +58,7 @@ async def main() -> int:
         if provider.api_key_env:
             os.environ[provider.api_key_env] = DEMO_KEY
     sidecar = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(CONFIG)
+        sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(config)
     )
     port = settings.server.port
     print(
@@ -68,8 +68,8 @@ async def main() -> int:
         f"Audit key id: {record_key_id(load_public_key(public_key))}",
         "\nTry it (an EU tenant: only EU providers are allowed, PII is redacted and restored):\n",
         _curl(port),
-        "\nExplain a decision:  .venv/bin/policy-engine decide --config "
-        f"{CONFIG.relative_to(REPO)} --tenant medibridge-us --tags phi",
+        f"\nExplain a decision:  .venv/bin/policy-engine decide --config {config} "
+        "--tenant medibridge-us --tags phi",
         f"Verify the audit log: .venv/bin/policy-engine audit verify {settings.audit.dir} "
         f"--public-key {public_key}",
         "Ctrl-C stops everything.\n",
@@ -92,4 +92,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else CONFIG)))

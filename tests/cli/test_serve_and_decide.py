@@ -1,0 +1,48 @@
+"""`policy-engine decide` explains a decision; `serve` refuses a bad config in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policy_engine.cli import main
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "policy-engine.yaml"
+
+
+def test_decide_prints_the_decision_with_reasons_and_the_route(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["decide", "--config", str(DEMO_CONFIG), "--tenant", "medibridge-us", "--tags", "phi"]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    decision = result["decision"]
+    assert set(decision["allowed"]) == {"anthropic-us", "azure-openai-us"}
+    assert any("hipaa_baa" in r for r in decision["denied"]["openai-us"])
+    assert [step["provider"] for step in result["route"]] == ["azure-openai-us", "anthropic-us"]
+    assert result["input"]["request"]["privacy_tags"] == ["phi"]
+
+
+def test_decide_exits_1_for_an_unknown_tenant(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decide", "--config", str(DEMO_CONFIG), "--tenant", "nobody"]) == 1
+    assert json.loads(capsys.readouterr().out)["decision"]["tenant_known"] is False
+
+
+def test_decide_rejects_a_malformed_tag_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["decide", "--config", str(DEMO_CONFIG), "--tenant", "acme-eu", "--tags", "<x>"])
+    assert code == 2
+    assert "X-Privacy-Tags" in capsys.readouterr().err
+
+
+def test_serve_stops_with_the_bad_field_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("providers:\n  - id: x\n    adapter: carrier-pigeon\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "providers.0.adapter" in err and "carrier-pigeon" in err
