@@ -202,21 +202,21 @@ class Pipeline:
             try:
                 decision = await self._decider.decide(outcome.context)
             except PolicyUnavailable as error:
-                self._metrics.decisions.labels("failed").inc()
-                self._metrics.policy_errors.labels(error.cause).inc()
+                self._metrics.decisions_by("failed").inc()
+                self._metrics.policy_errors_by(error.cause).inc()
                 span.set("failed_closed", error.cause)
                 raise
             span.set("policy_revision", decision.revision)
             span.set("allowed", len(decision.allowed))
         outcome.decision = decision
         if not decision.tenant_known:
-            self._metrics.decisions.labels("unknown_tenant").inc()
+            self._metrics.decisions_by("unknown_tenant").inc()
             raise BadRequest(f"unknown tenant {outcome.tenant!r}", param="X-Tenant-ID")
-        self._metrics.decisions.labels("allowed" if decision.allowed else "denied").inc()
+        self._metrics.decisions_by("allowed" if decision.allowed else "denied").inc()
         for provider, reasons in decision.denied.items():
             # "residency: tenant requires eu, ..." -> "residency": bounded label values.
             for rule in {reason.partition(":")[0][:32] for reason in reasons}:
-                self._metrics.denials.labels(provider, rule).inc()
+                self._metrics.denials_by(provider, rule).inc()
         return decision
 
     def _plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
@@ -272,12 +272,12 @@ class Pipeline:
         if outcome.audited:
             return
         outcome.audited = True
-        self._metrics.requests.labels(outcome.protocol, result).inc()
-        self._metrics.request_seconds.labels(outcome.protocol).observe(
+        self._metrics.requests_by(outcome.protocol, result).inc()
+        self._metrics.request_seconds_by(outcome.protocol).observe(
             time.perf_counter() - outcome.started
         )
         for entity_type, count in outcome.redactions.items():
-            self._metrics.redactions.labels(entity_type).inc(count)
+            self._metrics.redactions_by(entity_type).inc(count)
         if (
             outcome.provider
             and outcome.attempts
@@ -305,15 +305,15 @@ class Pipeline:
         if outcome.usage is None or outcome.provider is None:
             return
         usage, provider = outcome.usage, outcome.provider
-        self._metrics.tokens.labels(provider, "input").inc(usage.input_tokens)
-        self._metrics.tokens.labels(provider, "output").inc(usage.output_tokens)
+        self._metrics.tokens_by(provider, "input").inc(usage.input_tokens)
+        self._metrics.tokens_by(provider, "output").inc(usage.output_tokens)
         attributes = self._settings.provider(provider).attributes
         if attributes.price_per_1m_input is not None and attributes.price_per_1m_output is not None:
             cost = (
                 usage.input_tokens * attributes.price_per_1m_input
                 + usage.output_tokens * attributes.price_per_1m_output
             ) / 1_000_000
-            self._metrics.cost.labels(provider).inc(cost)
+            self._metrics.cost_by(provider).inc(cost)
 
     async def _fail(
         self, codec: ClientCodec, outcome: RequestOutcome, error: PolicyEngineError

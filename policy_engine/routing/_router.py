@@ -132,7 +132,7 @@ class Router:
         health = self.health[candidate.id]
         health.breaker.record_success()
         health.latency.observe(seconds)
-        self._metrics.provider_seconds.labels(candidate.id).observe(seconds)
+        self._metrics.provider_seconds_by(candidate.id).observe(seconds)
         self._metrics.set_circuit(candidate.id, health.breaker.state.value)
 
     def _failed(
@@ -146,7 +146,7 @@ class Router:
             breaker.record_failure()
         else:
             breaker.release()
-        self._metrics.provider_failures.labels(candidate.id, error.kind.value).inc()
+        self._metrics.provider_failures_by(candidate.id, error.kind.value).inc()
         self._metrics.set_circuit(candidate.id, breaker.state.value)
         if error.kind is ProviderErrorKind.AUTH:
             self._metrics.misconfigured.labels(candidate.id).set(1)
@@ -224,7 +224,7 @@ class Router:
     ) -> tuple[ProviderCodec, HttpRequest]:
         codec = self._codecs[candidate.id]
         outgoing = redactor.redact_request(request, candidate.redact)
-        self._metrics.provider_requests.labels(candidate.id).inc()
+        self._metrics.provider_requests_by(candidate.id).inc()
         return codec, codec.encode_request(outgoing, self._target(candidate))
 
     def _on_failure(

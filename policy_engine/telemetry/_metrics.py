@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 _CIRCUIT_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (
@@ -23,6 +27,28 @@ _LATENCY_BUCKETS = (
     30,
     60,
 )
+
+
+class Children(Generic[MetricT]):
+    """`metric.labels(*values)`, remembered per label tuple.
+
+    prometheus_client validates the values and takes a lock on every `labels()` call,
+    and the request path asks for the same few children on every request. A child is
+    never removed from the metrics wrapped here, so the remembered one stays the one
+    exported.
+    """
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: MetricT) -> None:
+        self._metric: MetricT = metric
+        self._children: dict[tuple[str, ...], MetricT] = {}
+
+    def __call__(self, *values: str) -> MetricT:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 class Metrics:
@@ -135,9 +161,24 @@ class Metrics:
         self.audit_failures = Counter(
             "policy_engine_audit_failures", "Audit records that could not be written", registry=r
         )
+        # The request path updates these through remembered children (see `Children`).
+        # `misconfigured` is left out: it is cleared (tests reset it) and only set after
+        # a 401/403, off the hot path.
+        self.requests_by = Children(self.requests)
+        self.request_seconds_by = Children(self.request_seconds)
+        self.decisions_by = Children(self.decisions)
+        self.policy_errors_by = Children(self.policy_errors)
+        self.denials_by = Children(self.denials)
+        self.provider_requests_by = Children(self.provider_requests)
+        self.provider_failures_by = Children(self.provider_failures)
+        self.provider_seconds_by = Children(self.provider_seconds)
+        self.tokens_by = Children(self.tokens)
+        self.cost_by = Children(self.cost)
+        self.redactions_by = Children(self.redactions)
+        self._circuit_by = Children(self.circuit)
 
     def set_circuit(self, provider: str, state: str) -> None:
-        self.circuit.labels(provider).set(_CIRCUIT_VALUE[state])
+        self._circuit_by(provider).set(_CIRCUIT_VALUE[state])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
