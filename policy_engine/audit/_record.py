@@ -39,14 +39,23 @@ def _orjson_is_canonical(value: object) -> bool:
     Checked against rfc8785 (tests/audit/test_canonical.py): the two agree on every
     string escape (control characters as \\b \\t \\n \\f \\r or lowercase \\u00xx; "/",
     DEL, U+2028/2029 and other non-ASCII written raw as UTF-8), on booleans, null and
-    integers within +-(2**53 - 1). They differ on float formatting and, for keys outside
-    ASCII, on sort order (UTF-16 code units against code points), so those, and any
-    type other than the plain JSON ones, are left to rfc8785.
+    integers within +-(2**53 - 1). For keys outside ASCII the sort orders differ (UTF-16
+    code units against code points), so those, and any type other than the plain JSON
+    ones, are left to rfc8785.
     """
     if type(value) is str or type(value) is bool or value is None:
         return True
     if type(value) is int:
         return -_SAFE_INT <= value <= _SAFE_INT
+    if type(value) is float:
+        # Both write a float the same way wherever it stands, but not the same way for
+        # every float (1.0 as "1.0" against "1", 1e-6 as "1e-6" against "0.000001",
+        # -0.0, NaN), so each one is written both ways and compared: about 1 µs,
+        # against about 60 µs for rfc8785 on a whole record.
+        try:
+            return orjson.dumps(value) == rfc8785.dumps(value)
+        except rfc8785.CanonicalizationError:
+            return False
     if type(value) is dict:
         return all(
             type(key) is str and key.isascii() and _orjson_is_canonical(item)

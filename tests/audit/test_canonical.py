@@ -68,23 +68,38 @@ def test_canonical_json_equals_rfc8785_or_raises_as_it_does(event: dict[str, Any
 @pytest.mark.parametrize(
     "value",
     [
-        {"latency_ms": 12.5},
+        {"whole": 1.0},
+        {"small": 1e-6},
+        {"large": 1e20},
+        {"zero": -0.0},
+        {"nan": float("nan")},
         {"big": 2**53},
-        {"small": -(2**53)},
+        {"below": -(2**53)},
         {"\u00e9": 1},
         {"t": (1, 2)},
-        {"nested": [{"x": 0.5}]},
+        {"nested": [{"x": 2.0}]},
     ],
-    ids=["float", "int-above-2**53-1", "int-below", "non-ascii-key", "tuple", "nested-float"],
+    ids=[
+        "integral-float",
+        "float-below-1e-6",
+        "float-from-1e16",
+        "negative-zero",
+        "nan",
+        "int-above-2**53-1",
+        "int-below",
+        "non-ascii-key",
+        "tuple",
+        "nested-integral-float",
+    ],
 )
 def test_values_orjson_may_write_differently_take_the_slow_path(value: dict[str, Any]) -> None:
     assert not _orjson_is_canonical(value)
 
 
-def test_a_typical_integer_only_event_takes_the_fast_path() -> None:
+def test_a_typical_event_takes_the_fast_path() -> None:
     event = {
         "request_id": "r-1",
-        "attempts": [{"provider": "p", "outcome": "ok", "status": 200, "latency_us": 1234}],
+        "attempts": [{"provider": "p", "outcome": "ok", "status": 200, "latency_ms": 12.345}],
         "redactions": {"EMAIL": 1},
         "usage": None,
         "unredactable": [],
