@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Build the signed OPA bundle of the routing policy.
 #
-# OPA puts a data file at the path of its directory inside a bundle, so the policy
-# folder is staged as the bundle's layout: router/*.rego (tests left out) and, for
-# every policies/data/<stem>.json, <stem>/data.json, so tenants land at data.tenants
-# exactly as the embedded engine loads them. The manifest claims those roots, so no
-# other bundle can overwrite them, and carries the revision every decision reports
-# as bundle:<name>@<revision>.
+# The policy folder is already laid out as OPA loads a bundle (router/*.rego, and
+# tenants/data.json at data.tenants, exactly as the embedded engine loads it), so it
+# is staged as it is, tests left out. The manifest claims its top-level folders as
+# roots, so no other bundle can overwrite them, and carries the revision every
+# decision reports as bundle:<name>@<revision>.
 #
 # Usage: deploy/bundle/build.sh --signing-key PEM [--key-id ID] [--revision REV]
 #                               [--out FILE] [--policies DIR] [--opa BIN]
@@ -29,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --out) out="$2"; shift 2 ;;
     --policies) policies="$2"; shift 2 ;;
     --opa) opa="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,17 +40,13 @@ fi
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
-mkdir "$stage/router"
-roots='"router"'
-for module in "$policies"/router/*.rego; do
-  [[ "$module" == *_test.rego ]] || cp "$module" "$stage/router/"
-done
-for data in "$policies"/data/*.json; do
-  [[ -e "$data" ]] || continue
-  stem="$(basename "$data" .json)"
-  mkdir "$stage/$stem"
-  cp "$data" "$stage/$stem/data.json"
-  roots="$roots,\"$stem\""
+roots=""
+for dir in "$policies"/*/; do
+  name="$(basename "$dir")"
+  mkdir "$stage/$name"
+  find "$dir" -maxdepth 1 -type f \( -name '*.rego' ! -name '*_test.rego' -o -name data.json \) \
+    -exec cp {} "$stage/$name/" \;
+  roots="${roots:+$roots,}\"$name\""
 done
 
 # Same content, same revision: a rebuild from an unchanged policy is recognisably unchanged.

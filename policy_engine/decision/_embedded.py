@@ -18,10 +18,15 @@ from policy_engine._errors import PolicyUnavailable
 
 @dataclass(frozen=True, slots=True)
 class PolicySource:
-    """The policy modules and data of a policy directory, and their revision."""
+    """The policy modules and data of a policy directory, and their revision.
+
+    Laid out as OPA loads a directory, so `opa run`, `opa test` and `opa build` on the
+    same folder see the same documents: every `.rego` file except `*_test.rego`, and
+    every `data.json` at the path of its folder (`tenants/data.json` is `data.tenants`).
+    """
 
     modules: dict[str, str]  # relative path -> Rego text (tests excluded)
-    data: dict[str, Any]  # data/<stem>.json -> data.<stem>
+    data: dict[str, Any]  # the merged base document
     revision: str
 
     @classmethod
@@ -36,8 +41,7 @@ class PolicySource:
             for p in policy_dir.rglob("*")
             if p.is_file()
             and (
-                (p.suffix == ".rego" and not p.name.endswith("_test.rego"))
-                or (p.suffix == ".json" and p.parent == policy_dir / "data")
+                (p.suffix == ".rego" and not p.name.endswith("_test.rego")) or p.name == "data.json"
             )
         )
         for path in files:
@@ -46,16 +50,36 @@ class PolicySource:
             digest.update(relative.encode() + b"\0" + raw + b"\0")
             if path.suffix == ".rego":
                 modules[relative] = raw.decode("utf-8")
-            else:
-                try:
-                    data[path.stem] = orjson.loads(raw)
-                except orjson.JSONDecodeError as error:
-                    raise PolicyUnavailable(
-                        "not_loaded", f"{relative}: invalid JSON: {error}"
-                    ) from None
+                continue
+            try:
+                document = orjson.loads(raw)
+            except orjson.JSONDecodeError as error:
+                raise PolicyUnavailable(
+                    "not_loaded", f"{relative}: invalid JSON: {error}"
+                ) from None
+            _mount(data, path.parent.relative_to(policy_dir).parts, document, relative)
         if not modules:
             raise PolicyUnavailable("not_loaded", f"no .rego modules under {policy_dir}")
         return cls(modules, data, "sha256:" + digest.hexdigest())
+
+
+def _mount(root: dict[str, Any], path: tuple[str, ...], document: Any, source: str) -> None:
+    """Place `document` at `path` in the base document, as OPA does for data files."""
+    node = root
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise PolicyUnavailable("not_loaded", f"{source}: conflicts with data at {part}")
+    if not path:
+        existing: Any = root
+    else:
+        existing = node.get(path[-1])
+    if existing is None:
+        node[path[-1]] = document
+    elif isinstance(existing, dict) and isinstance(document, dict):
+        existing.update(document)
+    else:
+        raise PolicyUnavailable("not_loaded", f"{source}: conflicts with data loaded before it")
 
 
 @dataclass(frozen=True, slots=True)

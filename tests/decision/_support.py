@@ -1,10 +1,7 @@
 """Test support: a real OPA server holding exactly what the embedded engine loads.
 
-`opa run` on the policy folder would mount `data/tenants.json` at `data.data` (OPA
-puts a JSON file at the path of its directory), while the sidecar's embedded engine
-loads it as `data.tenants`. So the server is given each file explicitly: every
-non-test module the embedded engine compiles, and every data file with the
-`<stem>:<path>` prefix that mounts it at `data.<stem>`.
+The policy folder is laid out as OPA loads a directory (`tenants/data.json` is
+`data.tenants`), so the server gets the same folder with its `*_test.rego` ignored.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from aiohttp import web
 
 from policy_engine._config import load_config
 from policy_engine._context import RoutingContext, provider_catalog
-from policy_engine.decision import PolicySource
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_DIR = ROOT / "policies"
@@ -52,11 +48,8 @@ def free_port() -> int:
 
 
 def opa_arguments(policy_dir: Path) -> list[str]:
-    """The modules and data files of `policy_dir`, as the embedded engine reads them."""
-    source = PolicySource.read(policy_dir)
-    modules = [str(policy_dir / name) for name in sorted(source.modules)]
-    data = [f"{stem}:{policy_dir / 'data' / f'{stem}.json'}" for stem in sorted(source.data)]
-    return modules + data
+    """`policy_dir` as the embedded engine reads it: the folder, without its tests."""
+    return ["--ignore=*_test.rego", str(policy_dir)]
 
 
 def _healthy(url: str) -> bool:

@@ -91,7 +91,7 @@ async def test_an_edited_policy_gets_a_new_revision_and_new_decisions(policy_dir
     decider = decider_for(policy_dir)
     before = await decider.decide(context("sandbox"))
     assert "vllm-onprem" in before.allowed
-    tenants = policy_dir / "data" / "tenants.json"
+    tenants = policy_dir / "tenants" / "data.json"
     tenants.write_text(
         tenants.read_text().replace(
             '"sandbox": {', '"sandbox": {\n    "deny_providers": ["vllm-onprem"],', 1

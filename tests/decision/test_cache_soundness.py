@@ -18,7 +18,7 @@ from policy_engine._context import RoutingContext
 from policy_engine.decision import Decider, EmbeddedEngine, PolicyDecision
 from tests.decision._support import ENTRYPOINT, POLICY_DIR
 
-TENANTS = sorted(json.loads((POLICY_DIR / "data" / "tenants.json").read_text()))
+TENANTS = sorted(json.loads((POLICY_DIR / "tenants" / "data.json").read_text()))
 
 routing_contexts = st.builds(
     RoutingContext,
@@ -76,8 +76,8 @@ async def test_cached_decisions_equal_fresh_ones_for_the_shipped_policy(
 async def test_a_field_named_only_in_policy_data_is_part_of_the_key(tmp_path: Path) -> None:
     (tmp_path / "router").mkdir()
     (tmp_path / "router" / "decision.rego").write_text(DATA_DRIVEN_LIMIT)
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "tenants.json").write_text('{"t": {"max": {"input_chars": 1000}}}')
+    (tmp_path / "tenants").mkdir()
+    (tmp_path / "tenants" / "data.json").write_text('{"t": {"max": {"input_chars": 1000}}}')
     catalog = {"p1": {"adapter": "openai", "models": ["default"], "attributes": {}}}
     fresh, cached = fresh_and_cached(tmp_path, catalog)
     small = RoutingContext("t", None, (), "default", False, 10, "openai")

@@ -21,7 +21,7 @@ from policy_engine._context import RoutingContext
 from policy_engine.decision import Decider, EmbeddedEngine, OpaEngine, PolicyDecision
 from tests.decision._support import ENTRYPOINT, POLICY_DIR, OpaServer, context
 
-SHIPPED_TENANTS = sorted(json.loads((POLICY_DIR / "data" / "tenants.json").read_text()))
+SHIPPED_TENANTS = sorted(json.loads((POLICY_DIR / "tenants" / "data.json").read_text()))
 RESIDENCIES = [None, "eu", "us", "uk", "xx"]
 TAGS = ["pii", "phi", "pci", "confidential", "other"]
 MODELS = ["default", "smart", "fast"]

@@ -54,7 +54,7 @@ def test_revision_changes_when_a_policy_module_changes(policy_copy: Path) -> Non
 
 def test_revision_changes_when_tenant_data_changes(policy_copy: Path) -> None:
     before = EmbeddedEngine(policy_copy, ENTRYPOINT).revision
-    tenants = policy_copy / "data" / "tenants.json"
+    tenants = policy_copy / "tenants" / "data.json"
     tenants.write_text(tenants.read_text().replace('"acme-eu"', '"acme-eu2"'))
     assert EmbeddedEngine(policy_copy, ENTRYPOINT).revision != before
 
@@ -141,7 +141,7 @@ def test_policy_folder_without_modules_fails_at_construction(tmp_path: Path) -> 
 
 
 def test_invalid_tenant_data_fails_at_construction(policy_copy: Path) -> None:
-    (policy_copy / "data" / "tenants.json").write_text("{not json")
+    (policy_copy / "tenants" / "data.json").write_text("{not json")
     with pytest.raises(PolicyUnavailable) as raised:
         EmbeddedEngine(policy_copy, ENTRYPOINT)
     assert raised.value.cause == "not_loaded"

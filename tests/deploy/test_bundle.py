@@ -105,7 +105,7 @@ def test_bundle_holds_the_modules_without_tests_and_the_tenants_under_their_root
     assert modules == {f"router/{p.name}" for p in (POLICY_DIR / "router").glob("*.rego")} - {
         f"router/{p.name}" for p in (POLICY_DIR / "router").glob("*_test.rego")
     }
-    tenants = json.loads((POLICY_DIR / "data" / "tenants.json").read_text())
+    tenants = json.loads((POLICY_DIR / "tenants" / "data.json").read_text())
     assert json.loads(members["data.json"]) == {"tenants": tenants}
 
 
@@ -169,7 +169,7 @@ async def test_opa_activates_the_signed_bundle_with_the_deployments_config(
 
 def test_tenants_land_at_data_tenants_as_the_embedded_engine_loads_them(opa: Opa) -> None:
     opa.wait_until_bundles_active()
-    tenants = json.loads((POLICY_DIR / "data" / "tenants.json").read_text())
+    tenants = json.loads((POLICY_DIR / "tenants" / "data.json").read_text())
     assert get(opa, "tenants")["result"] == tenants
     assert "result" not in get(opa, "data")
 

@@ -87,7 +87,7 @@ def test_copies_only_what_the_image_needs_and_it_exists(
         "adapters",
         "policy_engine",
         "policies/router",
-        "policies/data",
+        "policies/tenants",
     }
     assert all((ROOT / source).exists() for source in sources)
 

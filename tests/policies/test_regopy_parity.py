@@ -165,7 +165,9 @@ CASES: dict[str, dict[str, Any]] = {
 
 
 def policy_data() -> dict[str, Any]:
-    data = {p.stem: json.loads(p.read_text()) for p in sorted((POLICY_DIR / "data").glob("*.json"))}
+    data = {
+        p.parent.name: json.loads(p.read_text()) for p in sorted(POLICY_DIR.glob("*/data.json"))
+    }
     data["tenants"] = {**data.get("tenants", {}), **TEST_TENANTS}
     return data
 

@@ -226,7 +226,7 @@ async def test_a_policy_reload_under_load_never_routes_outside_the_recorded_revi
     )
     running = await start_sidecar(settings, monkeypatch)
     engine = running.sidecar.engine
-    tenants_file = policy_copy / "data" / "tenants.json"
+    tenants_file = policy_copy / "tenants" / "data.json"
     tenants = orjson.loads(tenants_file.read_bytes())
     tenants["sandbox"]["deny_providers"] = ["alpha"]
     try:

@@ -72,8 +72,8 @@ def write_deployment(
     for module in SHIPPED_RULES.glob("*.rego"):
         if not module.name.endswith("_test.rego"):
             shutil.copy(module, policy_dir / "router" / module.name)
-    (policy_dir / "data").mkdir()
-    (policy_dir / "data" / "tenants.json").write_text(
+    (policy_dir / "tenants").mkdir()
+    (policy_dir / "tenants" / "data.json").write_text(
         json.dumps(TENANTS if tenants is None else tenants)
     )
     policy: dict[str, Any] = {"policy_dir": "policies", "timeout_ms": 5000}

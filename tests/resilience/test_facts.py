@@ -22,7 +22,7 @@ async def test_embedded_facts_are_the_tenants_and_the_policys_known_tags(tmp_pat
 
 async def test_a_tag_only_a_tenant_names_is_enumerated_too(tmp_path: Path) -> None:
     config = write_deployment(tmp_path)
-    (tmp_path / "policies" / "data" / "tenants.json").write_text(
+    (tmp_path / "policies" / "tenants" / "data.json").write_text(
         json.dumps({"odd": {"privacy_tags": [" Biometric "]}})
     )
     facts = await read_policy_facts(load_config(config))

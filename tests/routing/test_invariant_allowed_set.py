@@ -42,7 +42,7 @@ from tests.fakes import (
 )
 from tests.sidecar import POLICY_DIR, ProviderSpec, build_settings, start_sidecar
 
-TENANTS: dict[str, dict[str, Any]] = json.loads((POLICY_DIR / "data/tenants.json").read_text())
+TENANTS: dict[str, dict[str, Any]] = json.loads((POLICY_DIR / "tenants" / "data.json").read_text())
 FIRST_BYTE_TIMEOUT_S = 0.4
 # Names the shipped tenants' allow, deny and preference lists refer to.
 PROVIDER_IDS = [
