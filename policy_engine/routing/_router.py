@@ -35,7 +35,8 @@ from policy_engine._config import ProviderConfig, RoutingSettings
 from policy_engine._errors import ProviderRejected, ProvidersUnavailable
 from policy_engine.decision import PolicyDecision
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
-from policy_engine.routing._plan import Candidate, backoff_delay, next_candidate, plan_route
+from policy_engine.routing._plan import Candidate, plan_route
+from policy_engine.routing._schedule import Schedule
 from policy_engine.routing._transport import UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger
 
@@ -234,7 +235,7 @@ class Router:
         error: ProviderError,
         started: float,
         decision: PolicyDecision,
-        schedule: _Schedule,
+        schedule: Schedule,
     ) -> None:
         error.status = error.status or attempt.status
         self._failed(attempt, candidate, error, started)
@@ -263,7 +264,13 @@ class Router:
         redactor: RequestRedactor,
         attempts: list[Attempt],
     ) -> RouteResult:
-        schedule = _Schedule(self, plan, time.monotonic() + self._settings.deadline_s)
+        schedule = Schedule(
+            self._settings,
+            self.health,
+            self._rng,
+            plan,
+            time.monotonic() + self._settings.deadline_s,
+        )
         async for candidate in schedule:
             attempt = Attempt(candidate.id)
             attempts.append(attempt)
@@ -322,7 +329,13 @@ class Router:
         attempts: list[Attempt],
     ) -> StreamRoute:
         """Fail over freely until a provider produced its first content event, then commit."""
-        schedule = _Schedule(self, plan, time.monotonic() + self._settings.deadline_s)
+        schedule = Schedule(
+            self._settings,
+            self.health,
+            self._rng,
+            plan,
+            time.monotonic() + self._settings.deadline_s,
+        )
         async for candidate in schedule:
             attempt = Attempt(candidate.id)
             attempts.append(attempt)
@@ -366,64 +379,3 @@ class Router:
             error.status = error.status or attempt.status
             self._failed(attempt, candidate, error, started)
             raise
-
-
-class _Schedule:
-    """Yields candidates: each once in plan order (diversity-aware), then retry rounds.
-
-    Round r > 0 waits a full-jitter backoff, and never less than a provider's
-    Retry-After; a candidate whose wait would pass the deadline is skipped, and one
-    that rejected our credentials or whose circuit opened is not retried.
-    """
-
-    def __init__(self, router: Router, plan: Sequence[Candidate], deadline: float) -> None:
-        self._router = router
-        self._plan = list(plan)
-        self._deadline = deadline
-        self._retry: list[Candidate] = []
-        self._not_before: dict[str, float] = {}
-        self._failed_here: list[Candidate] = []
-
-    def remaining(self) -> float:
-        return self._deadline - time.monotonic()
-
-    def deadline_loop_time(self) -> float:
-        return asyncio.get_running_loop().time() + max(self.remaining(), 0.001)
-
-    def failed(self, candidate: Candidate, error: ProviderError) -> None:
-        self._failed_here.append(candidate)
-        if error.retryable:
-            self._retry.append(candidate)
-            if error.retry_after is not None:
-                self._not_before[candidate.id] = time.monotonic() + error.retry_after
-
-    async def __aiter__(self) -> AsyncIterator[Candidate]:
-        router = self._router
-        settings = router._settings
-        pending = list(self._plan)
-        for round_index in range(settings.attempts_per_provider):
-            if round_index:
-                pending = [c for c in self._retry if router.health[c.id].breaker.available()]
-                self._retry = []
-                jitter = backoff_delay(
-                    round_index - 1,
-                    settings.backoff_base_s,
-                    settings.backoff_max_s,
-                    None,
-                    router._rng,
-                )
-                round_start = time.monotonic() + jitter
-            else:
-                round_start = time.monotonic()
-            while pending:
-                candidate = next_candidate(pending, self._failed_here)
-                pending.remove(candidate)
-                start_at = max(round_start, self._not_before.get(candidate.id, 0.0))
-                if start_at >= self._deadline:
-                    continue
-                wait = start_at - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if not router.health[candidate.id].breaker.acquire():
-                    continue
-                yield candidate
