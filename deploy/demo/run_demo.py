@@ -57,8 +57,16 @@ async def main(config: Path) -> int:
         fakes.append(fake)
         if provider.api_key_env:
             os.environ[provider.api_key_env] = DEMO_KEY
+    # Its own session: Ctrl-C reaches only this launcher, which then stops the sidecar
+    # with one SIGTERM (a second signal would make uvicorn skip its graceful shutdown).
     sidecar = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(config)
+        sys.executable,
+        "-m",
+        "policy_engine.cli",
+        "serve",
+        "--config",
+        str(config),
+        start_new_session=True,
     )
     port = settings.server.port
     print(
@@ -83,12 +91,13 @@ async def main(config: Path) -> int:
     waiter = asyncio.create_task(sidecar.wait())
     await asyncio.wait([waiter, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
     if sidecar.returncode is None:
-        sidecar.send_signal(signal.SIGINT)
+        sidecar.send_signal(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter, 30)
     for fake in fakes:
         await fake.stop()
-    return sidecar.returncode or 0
+    # uvicorn re-raises SIGTERM once it has shut down cleanly.
+    return 0 if sidecar.returncode in (0, -signal.SIGTERM) else 1
 
 
 if __name__ == "__main__":
