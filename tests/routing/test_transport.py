@@ -26,9 +26,13 @@ def _instance(cls: type[BaseException]) -> BaseException:
 
 
 @pytest.mark.parametrize("cls", _client_errors(), ids=lambda c: c.__name__)
-def test_every_aiohttp_client_error_maps_to_a_kind(cls: type[BaseException]) -> None:
-    error = translate_error(_instance(cls))
-    assert error.kind in set(ProviderErrorKind)
+@pytest.mark.parametrize("mid_body", [False, True])
+def test_every_aiohttp_client_error_is_a_retryable_failure(
+    cls: type[BaseException], mid_body: bool
+) -> None:
+    # A transport failure says nothing about the request, so it must lead to a retry or
+    # fallback, never be returned to the client as if the request were at fault.
+    assert translate_error(_instance(cls), mid_body=mid_body).retryable
 
 
 def test_timeouts_are_timeouts() -> None:
