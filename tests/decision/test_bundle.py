@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from policy_engine._context import RoutingContext
 from policy_engine.decision import Decider, EmbeddedEngine, OpaEngine
@@ -24,14 +22,13 @@ from tests.decision._support import (
     ENTRYPOINT,
     OPA_BINARY,
     POLICY_DIR,
-    ROOT,
     OpaServer,
     context,
     free_port,
     running_opa,
 )
+from tests.deploy._bundles import build_bundle, write_rsa_key_pair
 
-BUILD_SCRIPT = ROOT / "deploy" / "bundle" / "build.sh"
 KEY_ID = "bundle-signing"
 REVISION = "test-rev-1"
 
@@ -53,25 +50,6 @@ class SignedBundle:
     public_key: Path
 
 
-def write_key_pair(directory: Path, name: str) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = directory / f"{name}.pem"
-    public = directory / f"{name}.pub.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 def verified_bundle_arguments(bundle: Path, public_key: Path) -> list[str]:
     return [
         f"--verification-key={public_key}",
@@ -84,28 +62,10 @@ def verified_bundle_arguments(bundle: Path, public_key: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def signed_bundle(tmp_path_factory: pytest.TempPathFactory) -> SignedBundle:
     directory = tmp_path_factory.mktemp("bundle")
-    private, public = write_key_pair(directory, "signing")
+    key = write_rsa_key_pair(directory)
     bundle = directory / "router.tar.gz"
-    subprocess.run(
-        [
-            "bash",
-            str(BUILD_SCRIPT),
-            "--signing-key",
-            str(private),
-            "--key-id",
-            KEY_ID,
-            "--revision",
-            REVISION,
-            "--out",
-            str(bundle),
-            "--opa",
-            str(OPA_BINARY),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return SignedBundle(bundle, public)
+    build_bundle(bundle, key, "--key-id", KEY_ID, "--revision", REVISION, "--opa", str(OPA_BINARY))
+    return SignedBundle(bundle, key.public)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +113,7 @@ async def test_bundle_decision_carries_the_bundle_revision(
 def test_opa_refuses_a_bundle_signed_with_another_key(
     signed_bundle: SignedBundle, tmp_path: Path
 ) -> None:
-    _, other_public = write_key_pair(tmp_path, "other")
+    other_public = write_rsa_key_pair(tmp_path / "other").public
     command = [
         str(OPA_BINARY),
         "run",
