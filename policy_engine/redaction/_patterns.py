@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from policy_engine.redaction._types import Span
+from policy_engine.redaction._types import ENTITY_TYPES, Span
 from policy_engine.redaction._validators import (
     DEFAULT_PHONE_REGIONS,
     NumberClassifier,
@@ -99,25 +99,8 @@ _MAX_GROUPS = 8
 # Token bounds come from a copy with all whitespace as " ", so one rfind finds them.
 _FLATTEN = str.maketrans(dict.fromkeys("\t\n\r\f\v", " "))
 
-STRUCTURED_TYPES: frozenset[str] = frozenset(
-    {
-        "EMAIL_ADDRESS",
-        "PHONE_NUMBER",
-        "CREDIT_CARD",
-        "IBAN_CODE",
-        "US_SSN",
-        "IP_ADDRESS",
-        "SECRET",
-        "UK_NINO",
-        "DE_TAX_ID",
-        "FR_NIR",
-        "ES_NIF",
-        "ES_NIE",
-        "IT_FISCAL_CODE",
-        "NL_BSN",
-        "IN_AADHAAR",
-    }
-)
+# Everything but the types that need NER (found by context, not by shape).
+STRUCTURED_TYPES: frozenset[str] = ENTITY_TYPES - {"PERSON", "LOCATION"}
 
 
 class PatternDetector:
