@@ -220,6 +220,10 @@ class Router:
 
     # -- the two ways to call -----------------------------------------------------
 
+    def _schedule(self, plan: Sequence[Candidate]) -> Schedule:
+        deadline = time.monotonic() + self._settings.deadline_s
+        return Schedule(self._settings, self.health, self._rng, plan, deadline)
+
     def _prepare(
         self, candidate: Candidate, request: ChatRequest, redactor: RequestRedactor
     ) -> tuple[ProviderCodec, HttpRequest]:
@@ -264,13 +268,7 @@ class Router:
         redactor: RequestRedactor,
         attempts: list[Attempt],
     ) -> RouteResult:
-        schedule = Schedule(
-            self._settings,
-            self.health,
-            self._rng,
-            plan,
-            time.monotonic() + self._settings.deadline_s,
-        )
+        schedule = self._schedule(plan)
         async for candidate in schedule:
             attempt = Attempt(candidate.id)
             attempts.append(attempt)
@@ -329,13 +327,7 @@ class Router:
         attempts: list[Attempt],
     ) -> StreamRoute:
         """Fail over freely until a provider produced its first content event, then commit."""
-        schedule = Schedule(
-            self._settings,
-            self.health,
-            self._rng,
-            plan,
-            time.monotonic() + self._settings.deadline_s,
-        )
+        schedule = self._schedule(plan)
         async for candidate in schedule:
             attempt = Attempt(candidate.id)
             attempts.append(attempt)
