@@ -45,12 +45,6 @@ async def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         await running.stop()
 
 
-@pytest.fixture
-async def http(sidecar: RunningSidecar) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sidecar.url, timeout=10) as client:
-        yield client
-
-
 async def test_a_request_without_credentials_is_a_401_and_is_audited(
     http: httpx.AsyncClient, sidecar: RunningSidecar
 ) -> None:

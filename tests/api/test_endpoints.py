@@ -32,12 +32,6 @@ async def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         await running.stop()
 
 
-@pytest.fixture
-async def http(sidecar: RunningSidecar) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sidecar.url, timeout=10) as client:
-        yield client
-
-
 async def test_models_lists_the_logical_aliases_in_the_openai_shape(
     http: httpx.AsyncClient,
 ) -> None:

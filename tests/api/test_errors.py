@@ -36,12 +36,6 @@ async def sidecar(
     await running.stop()
 
 
-@pytest.fixture
-async def http(sidecar: RunningSidecar) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sidecar.url, timeout=10) as client:
-        yield client
-
-
 async def chat(
     http: httpx.AsyncClient, body: Any, headers: dict[str, str] | None = None
 ) -> httpx.Response:
