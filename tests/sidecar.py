@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -134,3 +135,16 @@ async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
         raise RuntimeError("the sidecar did not start")
     port = server.servers[0].sockets[0].getsockname()[1]
     return RunningSidecar(settings, f"http://127.0.0.1:{port}", server, task)
+
+
+async def chat_once(
+    settings: Settings, monkeypatch: Any, body: Any, headers: dict[str, str]
+) -> tuple[httpx.Response, RunningSidecar]:
+    """Start a sidecar, send one chat completion, stop it (so its audit log is closed)."""
+    running = await start_sidecar(settings, monkeypatch)
+    try:
+        async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+            response = await http.post("/v1/chat/completions", json=body, headers=headers)
+    finally:
+        await running.stop()
+    return response, running

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.fakes import FakeProvider
-from tests.sidecar import ProviderSpec, build_settings, start_sidecar
+from tests.sidecar import ProviderSpec, build_settings, chat_once
 
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
 EU = {"residency": "eu"}
@@ -23,14 +23,7 @@ async def post_as_acme_eu(
             [ProviderSpec("eu-one", fake, attributes=EU)],
             redaction={"undetectable": undetectable},
         )
-        running = await start_sidecar(settings, monkeypatch)
-        try:
-            async with httpx.AsyncClient(base_url=running.url) as http:
-                response = await http.post(
-                    "/v1/chat/completions", json=CHAT, headers={"X-Tenant-ID": "acme-eu"}
-                )
-        finally:
-            await running.stop()
+        response, running = await chat_once(settings, monkeypatch, CHAT, {"X-Tenant-ID": "acme-eu"})
         return response, running.audit_events(), len(fake.received)
 
 
@@ -58,13 +51,6 @@ async def test_tenants_without_such_obligations_are_unaffected(
 ) -> None:
     async with FakeProvider("openai") as fake:
         settings = build_settings(tmp_path, [ProviderSpec("p", fake)])
-        running = await start_sidecar(settings, monkeypatch)
-        try:
-            async with httpx.AsyncClient(base_url=running.url) as http:
-                response = await http.post(
-                    "/v1/chat/completions", json=CHAT, headers={"X-Tenant-ID": "sandbox"}
-                )
-        finally:
-            await running.stop()
+        response, running = await chat_once(settings, monkeypatch, CHAT, {"X-Tenant-ID": "sandbox"})
     assert response.status_code == 200
     assert running.audit_events()[-1]["unredactable"] == []

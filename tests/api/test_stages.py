@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fakes import FakeProvider
-from tests.sidecar import ProviderSpec, build_settings, start_sidecar
+from tests.sidecar import ProviderSpec, build_settings, chat_once
 
 EMAIL = "ada@example.com"
 CHAT = {"model": "default", "messages": [{"role": "user", "content": f"write to {EMAIL}"}]}
@@ -20,14 +19,7 @@ async def test_a_disabled_stage_is_skipped_and_the_rest_still_runs(
 ) -> None:
     async with FakeProvider("openai") as fake:
         settings = build_settings(tmp_path, [ProviderSpec("p", fake)], stages={stage: False})
-        running = await start_sidecar(settings, monkeypatch)
-        try:
-            async with httpx.AsyncClient(base_url=running.url) as http:
-                response = await http.post(
-                    "/v1/chat/completions", json=CHAT, headers={"X-Tenant-ID": "sandbox"}
-                )
-        finally:
-            await running.stop()
+        response, running = await chat_once(settings, monkeypatch, CHAT, {"X-Tenant-ID": "sandbox"})
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == f"write to {EMAIL}"
     sent = fake.received[-1].body.decode()

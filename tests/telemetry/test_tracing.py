@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -13,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from policy_engine.telemetry import NoTracer, TracingSettings, tracer_from_settings
 from tests.fakes import FakeProvider, ServerError
-from tests.sidecar import ProviderSpec, build_settings, start_sidecar
+from tests.sidecar import ProviderSpec, build_settings, chat_once
 
 SECRET_TEXT = "contact ada@example.com about invoice 4242"
 
@@ -43,19 +42,8 @@ async def test_each_stage_and_attempt_gets_a_span_without_content(
             [ProviderSpec("bad", bad, priority=1), ProviderSpec("good", good, priority=2)],
             logging={"tracing": {"enabled": True, "exporter": "global"}},
         )
-        running = await start_sidecar(settings, monkeypatch)
-        try:
-            async with httpx.AsyncClient(base_url=running.url) as http:
-                response = await http.post(
-                    "/v1/chat/completions",
-                    json={
-                        "model": "default",
-                        "messages": [{"role": "user", "content": SECRET_TEXT}],
-                    },
-                    headers={"X-Tenant-ID": "sandbox"},
-                )
-        finally:
-            await running.stop()
+        body = {"model": "default", "messages": [{"role": "user", "content": SECRET_TEXT}]}
+        response, _ = await chat_once(settings, monkeypatch, body, {"X-Tenant-ID": "sandbox"})
     assert response.status_code == 200
     spans = exporter.get_finished_spans()
     names = [s.name for s in spans]
