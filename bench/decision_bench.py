@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +22,15 @@ from typing import Any
 import uvloop
 from opa_client import AsyncOpaClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the OPA launcher is in tests/
+
 from policy_engine._config import load_config
 from policy_engine._context import RoutingContext, policy_input, provider_catalog
 from policy_engine.decision import Decider, EmbeddedEngine, OpaEngine
+from tests.decision._support import running_opa
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_DIR = ROOT / "policies"
-OPA_BINARY = ROOT / "tools" / "bin" / "opa"
 DEMO_CONFIG = ROOT / "deploy" / "demo" / "policy-engine.yaml"
 ENTRYPOINT = "router/decision"
 WARMUP = 200
@@ -94,46 +91,6 @@ async def measure(name: str, call: Call, budget_s: float, concurrency: int = 1) 
     return Result(name, samples, time.perf_counter() - began, concurrency)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-@contextlib.contextmanager
-def opa_server() -> Iterator[tuple[str, int]]:
-    """A real OPA holding what the embedded engine loads (the same folder, tests ignored)."""
-    files = ["--ignore=*_test.rego", str(POLICY_DIR)]
-    for _ in range(5):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [str(OPA_BINARY), "run", "--server", f"--addr=127.0.0.1:{port}"]
-        command += ["--skip-version-check", "--log-level=error", *files]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while process.poll() is None and time.monotonic() < deadline and not healthy(url):
-            time.sleep(0.02)
-        if process.poll() is None and healthy(url):
-            try:
-                yield url, port
-            finally:
-                process.kill()
-                process.wait(timeout=10)
-            return
-        process.kill()
-        process.wait(timeout=10)
-    raise RuntimeError("OPA did not start")
-
-
 async def run(budget_s: float) -> list[Result]:
     catalog = provider_catalog(load_config(DEMO_CONFIG))
     embedded = Decider(EmbeddedEngine(POLICY_DIR, ENTRYPOINT), catalog, TIMEOUT_MS)
@@ -142,7 +99,8 @@ async def run(budget_s: float) -> list[Result]:
         await measure("embedded regopy, Decider.decide", embedded.decide, budget_s),
         await measure("embedded regopy, Decider.decide, cache hits", cached.decide, budget_s),
     ]
-    with opa_server() as (url, port):
+    with running_opa() as opa:
+        url, port = opa.url, int(opa.url.rsplit(":", 1)[1])
         engine = OpaEngine(url, ENTRYPOINT, TIMEOUT_MS)
         rest = Decider(engine, catalog, TIMEOUT_MS)
 
