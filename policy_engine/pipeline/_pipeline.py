@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from adapters import (
+    CLIENT_PROTOCOLS,
     ChatRequest,
     ClientCodec,
     InvalidRequest,
@@ -115,7 +116,7 @@ class Pipeline:
         self._redactor = redactor
         self._audit = audit
         self._metrics = metrics
-        self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in ("openai", "anthropic")}
+        self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in CLIENT_PROTOCOLS}
         self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
 
     @property

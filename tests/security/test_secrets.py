@@ -8,7 +8,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -18,7 +17,7 @@ from policy_engine.audit import PRIVATE_KEY_NAME
 from tests.fakes import FakeProvider
 from tests.reliability._process import CLI, SidecarProcess
 from tests.security._support import KEY_ENV, PROVIDER_KEY, UrlSpec, echoing_provider
-from tests.sidecar import API_KEY, ProviderSpec, build_settings, start_sidecar
+from tests.sidecar import API_KEY, ProviderSpec, build_settings, chat_once
 
 
 @pytest.fixture
@@ -33,15 +32,8 @@ async def test_a_provider_echoing_our_key_in_its_error_has_it_redacted_for_the_c
     monkeypatch.setenv(KEY_ENV, PROVIDER_KEY)
     async with echoing_provider() as url:
         settings = build_settings(tmp_path, [UrlSpec("echo", url, {"default": "echo-400"})])
-        running = await start_sidecar(settings, monkeypatch)
-        try:
-            async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
-                body = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
-                response = await http.post(
-                    "/v1/chat/completions", json=body, headers={"X-Tenant-ID": "sandbox"}
-                )
-        finally:
-            await running.stop()
+        body = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
+        response, _ = await chat_once(settings, monkeypatch, body, {"X-Tenant-ID": "sandbox"})
 
     assert response.status_code == 400
     message = response.json()["error"]["message"]

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from tests.fakes import FakeProvider
 from tests.security._support import KEY_ENV, UrlSpec
-from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
+from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, chat_once, start_sidecar
 
 
 @pytest.fixture
@@ -119,15 +119,10 @@ async def test_a_redirect_from_the_provider_is_not_followed(
     monkeypatch.setenv(KEY_ENV, "test-key")
     url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
     settings = build_settings(tmp_path, [UrlSpec("redirector", url, {"default": "m"})])
-    running = await start_sidecar(settings, monkeypatch)
+    body = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
     try:
-        async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
-            body = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
-            response = await http.post(
-                "/v1/chat/completions", json=body, headers={"X-Tenant-ID": "sandbox"}
-            )
+        response, _ = await chat_once(settings, monkeypatch, body, {"X-Tenant-ID": "sandbox"})
     finally:
-        await running.stop()
         await runner.cleanup()
 
     assert response.status_code == 503
