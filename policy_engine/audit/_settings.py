@@ -20,11 +20,12 @@ class AuditSettings(BaseModel):
         description="'batch' fsyncs a group of records at once; 'every_record' one by one.",
     )
     batch_interval_ms: float = Field(
-        default=2.0,
+        default=0.0,
         ge=0,
         description=(
-            "Group-commit window: how long the writer gathers records before an fsync, "
-            "applied while records arrive concurrently (the previous batch held several)."
+            "Extra group-commit window: how long the writer waits for more records before "
+            "an fsync while records arrive concurrently. 0 (the default) commits what is "
+            "queued at once; records that arrive during one fsync form the next batch."
         ),
     )
     segment_max_bytes: int = Field(
