@@ -1,22 +1,32 @@
-"""The HTTP surface: thin Starlette routes over the pipeline.
+"""The HTTP surface: the chat routes as bare ASGI, the rest as thin Starlette routes.
 
 Routes only move bytes: they read the body (bounded), hand it to the pipeline, and
 write back the reply. Errors become responses in the pipeline, in each protocol's
 own error shape.
+
+The two chat routes carry all the traffic, so they are plain ASGI callables reached
+before Starlette's routing, middleware and Request/Response objects: that layer cost
+~60 µs of CPU per request under load, measured with the gateway benchmark
+(bench/PERF_NOTES.md), and the chat routes use none of it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from policy_engine._config import Settings
 from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError
@@ -26,53 +36,111 @@ from policy_engine.api._sidecar import Sidecar
 from policy_engine.pipeline import JsonReply, Reply
 
 _JSON = "application/json"
+_CHAT_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+_JSON_TYPE = (b"content-type", b"application/json")
+_STREAM_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before its request body arrived."""
 
 
 def _json(status: int, document: object, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(document), status, headers=headers, media_type=_JSON)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+def _header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI header pairs (names already lower-case) as a dict; the first of repeats wins,
+    as with Starlette's Headers.get."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return headers
+
+
+async def _receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"request body exceeds {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _to_response(reply: Reply) -> Response:
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+async def _send_reply(reply: Reply, receive: Receive, send: Send) -> None:
     if isinstance(reply, JsonReply):
-        return Response(reply.body, reply.status, headers=reply.headers, media_type=_JSON)
-    headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
-    return StreamingResponse(
-        reply.body, reply.status, headers=headers, media_type="text/event-stream"
-    )
+        headers = [_JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
+        headers += _encoded(reply.headers)
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+        return
+    headers = [*_STREAM_HEADERS, *_encoded(reply.headers)]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    # Writing to a closed connection does not fail under uvicorn, so a listener notices
+    # the client leaving and cancels the stream: the pipeline then records the request
+    # as client_disconnected and closes the upstream stream.
+    streaming = asyncio.current_task()
+    assert streaming is not None
+    listener = asyncio.create_task(_cancel_on_disconnect(receive, streaming))
+    try:
+        async for chunk in reply.body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        listener.cancel()
+        await reply.body.aclose()
+
+
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        continue
+    task.cancel()
+
+
+class _ChatEndpoint:
+    """POST a chat request in one client protocol: body in, pipeline, reply out."""
+
+    def __init__(self, protocol: str) -> None:
+        self._protocol = protocol
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sidecar: Sidecar = scope["app"].state.sidecar
+        headers = _header_map(scope["headers"])
+        limit = sidecar.settings.server.max_body_bytes
+        try:
+            body = await _receive_body(receive, headers.get("content-length"), limit)
+        except PolicyEngineError as error:
+            reply = await sidecar.pipeline.reject(self._protocol, error)
+        except _ClientGone:
+            await send({"type": "http.response.start", "status": 499, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        else:
+            reply = await sidecar.pipeline.handle(self._protocol, headers, body)
+        with contextlib.suppress(asyncio.CancelledError):
+            await _send_reply(reply, receive, send)
 
 
 def _sidecar(request: Request) -> Sidecar:
     sidecar: Sidecar = request.app.state.sidecar
     return sidecar
-
-
-def _chat_route(protocol: str) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        sidecar = _sidecar(request)
-        try:
-            body = await _read_body(request, sidecar.settings.server.max_body_bytes)
-        except PolicyEngineError as error:
-            return _to_response(await sidecar.pipeline.reject(protocol, error))
-        except ClientDisconnect:
-            return Response(status_code=499)
-        reply = await sidecar.pipeline.handle(protocol, request.headers, body)
-        return _to_response(reply)
-
-    return endpoint
 
 
 def _auth_error(request: Request) -> Response | None:
@@ -106,7 +174,8 @@ async def decisions(request: Request) -> Response:
         return denied
     sidecar = _sidecar(request)
     try:
-        body = await _read_body(request, sidecar.settings.server.max_body_bytes)
+        limit = sidecar.settings.server.max_body_bytes
+        body = await _receive_body(request.receive, request.headers.get("content-length"), limit)
         query = DecisionQuery.model_validate_json(body or b"{}")
         result = await explain(sidecar.decider, sidecar.settings, query, sidecar.router.health)
     except ValidationError as error:
@@ -137,7 +206,29 @@ async def metrics(request: Request) -> Response:
     return Response(body, 200, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_app(settings: Settings) -> Starlette:
+class SidecarApp:
+    """The ASGI application: chat POSTs go straight to their endpoint, all else to Starlette
+    (which also holds the chat routes, for their 405 answers and the lifespan)."""
+
+    def __init__(self, starlette: Starlette, chat: dict[str, _ChatEndpoint]) -> None:
+        self._starlette = starlette
+        self._chat = chat
+
+    @property
+    def state(self) -> State:
+        return self._starlette.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self._chat.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self._starlette
+                await endpoint(scope, receive, send)
+                return
+        await self._starlette(scope, receive, send)
+
+
+def create_app(settings: Settings) -> SidecarApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.sidecar = await Sidecar.start(settings)
@@ -147,9 +238,9 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await app.state.sidecar.stop()
 
-    routes = [
-        Route("/v1/chat/completions", _chat_route("openai"), methods=["POST"]),
-        Route("/v1/messages", _chat_route("anthropic"), methods=["POST"]),
+    chat = {path: _ChatEndpoint(protocol) for path, protocol in _CHAT_PATHS.items()}
+    routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in chat.items()]
+    routes += [
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/decisions", decisions, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -159,4 +250,4 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.openapi = openapi_document()
-    return app
+    return SidecarApp(app, chat)

@@ -12,7 +12,7 @@ import re
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,7 +79,7 @@ class JsonReply:
 
 @dataclass(slots=True)
 class StreamReply:
-    body: AsyncIterator[bytes]
+    body: AsyncGenerator[bytes, None]
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
 
@@ -337,7 +337,7 @@ class Pipeline:
         request: ChatRequest,
         session: RedactionSession,
         route: StreamRoute,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         encoder = codec.stream_encoder(request, outcome.request_id, route.candidate.model)
         restorer = session.stream_restorer()
         usage = Usage()
