@@ -106,6 +106,7 @@ class Router:
         self._codecs: dict[str, ProviderCodec] = {
             p.id: provider_codec(p.adapter) for p in providers
         }
+        self._targets: dict[tuple[str, str], ProviderTarget] = {}
         self.health = {
             p.id: ProviderHealth(
                 CircuitBreaker(settings.circuit_failure_threshold, settings.circuit_open_s)
@@ -117,13 +118,17 @@ class Router:
         return plan_route(decision, alias, self._providers, self.health, self._settings.strategy)
 
     def _target(self, candidate: Candidate) -> ProviderTarget:
-        key = self._api_keys.get(candidate.id)
-        return ProviderTarget(
-            base_url=candidate.provider.base_url,
-            model=candidate.model,
-            api_key=key.get_secret_value() if key else None,
-            options=candidate.provider.options,
-        )
+        # Built once per (provider, model): config and keys do not change while serving.
+        target = self._targets.get((candidate.id, candidate.model))
+        if target is None:
+            key = self._api_keys.get(candidate.id)
+            target = self._targets[candidate.id, candidate.model] = ProviderTarget(
+                base_url=candidate.provider.base_url,
+                model=candidate.model,
+                api_key=key.get_secret_value() if key else None,
+                options=candidate.provider.options,
+            )
+        return target
 
     # -- outcomes ---------------------------------------------------------------
 

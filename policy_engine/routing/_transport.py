@@ -7,7 +7,7 @@ under load here (see the performance issue); one pooled session serves all provi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -34,17 +34,35 @@ class UpstreamStream:
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._content.iter_any():
-                self._seen += len(chunk)
-                if self._seen > self._limit:
-                    raise ProviderError(
-                        ProviderErrorKind.MALFORMED_RESPONSE, "answer exceeds the size limit"
-                    )
+                self._seen = _counted(self._seen + len(chunk), self._limit)
                 yield chunk
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise translate_error(error, mid_body=True) from None
 
     async def read_all(self) -> bytes:
-        return b"".join([chunk async for chunk in self.chunks()])
+        return await _read_bounded(self._content, self._limit - self._seen)
+
+
+def _counted(seen: int, limit: int) -> int:
+    if seen > limit:
+        raise ProviderError(ProviderErrorKind.MALFORMED_RESPONSE, "answer exceeds the size limit")
+    return seen
+
+
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    seen = 0
+    try:
+        while chunk := await content.readany():
+            seen = _counted(seen + len(chunk), limit)
+            chunks.append(chunk)
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        raise translate_error(error, mid_body=True) from None
+    return b"".join(chunks)
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def translate_error(error: BaseException, *, mid_body: bool = False) -> ProviderError:
@@ -96,32 +114,42 @@ class UpstreamTransport:
             )
         return self._session
 
-    @asynccontextmanager
-    async def open(self, request: HttpRequest) -> AsyncIterator[UpstreamStream]:
-        """Send the request; yield once the status and headers arrived (time to first byte)."""
+    async def _response(self, request: HttpRequest) -> aiohttp.ClientResponse:
+        """Send the request; return once the status and headers arrived (time to first byte)."""
         try:
             async with asyncio.timeout(self._first_byte_timeout + self._connect_timeout):
-                response = await self._client().request(
+                return await self._client().request(
                     request.method,
                     request.url,
                     data=request.body,
-                    headers=dict(request.headers),
+                    headers=request.headers,
                     allow_redirects=False,  # a provider must not send our request elsewhere
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise translate_error(error) from None
+
+    @asynccontextmanager
+    async def open(self, request: HttpRequest) -> AsyncIterator[UpstreamStream]:
+        """A streamed answer, read chunk by chunk inside the context."""
+        response = await self._response(request)
         try:
-            headers = {k.lower(): v for k, v in response.headers.items()}
             yield UpstreamStream(
-                response.status, headers, response.content, self._max_response_bytes
+                response.status,
+                _lower(response.headers),
+                response.content,
+                self._max_response_bytes,
             )
         finally:
             response.release()
 
     async def send(self, request: HttpRequest) -> UpstreamResponse:
-        async with self.open(request) as stream:
-            body = await stream.read_all()
-            return UpstreamResponse(stream.status, stream.headers, body)
+        """The whole answer at once (the non-streamed path: no per-chunk generator)."""
+        response = await self._response(request)
+        try:
+            body = await _read_bounded(response.content, self._max_response_bytes)
+            return UpstreamResponse(response.status, _lower(response.headers), body)
+        finally:
+            response.release()
 
     async def close(self) -> None:
         if self._session is not None:

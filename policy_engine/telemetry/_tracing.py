@@ -45,7 +45,16 @@ class Tracer(Protocol):
 
 
 class _NoSpan:
+    """A span that records nothing, and its own context manager: tracing off costs one
+    method call per stage, not a generator-based context manager (~2 µs each)."""
+
     def set(self, key: str, value: AttributeValue | None) -> None:
+        return None
+
+    def __enter__(self) -> _NoSpan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         return None
 
 
@@ -55,11 +64,10 @@ class NoTracer:
     def close(self) -> None:
         return None
 
-    @contextmanager
     def span(
         self, name: str, attributes: Mapping[str, AttributeValue | None] | None = None
-    ) -> Iterator[Span]:
-        yield self._span
+    ) -> _NoSpan:
+        return self._span
 
 
 class _OtelSpan:
