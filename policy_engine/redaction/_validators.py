@@ -18,8 +18,7 @@ from stdnum.in_ import aadhaar
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
 
-from policy_engine.redaction._phones import PhoneValidator
-from policy_engine.redaction._phones import is_valid as is_valid_phone
+from policy_engine.redaction._phones import InternationalNumbers, PhoneValidator
 
 DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN")
 
@@ -113,6 +112,7 @@ class NumberClassifier:
 
     def __init__(self, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
         self._phones = PhoneValidator(phone_regions)
+        self._international = InternationalNumbers()
 
     def classify(self, candidate: str, preceding: str, *, whole: bool = True) -> str | None:
         """The candidate's type; `whole` is False for groups cut from a longer run, which
@@ -127,7 +127,7 @@ class NumberClassifier:
         if ssn is not None:
             return "US_SSN" if _is_ssn(int(ssn[1]), int(ssn[3]), int(ssn[4])) else None
         if candidate[0] == "+" or candidate.startswith("00"):
-            return "PHONE_NUMBER" if _is_international_phone(candidate) else None
+            return "PHONE_NUMBER" if self._is_international_phone(candidate) else None
         if _DATE.fullmatch(candidate):
             return None
         entity = _checksummed(candidate, digits, preceding)
@@ -143,6 +143,12 @@ class NumberClassifier:
         if digits[0] != "0" and not (_NANP.fullmatch(candidate) or 9 <= len(digits) <= 11):
             return False
         return self._phones.is_national(candidate, digits)
+
+    def _is_international_phone(self, candidate: str) -> bool:
+        text = candidate if candidate[0] == "+" else "+" + candidate[2:]
+        # "+44 (0)20 ...": the bracketed trunk prefix is common in Europe; phonenumbers
+        # rejects it inside an international number.
+        return self._international.is_valid(text.replace("(0)", ""))
 
 
 def _is_ssn(area: int, group: int, serial: int) -> bool:
@@ -172,10 +178,3 @@ def _checksummed(candidate: str, digits: str, preceding: str) -> str | None:
     if count == 9 and candidate.replace(".", "").isdigit() and bsn.is_valid(digits):
         return "NL_BSN"
     return None
-
-
-def _is_international_phone(candidate: str) -> bool:
-    text = candidate if candidate[0] == "+" else "+" + candidate[2:]
-    # "+44 (0)20 ...": the bracketed trunk prefix is common in Europe; phonenumbers
-    # rejects it inside an international number.
-    return is_valid_phone(text.replace("(0)", ""), None)

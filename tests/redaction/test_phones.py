@@ -1,0 +1,90 @@
+"""The international fast path answers exactly as phonenumbers' parse + is_valid_number."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+from policy_engine.redaction._phones import InternationalNumbers, is_valid
+
+NUMBERS = InternationalNumbers()
+CALLING_CODES = sorted(COUNTRY_CODE_TO_REGION_CODE)
+_TYPES = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
+)
+# What a digit run in text can hold between its digits (see _patterns._NUMBER).
+SEPARATORS = ["", "", "", " ", "-", ".", "/", "(", ")", ") ", ")-"]
+
+
+def _national_numbers(calling_code: int) -> list[str]:
+    """Every example number of the code's regions, also after their national prefixes,
+    so that parse's prefix stripping and region choice are exercised for each code."""
+    numbers: list[str] = []
+    for region in COUNTRY_CODE_TO_REGION_CODE[calling_code]:
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
+        assert metadata is not None
+        examples = [
+            desc.example_number
+            for name in _TYPES
+            if (desc := getattr(metadata, name)) is not None and desc.example_number
+        ]
+        prefixes = {"0", metadata.national_prefix or ""}
+        numbers += examples + [p + e for p in prefixes for e in examples]
+    return numbers or ["1234567"]
+
+
+NATIONAL = {code: _national_numbers(code) for code in CALLING_CODES}
+
+
+def _variants(digits: str) -> list[str]:
+    """The number, one digit short, one digit long, and with each digit changed."""
+    changed = [digits[:i] + str((int(d) + 1) % 10) + digits[i + 1 :] for i, d in enumerate(digits)]
+    return [digits, digits[:-1], digits + "5", *changed]
+
+
+def test_every_calling_codes_example_numbers_and_near_misses_match_phonenumbers() -> None:
+    texts = [
+        f"+{code}{variant}"
+        for code in CALLING_CODES
+        for national in NATIONAL[code]
+        for variant in _variants(national)
+    ]
+    assert [t for t in texts if NUMBERS.is_valid(t) != is_valid(t, None)] == []
+
+
+@st.composite
+def written_numbers(draw: st.DrawFn) -> str:
+    code = draw(st.sampled_from(CALLING_CODES))
+    national = draw(st.sampled_from(NATIONAL[code]) | st.text("0123456789", max_size=18))
+    if national and draw(st.booleans()):
+        index = draw(st.integers(0, len(national) - 1))
+        national = national[:index] + draw(st.sampled_from("0123456789")) + national[index + 1 :]
+    digits = draw(st.sampled_from(["", "0", "00"])) + str(code) + national
+    gaps = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(digits), max_size=len(digits)))
+    return "+" + "".join(gap + digit for gap, digit in zip(gaps, digits, strict=True))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(written_numbers())
+def test_written_international_number_is_valid_exactly_when_phonenumbers_says_so(
+    text: str,
+) -> None:
+    assert NUMBERS.is_valid(text) == is_valid(text, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("+0123456789 -./()x#٣", max_size=30))
+def test_any_plus_text_is_valid_exactly_when_phonenumbers_says_so(text: str) -> None:
+    # Letters and non-ASCII digits are left to phonenumbers; the answer is still its own.
+    text = "+" + text
+    assert NUMBERS.is_valid(text) == is_valid(text, None)
