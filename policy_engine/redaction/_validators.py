@@ -10,7 +10,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
-from stdnum import iban, luhn
+from stdnum import iban
 from stdnum.de import idnr
 from stdnum.es import dni, nie
 from stdnum.fr import nir
@@ -42,6 +42,9 @@ _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
 # 1800/2131, Discover, UnionPay, RuPay): a Luhn pass alone accepts one random number
 # in ten, so order numbers need this second gate.
 _CARD_IIN = re.compile(r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|2131")
+# Luhn doubles every second digit from the right; this maps a digit to the digit sum
+# of its double (7 -> 14 -> 5).
+_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def _digits(text: str) -> str:
@@ -151,6 +154,15 @@ class NumberClassifier:
         return self._international.is_valid(text.replace("(0)", ""))
 
 
+def _luhn(digits: str) -> bool:
+    """stdnum's luhn.is_valid for a non-empty digit string, in C loops (~0.5 µs, not ~3):
+    the digit sum is the byte sum less 48 per ASCII digit. stdnum rejects other digits."""
+    if not digits.isascii():
+        return False
+    summed = digits[-1::-2] + digits[-2::-2].translate(_DOUBLED)
+    return (sum(summed.encode()) - 48 * len(digits)) % 10 == 0
+
+
 def _is_ssn(area: int, group: int, serial: int) -> bool:
     return area not in (0, 666) and area < 900 and group != 0 and serial != 0
 
@@ -168,7 +180,7 @@ def _checksummed(candidate: str, digits: str, preceding: str) -> str | None:
         12 <= count <= 19
         and _CARD_SHAPE.fullmatch(candidate)
         and (_MAESTRO_IIN if count == 12 else _CARD_IIN).match(digits)
-        and luhn.is_valid(digits)
+        and _luhn(digits)
     ):
         return "CREDIT_CARD"
     if aadhaar_valid:
