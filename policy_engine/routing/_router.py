@@ -71,11 +71,11 @@ class RouteResult:
 
 @dataclass(slots=True)
 class StreamRoute:
-    """A stream committed to one provider: its first events, then the rest."""
+    """A stream committed to one provider: its first events, then the rest, read by read."""
 
     candidate: Candidate
     first: list[StreamEvent]
-    rest: AsyncIterator[StreamEvent]
+    rest: AsyncIterator[list[StreamEvent]]
     _exit: AsyncExitStack = field(repr=False)
 
     async def aclose(self) -> None:
@@ -365,13 +365,14 @@ class Router:
         decoder: StreamDecoder,
         chunks: AsyncIterator[bytes],
         started: float,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncIterator[list[StreamEvent]]:
+        """The events of each read together, so they can be written to the client at once."""
         try:
             async for chunk in chunks:
-                for event in decoder.feed(chunk):
-                    yield event
-            for event in decoder.close():
-                yield event
+                if events := decoder.feed(chunk):
+                    yield events
+            if events := decoder.close():
+                yield events
         except ProviderError as error:
             error.status = error.status or attempt.status
             self._failed(attempt, candidate, error, started)
