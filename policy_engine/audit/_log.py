@@ -3,6 +3,10 @@
 Sealing (canonicalise, sign, hash) and the write+fsync run on one writer thread:
 the chain makes sealing sequential anyway, and it keeps fsync off the event loop.
 `append` resolves only after the batch holding its record is durable.
+
+Records are written over zeros the writer keeps ahead of them in the segment (see
+`AuditSettings.prezero_bytes`), so their fdatasync need not commit a new file size
+or extent through the filesystem journal; rotation and close trim the zero tail.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
@@ -42,6 +45,9 @@ UNRECORDED = -1
 
 # Bounds one write (and the futures one fsync releases) when producers outpace the disk.
 _MAX_BATCH = 4096
+# After pre-zeroing failed (a full disk), records are appended as before pre-zeroing
+# existed; it is tried again no sooner than this.
+_PREZERO_RETRY_S = 1.0
 
 _log = structlog.get_logger("policy_engine.audit")
 
@@ -54,8 +60,19 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+class _Clock:
+    """UTC timestamps as `2026-01-01T00:00:00.000000Z`; date and time formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{micro:06d}Z"
 
 
 _Outcome = int | BaseException
@@ -78,6 +95,13 @@ def _settle(settled: list[tuple[_Pending, _Outcome]]) -> None:
         by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
     for loop, items in by_loop.items():
         loop.call_soon_threadsafe(_resolve_all, items)
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 class AuditLog:
@@ -107,6 +131,10 @@ class AuditLog:
         self._fd = os.open(
             segment_path(settings.dir, state.segment), os.O_WRONLY | os.O_CREAT, 0o644
         )
+        # The segment file's size: its records (state.segment_bytes), then zeros.
+        self._file_size = state.segment_bytes
+        self._prezero_retry_at = 0.0
+        self._clock = _Clock()
         self._last_checkpoint_at = time.monotonic()
         self._last_batch_size = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
@@ -163,15 +191,25 @@ class AuditLog:
 
     def _run(self) -> None:
         try:
+            self._prezero()
             while (batch := self._gather()) is not None:
+                # Pre-zeroing after a commit has settled its futures keeps it off
+                # that batch's latency.
                 if self._settings.fsync == "every_record":
                     for pending in batch:
                         self._commit([pending])
+                        self._prezero()
                 else:
                     self._commit(batch)
+                    self._prezero()
                 self._maybe_checkpoint()
         finally:
             self._checkpoint()
+            try:
+                self._trim()
+            except OSError as exc:
+                # Readers take the zero tail as the end of the data; recovery trims it.
+                _log.warning("audit_trim_failed", error=str(exc), errno=exc.errno)
             os.close(self._fd)
             os.close(self._lock_fd)
 
@@ -224,7 +262,7 @@ class AuditLog:
         for pending in batch:
             try:
                 line = self._records.seal(
-                    seq=seq, prev=prev, at=_now(), kind=pending.kind, event=pending.event
+                    seq=seq, prev=prev, at=self._clock.now(), kind=pending.kind, event=pending.event
                 )
             except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
                 # A bad event is the caller's bug; it fails alone and takes no seq.
@@ -256,33 +294,71 @@ class AuditLog:
     def _write(self, data: bytes) -> None:
         state = self._state
         if self._dirty:
-            os.ftruncate(self._fd, state.segment_bytes)
-            self._dirty = False
+            self._cut_to_records()
         if (
             state.segment_bytes
             and state.segment_bytes + len(data) > self._settings.segment_max_bytes
         ):
             self._rotate()
         self._dirty = True
-        offset = state.segment_bytes
-        view = memoryview(data)
         try:
-            while view:
-                written = os.pwrite(self._fd, view, offset)
-                view, offset = view[written:], offset + written
+            _pwrite_all(self._fd, data, state.segment_bytes)
             os.fdatasync(self._fd)
         except OSError:
             # Cut the failed batch now rather than on the next write: while the disk
             # stays full, and after a clean shutdown, a torn line would fail verify.
             # Shrinking a file needs no free space; if it fails, the next write retries.
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, state.segment_bytes)
-                self._dirty = False
+                self._cut_to_records()
             raise
         self._dirty = False
+        self._file_size = max(self._file_size, state.segment_bytes + len(data))
+
+    def _cut_to_records(self) -> None:
+        """Truncate the segment after its last durable record (dropping the zero tail too)."""
+        os.ftruncate(self._fd, self._state.segment_bytes)
+        self._file_size = self._state.segment_bytes
+        self._dirty = False
+
+    def _trim(self) -> None:
+        """Durably end the segment at its last record, for rotation and close."""
+        if self._dirty or self._file_size > self._state.segment_bytes:
+            self._cut_to_records()
+            os.fdatasync(self._fd)
+
+    def _prezero(self) -> None:
+        """Once less than half of `prezero_bytes` of zeros is left ahead of the records,
+        write and fdatasync that much more (never past `segment_max_bytes`).
+
+        A failure (a full disk) only costs the speed-up: the zeros are cut back and
+        records are appended, failing as they always did if they do not fit either.
+        """
+        chunk = self._settings.prezero_bytes
+        start = self._file_size
+        end = min(start + chunk, self._settings.segment_max_bytes)
+        if (
+            self._dirty
+            or start - self._state.segment_bytes >= chunk // 2
+            or end <= start
+            or time.monotonic() < self._prezero_retry_at
+        ):
+            return
+        try:
+            _pwrite_all(self._fd, bytes(end - start), start)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._prezero_retry_at = time.monotonic() + _PREZERO_RETRY_S
+            _log.warning("audit_prezero_failed", error=str(exc), errno=exc.errno)
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                self._file_size = end  # some zeros may be left: trim them on close
+            return
+        self._file_size = end
 
     def _rotate(self) -> None:
         state = self._state
+        self._trim()
         fd = os.open(
             segment_path(self._settings.dir, state.segment + 1),
             os.O_WRONLY | os.O_CREAT,
@@ -293,6 +369,7 @@ class AuditLog:
         self._fd = fd
         state.segment += 1
         state.segment_bytes = 0
+        self._file_size = 0
 
     def _fail(self, exc: OSError, failed: list[_Pending]) -> None:
         self._healthy = False

@@ -1,8 +1,14 @@
 """Rebuilding the writer's state from disk at startup, cutting a torn tail if a crash left one.
 
 Only a suffix of the last segment can be torn: the writer emits whole lines and
-fsyncs before acknowledging, so a crash can lose at most the bytes after the last
-newline. Damage anywhere else is not a crash artefact and stops the log from opening.
+fsyncs before acknowledging, so a crash can lose at most the batch it was writing.
+Appended, that batch is cut off after the last newline. Written over pre-zeroed
+space, a power cut can also persist its pages out of order, leaving NULs inside its
+lines, so the torn tail starts at the first line of the last segment that holds a
+NUL; cutting it may drop whole unacknowledged lines, but never records a checkpoint
+covers (checkpoints are written only over durable records). The zero tail itself is
+padding, not a tear: it is trimmed without a recovery record. Damage anywhere else
+is not a crash artefact and stops the log from opening.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from policy_engine.audit._hashing import hash_leaf
 from policy_engine.audit._merkle import CompactRange
 from policy_engine.audit._record import GENESIS_PREV
 from policy_engine.audit._store import (
+    Line,
+    data_size,
     fsync_directory,
     list_checkpoints,
     list_segments,
-    read_lines,
     segment_path,
+    split_lines,
 )
 
 
@@ -47,6 +55,8 @@ def recover(directory: Path) -> LogState:
         path.touch()
         fsync_directory(directory)
         segments = [(1, path)]
+    checkpoints = list_checkpoints(directory)
+    checkpoint_size = checkpoints[-1][0] if checkpoints else 0
     tree = CompactRange()
     prev = GENESIS_PREV
     recovered: dict[str, Any] | None = None
@@ -54,9 +64,20 @@ def recover(directory: Path) -> LogState:
         expected = segments[0][0] + position
         if number != expected:
             raise LogCorrupted(f"segment {expected:08d} is missing before {path.name}")
-        for line in read_lines(path):
-            if not line.complete and position == len(segments) - 1:
-                recovered = _cut(path, line.offset)
+        data = path.read_bytes()
+        size = data_size(data)
+        if size < len(data):
+            _truncate(path, size)
+        for line in split_lines(data):
+            if position == len(segments) - 1 and _is_torn(line):
+                torn = data[line.offset : size]
+                if b"\n" in torn and checkpoint_size > tree.size:
+                    raise LogCorrupted(
+                        f"{path.name}:{line.number}: damaged, and checkpoint {checkpoint_size} "
+                        f"covers records after it"
+                    )
+                _truncate(path, line.offset)
+                recovered = _describe_cut(path, line.offset, torn)
                 break
             where = f"{path.name}:{line.number}"
             try:
@@ -70,25 +91,32 @@ def recover(directory: Path) -> LogState:
             tree.append(leaf)
             prev = leaf.hex()
     last_number, last_path = segments[-1]
-    checkpoints = list_checkpoints(directory)
     return LogState(
         next_seq=tree.size,
         prev=prev,
         tree=tree,
         segment=last_number,
         segment_bytes=last_path.stat().st_size,
-        checkpoint_size=checkpoints[-1][0] if checkpoints else 0,
+        checkpoint_size=checkpoint_size,
         recovered=recovered,
     )
 
 
-def _cut(path: Path, offset: int) -> dict[str, Any]:
-    with path.open("r+b") as handle:
-        handle.seek(offset)
-        torn = handle.read()
-        handle.truncate(offset)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _is_torn(line: Line) -> bool:
+    return not line.complete or b"\0" in line.data
+
+
+def _truncate(path: Path, size: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe_cut(path: Path, offset: int, torn: bytes) -> dict[str, Any]:
+    """The recovery record's event; `torn` excludes the zero padding after the tear."""
     return {
         "reason": "torn tail cut at startup",
         "segment": path.name,

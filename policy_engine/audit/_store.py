@@ -2,6 +2,11 @@
 
 `DIR/segment-00000001.jsonl`, `-00000002`, ... hold records, one per line;
 `DIR/checkpoints/<tree size, 20 digits>.note` hold signed checkpoints.
+
+While the writer runs, the segment it writes to ends in a run of NUL bytes: space
+written with zeros ahead of the records, because overwriting blocks that are already
+allocated makes each fdatasync cheaper than appending. Readers take a NUL run after
+the last complete line as the end of the data; a NUL anywhere else is damage.
 """
 
 from __future__ import annotations
@@ -59,18 +64,28 @@ class Line:
     complete: bool  # False for a last line with no newline: a torn write
 
 
-def read_lines(path: Path) -> Iterator[Line]:
-    data = path.read_bytes()
+def data_size(data: bytes) -> int:
+    """Where a segment's data ends: before its trailing run of NUL bytes, if any."""
+    return len(data.rstrip(b"\0"))
+
+
+def split_lines(data: bytes) -> Iterator[Line]:
+    """The lines of a segment's bytes, up to the zero tail; NULs inside lines are kept."""
+    size = data_size(data)
     offset = 0
     number = 1
-    while offset < len(data):
-        end = data.find(b"\n", offset)
+    while offset < size:
+        end = data.find(b"\n", offset, size)
         if end < 0:
-            yield Line(number, offset, data[offset:], complete=False)
+            yield Line(number, offset, data[offset:size], complete=False)
             return
         yield Line(number, offset, data[offset:end], complete=True)
         offset = end + 1
         number += 1
+
+
+def read_lines(path: Path) -> Iterator[Line]:
+    return split_lines(path.read_bytes())
 
 
 def fsync_directory(directory: Path) -> None:

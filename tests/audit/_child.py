@@ -1,8 +1,10 @@
-"""A separate process for the crash and disk-full tests: `python _child.py MODE LOG_DIR KEY`.
+"""A separate process for the crash and disk-full tests: `python _child.py MODE LOG_DIR KEY ...`.
 
 crash:     append from many tasks forever, printing "seq request_id" once acknowledged.
-disk-full: cap the file size with RLIMIT_FSIZE, append until the log refuses, lift the
-           cap, append again; print one JSON line per step.
+disk-full: cap the file size with RLIMIT_FSIZE a little past the records (so inside the
+           segment's zero tail), append until the log refuses, lift the cap, append
+           again; print one JSON line per step. An optional last argument sets
+           `prezero_bytes`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ from policy_engine.audit import AuditLog, AuditSettings, AuditUnavailable
 
 
 def settings(
-    directory: str, key: str, on_failure: Literal["fail_closed", "fail_open"]
+    directory: str,
+    key: str,
+    on_failure: Literal["fail_closed", "fail_open"],
+    prezero_bytes: int = AuditSettings.model_fields["prezero_bytes"].default,
 ) -> AuditSettings:
-    return AuditSettings(dir=Path(directory), signing_key_file=Path(key), on_failure=on_failure)
+    return AuditSettings(
+        dir=Path(directory),
+        signing_key_file=Path(key),
+        on_failure=on_failure,
+        prezero_bytes=prezero_bytes,
+    )
 
 
 async def crash(directory: str, key: str, prefix: str) -> None:
@@ -47,17 +57,19 @@ def say(**fields: object) -> None:
     sys.stdout.flush()
 
 
-async def disk_full(directory: str, key: str, on_failure: str) -> None:
+async def disk_full(directory: str, key: str, on_failure: str, prezero: list[str]) -> None:
     mode: Literal["fail_closed", "fail_open"] = (
         "fail_open" if on_failure == "fail_open" else "fail_closed"
     )
-    log = await AuditLog.open(settings(directory, key, mode))
+    log = await AuditLog.open(settings(directory, key, mode, *map(int, prezero)))
     await log.append({"request_id": "before"})
     # Without this the kernel kills the process instead of failing the write with EFBIG.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     segment = Path(directory) / "segment-00000001.jsonl"
+    records_end = len(segment.read_bytes().rstrip(b"\0"))
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (segment.stat().st_size + 600, hard))
+    # The cap holds for every write past it, zeros already there or not.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (records_end + 600, hard))
     for attempt in range(20):
         try:
             seq = await log.append({"request_id": f"full-{attempt}", "padding": "x" * 200})
@@ -76,11 +88,11 @@ async def disk_full(directory: str, key: str, on_failure: str) -> None:
 def main() -> None:
     # stdout carries the protocol to the parent; log lines go to stderr.
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-    mode, directory, key, extra = sys.argv[1:5]
+    mode, directory, key, extra, *prezero = sys.argv[1:]
     if mode == "crash":
         asyncio.run(crash(directory, key, extra))
     else:
-        asyncio.run(disk_full(directory, key, extra))
+        asyncio.run(disk_full(directory, key, extra, prezero))
     os._exit(0)
 
 

@@ -78,13 +78,14 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_record(settings: AuditSe
 
 
 def run_disk_full_logged(
-    settings: AuditSettings, on_failure: str
+    settings: AuditSettings, on_failure: str, *prezero_bytes: str
 ) -> tuple[list[dict[str, object]], str]:
     child = spawn(
         "disk-full",
         str(settings.dir),
         str(settings.signing_key_file),
         on_failure,
+        *prezero_bytes,
         stderr=subprocess.PIPE,
     )
     out, err = child.communicate(timeout=30)
@@ -132,3 +133,16 @@ def test_a_failed_write_logs_a_clear_error_line(settings: AuditSettings) -> None
     failure = next(line for line in logged.splitlines() if "audit_write_failed" in line)
     assert "File too large" in failure
     assert "fail_closed" in failure
+
+
+def test_a_full_disk_while_pre_zeroing_only_costs_the_speed_up(settings: AuditSettings) -> None:
+    # 1 KiB of zeros ahead: the first record after the cap fits in them, the zeros
+    # that should follow it do not, nor does the next record.
+    steps, logged = run_disk_full_logged(settings, "fail_closed", "1024")
+    public = load_public_key(settings.signing_key_file.with_name("audit-signing-key.pub.pem"))
+    report = verify_log(settings.dir, [public])
+    assert "audit_prezero_failed" in logged
+    assert [step["step"] for step in steps] == ["appended", "refused", "recovered"]
+    assert steps[0]["healthy"] is True
+    assert report.records == 3
+    assert b"\0" not in (settings.dir / "segment-00000001.jsonl").read_bytes()
