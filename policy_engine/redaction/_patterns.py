@@ -64,19 +64,16 @@ _RUN_GOES_ON = re.compile(r"(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d")
 # Every value the pattern accepts contains one of these. Scanning for them first skips
 # prose at C speed; written as plain literals so the engine's first-character table
 # applies (a character class in the alternation would switch that off).
-_GATE = re.compile(
-    "|".join(
-        (
-            *"0123456789@",
-            *("://", "::", "Bearer", "bearer", "-----BEGIN"),
-            *("sk-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "eyJ"),
-        )
-    )
+_GATE_LITERALS = (
+    *"0123456789@",
+    *("://", "::", "Bearer", "bearer", "-----BEGIN"),
+    *("sk-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "eyJ"),
 )
+_GATE = re.compile("|".join(_GATE_LITERALS))
 # Each gate literal, or a piece of it that starts with a character rarer in prose
-# ("sk-" -> "k-", "eyJ" -> "yJ", the "gh*_" tokens -> "_"): a text without a hit holds
-# no gate hit either, and most texts (no PII at all) are dismissed in one scan that
-# stops far less often than the gate's own ("e" and "s" start half the words).
+# ("sk-" -> "k-", "eyJ" -> "yJ", the "gh*_" tokens -> "_"): a text is scanned for these,
+# which stops far less often than a scan for the gate's own ("e" and "s" start half the
+# words), and the gate is looked for only around each hit.
 _HINT = re.compile(
     "|".join(
         (
@@ -85,6 +82,9 @@ _HINT = re.compile(
         )
     )
 )
+# Farthest a gate literal's hint starts from the literal's own start ("github_pat_").
+_HINT_OFFSET = 6
+_LONGEST_GATE_LITERAL = len("github_pat_")
 # Longest value (but a PEM block) that can run past the token holding its gate hit:
 # grouped numbers, IBANs, NINOs, "Bearer <token>".
 _MULTI_TOKEN_REACH = 48
@@ -97,7 +97,7 @@ _MAX_DIGITS = 19
 # Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
 _MAX_GROUPS = 8
 # Token bounds come from a copy with all whitespace as " ", so one rfind finds them.
-_FLATTEN = str.maketrans(dict.fromkeys("\t\n\r\f\v", " "))
+_OTHER_SPACES = "\t\n\r\f\v"
 
 # Everything but the types that need NER (found by context, not by shape).
 STRUCTURED_TYPES: frozenset[str] = ENTITY_TYPES - {"PERSON", "LOCATION"}
@@ -112,8 +112,6 @@ class PatternDetector:
         self._numbers = NumberClassifier(phone_regions)
 
     def detect(self, text: str) -> list[Span]:
-        if _HINT.search(text) is None:
-            return []
         spans: list[Span] = []
         pos = 0
         length = len(text)
@@ -121,12 +119,12 @@ class PatternDetector:
         # Without an END line after it, a BEGIN line cannot open a key block; knowing
         # that up front keeps a text full of BEGIN lines from being rescanned for each.
         last_pem_end = text.rfind("-----END")
-        while (gate := _GATE.search(text, pos)) is not None:
+        while (gate := _next_gate(text, pos)) is not None:
             # The full pattern runs only around the gate hit: from the start of its
             # token (or the one before, for "AB 12 34 56 C") to a bound past it.
             hit = gate.start()
             if flat is None:
-                flat = text.translate(_FLATTEN)
+                flat = _flatten(text)
             start = max(pos, _token_start(flat, hit))
             endpos = max(_token_end(flat, hit), hit + _MULTI_TOKEN_REACH)
             if gate.group() == "-----BEGIN" and hit < last_pem_end:
@@ -237,6 +235,30 @@ class PatternDetector:
         dead_ends.add((first, after_phone))
         # A capped run may stop after any value: the rest is scanned again.
         return [] if open_end and first > 0 else None
+
+
+def _next_gate(text: str, pos: int) -> re.Match[str] | None:
+    """`_GATE.search(text, pos)`, found by scanning for hints instead.
+
+    A gate hit at g holds a hint in [g, g + _HINT_OFFSET], so none starts before the
+    first hint less that offset, and one starting by the hint lies whole in the window
+    searched; past the hint, the next hint tells again.
+    """
+    while (hint := _HINT.search(text, pos)) is not None:
+        at = hint.start()
+        gate = _GATE.search(text, max(pos, at - _HINT_OFFSET), at + _LONGEST_GATE_LITERAL)
+        if gate is not None and gate.start() <= at:
+            return gate
+        pos = at + 1
+    return None
+
+
+def _flatten(text: str) -> str:
+    # Most texts hold none or one of these: a few memchr scans beat one translate.
+    for space in _OTHER_SPACES:
+        if space in text:
+            text = text.replace(space, " ")
+    return text
 
 
 def _first_match(text: str, start: int, stop: int, endpos: int) -> re.Match[str] | None:

@@ -1,13 +1,19 @@
-"""The pattern detector's prefilter: a text it dismisses holds no gate hit, so no value."""
+"""The pattern detector's prefilter: a text it dismisses holds no gate hit, so no value,
+and scanning for its hints finds the gate hits a gate scan finds."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy_engine.redaction._patterns import _GATE, _HINT
-
-_GATE_LITERALS = _GATE.pattern.split("|")
+from policy_engine.redaction._patterns import (
+    _GATE,
+    _GATE_LITERALS,
+    _HINT,
+    _HINT_OFFSET,
+    _LONGEST_GATE_LITERAL,
+    _next_gate,
+)
 
 
 def test_every_gate_literal_passes_the_prefilter() -> None:
@@ -25,3 +31,19 @@ _TEXT = st.lists(_PIECES | st.text(max_size=6), max_size=12).map("".join)
 def test_a_text_the_prefilter_dismisses_has_no_gate_hit(text: str) -> None:
     if _HINT.search(text) is None:
         assert _GATE.search(text) is None
+
+
+def test_every_gate_literal_holds_a_hint_within_the_offset() -> None:
+    offsets = {literal: _HINT.search(literal) for literal in _GATE_LITERALS}
+    assert [k for k, hint in offsets.items() if hint is None or hint.start() > _HINT_OFFSET] == []
+    assert max(map(len, _GATE_LITERALS)) == _LONGEST_GATE_LITERAL
+
+
+@settings(max_examples=500)
+@given(_TEXT, st.integers(min_value=0, max_value=80))
+def test_gate_hit_found_through_hints_is_the_gate_scans_hit(text: str, pos: int) -> None:
+    expected = _GATE.search(text, pos)
+    found = _next_gate(text, pos)
+    assert (found and (found.span(), found.group())) == (
+        expected and (expected.span(), expected.group())
+    )
