@@ -13,6 +13,7 @@ import time
 import traceback
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -345,28 +346,29 @@ class Pipeline:
         try:
             # The first read may already hold the whole answer, end included. What one
             # read brought goes out in one write: a write per event cost a syscall each.
-            async for batch in _batches(route.first, route.rest):
-                out: list[bytes] = []
-                for event in batch:
-                    if isinstance(event, StreamStart) and event.usage is not None:
-                        usage.input_tokens = event.usage.input_tokens
-                    if isinstance(event, StreamEnd):
-                        out.extend(encoder.encode(restored) for restored in restorer.flush())
-                        if data := b"".join(out):
-                            yield data
-                        if event.usage is not None:
-                            usage.input_tokens = event.usage.input_tokens or usage.input_tokens
-                            usage.output_tokens = event.usage.output_tokens
-                        outcome.usage = usage
-                        # The clean end goes out only once the record is durable.
-                        outcome.redactions = session.counts
-                        await self._finish(outcome, "answered", 200)
-                        finished = True
-                        yield encoder.encode(event)
-                        return
-                    out.extend(encoder.encode(restored) for restored in restorer.feed(event))
-                if data := b"".join(out):
-                    yield data
+            async with aclosing(_batches(route.first, route.rest)) as batches:
+                async for batch in batches:
+                    out: list[bytes] = []
+                    for event in batch:
+                        if isinstance(event, StreamStart) and event.usage is not None:
+                            usage.input_tokens = event.usage.input_tokens
+                        if isinstance(event, StreamEnd):
+                            out.extend(encoder.encode(restored) for restored in restorer.flush())
+                            if data := b"".join(out):
+                                yield data
+                            if event.usage is not None:
+                                usage.input_tokens = event.usage.input_tokens or usage.input_tokens
+                                usage.output_tokens = event.usage.output_tokens
+                            outcome.usage = usage
+                            # The clean end goes out only once the record is durable.
+                            outcome.redactions = session.counts
+                            await self._finish(outcome, "answered", 200)
+                            finished = True
+                            yield encoder.encode(event)
+                            return
+                        out.extend(encoder.encode(restored) for restored in restorer.feed(event))
+                    if data := b"".join(out):
+                        yield data
             raise ProviderError(
                 ProviderErrorKind.STREAM_INTERRUPTED, "the stream ended without its final event"
             )
@@ -409,7 +411,7 @@ def _where(error: BaseException) -> str:
 
 async def _batches(
     first: list[StreamEvent], rest: AsyncIterator[list[StreamEvent]]
-) -> AsyncIterator[list[StreamEvent]]:
+) -> AsyncGenerator[list[StreamEvent], None]:
     if first:
         yield first
     async for batch in rest:

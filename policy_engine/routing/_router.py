@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,10 +75,11 @@ class StreamRoute:
 
     candidate: Candidate
     first: list[StreamEvent]
-    rest: AsyncIterator[list[StreamEvent]]
+    rest: AsyncGenerator[list[StreamEvent], None]
     _exit: AsyncExitStack = field(repr=False)
 
     async def aclose(self) -> None:
+        await self.rest.aclose()
         await self._exit.aclose()
 
 
@@ -274,23 +275,24 @@ class Router:
         attempts: list[Attempt],
     ) -> RouteResult:
         schedule = self._schedule(plan)
-        async for candidate in schedule:
-            attempt = Attempt(candidate.id)
-            attempts.append(attempt)
-            with self._tracer.span("attempt", {"provider": candidate.id}) as span:
-                codec, http = self._prepare(candidate, request, redactor)
-                started = time.perf_counter()
-                budget = min(self._settings.attempt_timeout_s, schedule.remaining())
-                try:
-                    response = await self._call(codec, http, budget, attempt)
-                    self._check_refusal(response.finish_reason, decision)
-                except ProviderError as error:
-                    span.set("outcome", error.kind.value)
-                    self._on_failure(attempt, candidate, error, started, decision, schedule)
-                    continue
-                span.set("outcome", "ok")
-                self._succeeded(attempt, candidate, started)
-                return RouteResult(response, candidate)
+        async with aclosing(schedule.candidates()) as candidates:
+            async for candidate in candidates:
+                attempt = Attempt(candidate.id)
+                attempts.append(attempt)
+                with self._tracer.span("attempt", {"provider": candidate.id}) as span:
+                    codec, http = self._prepare(candidate, request, redactor)
+                    started = time.perf_counter()
+                    budget = min(self._settings.attempt_timeout_s, schedule.remaining())
+                    try:
+                        response = await self._call(codec, http, budget, attempt)
+                        self._check_refusal(response.finish_reason, decision)
+                    except ProviderError as error:
+                        span.set("outcome", error.kind.value)
+                        self._on_failure(attempt, candidate, error, started, decision, schedule)
+                        continue
+                    span.set("outcome", "ok")
+                    self._succeeded(attempt, candidate, started)
+                    return RouteResult(response, candidate)
         raise self._exhausted(attempts)
 
     async def _open(
@@ -300,7 +302,7 @@ class Router:
         attempt: Attempt,
         exit_stack: AsyncExitStack,
         deadline: float,
-    ) -> tuple[list[StreamEvent], StreamDecoder, AsyncIterator[bytes]]:
+    ) -> tuple[list[StreamEvent], StreamDecoder, AsyncGenerator[bytes, None]]:
         """Open the stream and read until its first content event (or its end)."""
         try:
             async with asyncio.timeout_at(deadline):
@@ -312,6 +314,7 @@ class Router:
                 self._check_content_type(upstream.headers, stream=True)
                 decoder = codec.stream_decoder()
                 chunks = upstream.chunks()
+                exit_stack.push_async_callback(chunks.aclose)
                 first: list[StreamEvent] = []
                 async for chunk in chunks:
                     first.extend(decoder.feed(chunk))
@@ -333,29 +336,32 @@ class Router:
     ) -> StreamRoute:
         """Fail over freely until a provider produced its first content event, then commit."""
         schedule = self._schedule(plan)
-        async for candidate in schedule:
-            attempt = Attempt(candidate.id)
-            attempts.append(attempt)
-            with self._tracer.span("attempt", {"provider": candidate.id, "stream": True}) as span:
-                codec, http = self._prepare(candidate, request, redactor)
-                started = time.perf_counter()
-                exit_stack = AsyncExitStack()
-                try:
-                    first, decoder, chunks = await self._open(
-                        codec, http, attempt, exit_stack, schedule.deadline_loop_time()
-                    )
-                    opening = next((e for e in first if not isinstance(e, StreamStart)), None)
-                    if isinstance(opening, StreamEnd):
-                        self._check_refusal(opening.finish_reason, decision)
-                except ProviderError as error:
-                    await exit_stack.aclose()
-                    span.set("outcome", error.kind.value)
-                    self._on_failure(attempt, candidate, error, started, decision, schedule)
-                    continue
-                span.set("outcome", "ok")
-                self._succeeded(attempt, candidate, started)
-                rest = self._rest(candidate, attempt, decoder, chunks, started)
-                return StreamRoute(candidate, first, rest, exit_stack)
+        async with aclosing(schedule.candidates()) as candidates:
+            async for candidate in candidates:
+                attempt = Attempt(candidate.id)
+                attempts.append(attempt)
+                with self._tracer.span(
+                    "attempt", {"provider": candidate.id, "stream": True}
+                ) as span:
+                    codec, http = self._prepare(candidate, request, redactor)
+                    started = time.perf_counter()
+                    exit_stack = AsyncExitStack()
+                    try:
+                        first, decoder, chunks = await self._open(
+                            codec, http, attempt, exit_stack, schedule.deadline_loop_time()
+                        )
+                        opening = next((e for e in first if not isinstance(e, StreamStart)), None)
+                        if isinstance(opening, StreamEnd):
+                            self._check_refusal(opening.finish_reason, decision)
+                    except ProviderError as error:
+                        await exit_stack.aclose()
+                        span.set("outcome", error.kind.value)
+                        self._on_failure(attempt, candidate, error, started, decision, schedule)
+                        continue
+                    span.set("outcome", "ok")
+                    self._succeeded(attempt, candidate, started)
+                    rest = self._rest(candidate, attempt, decoder, chunks, started)
+                    return StreamRoute(candidate, first, rest, exit_stack)
         raise self._exhausted(attempts)
 
     async def _rest(
@@ -363,9 +369,9 @@ class Router:
         candidate: Candidate,
         attempt: Attempt,
         decoder: StreamDecoder,
-        chunks: AsyncIterator[bytes],
+        chunks: AsyncGenerator[bytes, None],
         started: float,
-    ) -> AsyncIterator[list[StreamEvent]]:
+    ) -> AsyncGenerator[list[StreamEvent], None]:
         """The events of each read together, so they can be written to the client at once."""
         try:
             async for chunk in chunks:

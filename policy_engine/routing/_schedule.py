@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from adapters import ProviderError
 from policy_engine._config import RoutingSettings
@@ -51,7 +51,9 @@ class Schedule:
             if error.retry_after is not None:
                 self._not_before[candidate.id] = time.monotonic() + error.retry_after
 
-    async def __aiter__(self) -> AsyncIterator[Candidate]:
+    async def candidates(self) -> AsyncGenerator[Candidate, None]:
+        """Close it when done early (contextlib.aclosing): a dropped async generator is
+        finalized through call_soon_threadsafe, an extra wake-up of the loop."""
         settings = self._settings
         pending = list(self._plan)
         for round_index in range(settings.attempts_per_provider):

@@ -7,7 +7,7 @@ under load here (see the performance issue); one pooled session serves all provi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ class UpstreamStream:
     _limit: int
     _seen: int = 0
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in self._content.iter_any():
                 self._seen = _counted(self._seen + len(chunk), self._limit)
