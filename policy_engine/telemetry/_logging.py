@@ -10,10 +10,6 @@ import orjson
 import structlog
 
 
-def _dumps(value: Any, default: Any = None) -> str:
-    return orjson.dumps(value, default=default).decode()
-
-
 def configure_logging(level: str) -> None:
     structlog.configure(
         processors=[
@@ -21,12 +17,14 @@ def configure_logging(level: str) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=_dumps),
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # Bytes straight from orjson, line and newline in one write(2); the text logger
+        # wrote the newline with a second system call.
+        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
         cache_logger_on_first_use=True,
     )
 
