@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 from policy_engine.redaction._types import ENTITY_TYPES, Span
 from policy_engine.redaction._validators import (
@@ -55,9 +56,10 @@ _IPV6 = (
 # possessive quantifier keeps the engine from retrying every shorter prefix of a run;
 # a last group glued to a word ("12345678Z") is dropped after the match. An inner
 # "(" is only the European "(0)", so "(415) 555-0132 (415) 555-0132" stays two runs.
-_NUMBER = r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d){3,63}+)"
+# At any point at most one separator can be followed by a digit, so the branches'
+# order does not change the match: a bare digit, the commonest, is tried first.
+_NUMBER = r"(?P<number>(?<![\w.+/#@:(-])\+?\(?\d(?:\d|[ .\-/]\d|\)[ .-]?\d| ?\(0\) ?\d){3,63}+)"
 _PATTERN = re.compile("|".join((_CREDENTIALS, _EMAIL, _NINO, _NATIONAL_ID, _IBAN, _IPV6, _NUMBER)))
-_SPACE_RUN = re.compile(r"\S+")
 _NON_WORD = re.compile(r"\W")
 _GLUED = re.compile(r"(?!x\d)\w|[.\-/]\d|:\w")
 _RUN_GOES_ON = re.compile(r"(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d")
@@ -96,6 +98,8 @@ _CONTEXT = 40
 _MAX_DIGITS = 19
 # Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
 _MAX_GROUPS = 8
+# A run holds digits and these; deleting them leaves its digits.
+_NOT_DIGITS = str.maketrans("", "", "+().-/ ")
 # Token bounds come from a copy with all whitespace as " ", so one rfind finds them.
 _OTHER_SPACES = "\t\n\r\f\v"
 
@@ -176,63 +180,94 @@ class PatternDetector:
         tax id or French NIR checksum) is taken: a phone shape or a 1-in-10 checksum is
         too easily found inside an unrelated run of digits (a failed IBAN, say).
         """
-        groups = _groups(value)
-        before = text[max(0, start - _CONTEXT) : start]
-        covered = self._cover(value, groups, 0, before, set(), open_end=open_end)
+        digits = len(value.translate(_NOT_DIGITS))
+        if digits < 6 and value.count(".") < 3:
+            # Too short for any value but a dotted quad, and so is every part (a year,
+            # an amount): the commonest run in prose.
+            return []
+        run = _Run(self._numbers, value, text[max(0, start - _CONTEXT) : start])
+        # Most runs are one value: the cover's first try, made before the groups are cut.
+        # (The groups of a run are separated by single spaces: see _NUMBER.)
+        groups = value.count(" ") + 1
+        if groups <= _MAX_GROUPS and digits <= _MAX_DIGITS and (digits >= 7 or groups == 1):
+            entity = run.verdict(0, len(value))
+            if entity is not None:
+                return [Span(start, start + len(value), entity)]
+        covered = run.cover(0, open_end=open_end)
         if covered is not None:
             return [Span(start + a, start + b, t) for a, b, t in covered if t]
-        for first, (begin, _, _) in enumerate(groups):
-            for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
-                end = groups[last][1]
+        for first, (begin, _, _) in enumerate(run.groups):
+            for last in range(min(len(run.groups), first + _MAX_GROUPS) - 1, first - 1, -1):
+                end = run.groups[last][1]
+                if run.rejected(begin, end):
+                    continue
                 preceding = text[max(0, start + begin - _CONTEXT) : start + begin]
                 entity = self._numbers.classify(value[begin:end], preceding, whole=False)
                 if entity is not None:
                     return [Span(start + begin, start + end, entity)]
         return []
 
-    def _cover(
-        self,
-        value: str,
-        groups: list[tuple[int, int, int]],
-        first: int,
-        before: str,
-        dead_ends: set[tuple[int, bool]],
-        after_phone: bool = False,
-        *,
-        open_end: bool = False,
+
+class _Run:
+    """A digit run while it is split into values.
+
+    Covering tries a group sequence again after each way of reaching it, and the search
+    for a strong part tries them all once more: each sequence is classified once, and
+    the verdicts are dropped with the run.
+    """
+
+    def __init__(self, numbers: NumberClassifier, value: str, before: str) -> None:
+        self._numbers = numbers
+        self._value = value
+        self._before = before
+        self._verdicts: dict[tuple[int, int], str | None] = {}
+        self._dead_ends: set[tuple[int, bool]] = set()
+
+    @cached_property
+    def groups(self) -> list[tuple[int, int, int]]:
+        # Only when the run is not one value as a whole.
+        return _groups(self._value)
+
+    def verdict(self, begin: int, end: int) -> str | None:
+        """The type of value[begin:end] as a whole value."""
+        key = (begin, end)
+        if key not in self._verdicts:
+            preceding = (self._before + self._value[:begin])[-_CONTEXT:]
+            self._verdicts[key] = self._numbers.classify(self._value[begin:end], preceding)
+        return self._verdicts[key]
+
+    def rejected(self, begin: int, end: int) -> bool:
+        # Rejected whole, a sequence is rejected as a part too: a part needs a stronger check.
+        key = (begin, end)
+        return key in self._verdicts and self._verdicts[key] is None
+
+    def cover(
+        self, first: int, after_phone: bool = False, *, open_end: bool = False
     ) -> list[tuple[int, int, str]] | None:
         """Groups[first:] as consecutive (start, end, type) parts; type "" is a short group,
         allowed only last in the run and after a phone number ("call 030 1234567 2
         times"): elsewhere, short groups are more likely the rest of a card or account
         number that failed its check."""
+        groups = self.groups
         if first == len(groups):
             return []
-        if (first, after_phone) in dead_ends:
+        if (first, after_phone) in self._dead_ends:
             return None
         begin = groups[first][0]
-        preceding = (before + value[:begin])[-_CONTEXT:]
         for last in range(min(len(groups), first + _MAX_GROUPS) - 1, first - 1, -1):
             end = groups[last][1]
             digits = groups[last][2] - (groups[first - 1][2] if first else 0)
             # No value has more digits; fewer than seven only as one group (an IP address).
             if digits > _MAX_DIGITS or (digits < 7 and last > first):
                 continue
-            entity = self._numbers.classify(value[begin:end], preceding)
+            entity = self.verdict(begin, end)
             if entity is None and after_phone and last == first == len(groups) - 1 and digits <= 4:
                 entity = ""
             if entity is not None:
-                rest = self._cover(
-                    value,
-                    groups,
-                    last + 1,
-                    before,
-                    dead_ends,
-                    entity == "PHONE_NUMBER",
-                    open_end=open_end,
-                )
+                rest = self.cover(last + 1, entity == "PHONE_NUMBER", open_end=open_end)
                 if rest is not None:
                     return [(begin, end, entity), *rest]
-        dead_ends.add((first, after_phone))
+        self._dead_ends.add((first, after_phone))
         # A capped run may stop after any value: the rest is scanned again.
         return [] if open_end and first > 0 else None
 
@@ -304,12 +339,16 @@ def _unglued(match: re.Match[str], text: str) -> str:
 
 
 def _groups(run: str) -> list[tuple[int, int, int]]:
-    """(start, end, digits so far) of each whitespace-separated group of a run."""
+    """(start, end, digits so far) of each space-separated group of a run."""
     groups = []
     total = 0
-    for match in _SPACE_RUN.finditer(run):
-        total += sum(map(str.isdigit, match.group()))
-        groups.append((match.start(), match.end(), total))
+    end = -1
+    for group in run.split(" "):
+        start = end + 1
+        end = start + len(group)
+        if group:
+            total += len(group.translate(_NOT_DIGITS))
+            groups.append((start, end, total))
     return groups
 
 
