@@ -21,6 +21,7 @@ from policy_engine.redaction._validators import (
     is_ipv6,
     is_nino,
     national_id_type,
+    run_digits,
 )
 
 _CREDENTIALS = (
@@ -98,8 +99,6 @@ _CONTEXT = 40
 _MAX_DIGITS = 19
 # Most groups one value is written in (a French NIR: "2 64 07 75 056 874 57").
 _MAX_GROUPS = 8
-# A run holds digits and these; deleting them leaves its digits.
-_NOT_DIGITS = str.maketrans("", "", "+().-/ ")
 # Token bounds come from a copy with all whitespace as " ", so one rfind finds them.
 _OTHER_SPACES = "\t\n\r\f\v"
 
@@ -130,10 +129,10 @@ class PatternDetector:
             if flat is None:
                 flat = _flatten(text)
             start = max(pos, _token_start(flat, hit))
-            endpos = max(_token_end(flat, hit), hit + _MULTI_TOKEN_REACH)
+            token_end = _token_end(flat, hit)
+            endpos = max(token_end, hit + _MULTI_TOKEN_REACH)
             if gate.group() == "-----BEGIN" and hit < last_pem_end:
                 endpos = length
-            token_end = _token_end(flat, hit)
             match = _first_match(text, start, token_end, endpos)
             if match is not None and match.end() > endpos - _SEPARATOR_REACH:
                 # Maybe cut short by the bound (a value stops short of it when the bound
@@ -180,7 +179,7 @@ class PatternDetector:
         tax id or French NIR checksum) is taken: a phone shape or a 1-in-10 checksum is
         too easily found inside an unrelated run of digits (a failed IBAN, say).
         """
-        digits = len(value.translate(_NOT_DIGITS))
+        digits = len(run_digits(value))
         if digits < 6 and value.count(".") < 3:
             # Too short for any value but a dotted quad, and so is every part (a year,
             # an amount): the commonest run in prose.
@@ -347,7 +346,7 @@ def _groups(run: str) -> list[tuple[int, int, int]]:
         start = end + 1
         end = start + len(group)
         if group:
-            total += len(group.translate(_NOT_DIGITS))
+            total += len(run_digits(group))
             groups.append((start, end, total))
     return groups
 

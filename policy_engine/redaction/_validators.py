@@ -22,6 +22,7 @@ from policy_engine.redaction._phones import InternationalNumbers, PhoneValidator
 
 DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN")
 
+_RUN_SEPARATORS = str.maketrans("", "", "+().-/ ")
 _DATE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
 _SSN = re.compile(r"(\d{3})([ .-])(\d{2})\2(\d{4})")
 _DOTTED_QUAD = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
@@ -47,8 +48,10 @@ _CARD_IIN = re.compile(r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
-def _digits(text: str) -> str:
-    return "".join(filter(str.isdigit, text))
+def run_digits(run: str) -> str:
+    """The digits of a digit run or of a part of one, which holds nothing but digits and
+    the characters of its separators (see _patterns._NUMBER)."""
+    return run.translate(_RUN_SEPARATORS)
 
 
 def is_ipv4(candidate: str, preceding: str) -> bool:
@@ -118,12 +121,12 @@ class NumberClassifier:
         self._international = InternationalNumbers()
 
     def classify(self, candidate: str, preceding: str, *, whole: bool = True) -> str | None:
-        """The candidate's type; `whole` is False for groups cut from a longer run, which
-        then need a strong check (an international prefix, an SSN's shape, a 1-in-97 or
-        stricter checksum) to count."""
+        """The type of a digit run or of a part of one; `whole` is False for groups cut
+        from a longer run, which then need a strong check (an international prefix, an
+        SSN's shape, a 1-in-97 or stricter checksum) to count."""
         if _DOTTED_QUAD.fullmatch(candidate):
             return "IP_ADDRESS" if is_ipv4(candidate, preceding) else None
-        digits = _digits(candidate)
+        digits = run_digits(candidate)
         if len(digits) < 6:
             return None
         ssn = _SSN.fullmatch(candidate)

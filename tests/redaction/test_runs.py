@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_engine.redaction._patterns import _NUMBER, _groups
-from policy_engine.redaction._validators import NumberClassifier
+from policy_engine.redaction._validators import NumberClassifier, run_digits
 
 # The number pattern as first written, separators in their natural order.
 PLAIN_NUMBER = re.compile(
@@ -53,6 +53,15 @@ def test_groups_of_a_run_are_separated_by_single_spaces(text: str) -> None:
     # What lets the first try count groups and digits without cutting the run.
     for run in _runs(text):
         assert (len(_groups(run)), _groups(run)[-1][1]) == (run.count(" ") + 1, len(run))
+
+
+@given(_RUN_TEXT, st.integers(0, 40), st.integers(0, 40))
+def test_digits_of_a_run_or_a_part_of_it_are_its_digit_characters(
+    text: str, begin: int, end: int
+) -> None:
+    for run in _runs(text):
+        part = run[begin:end]
+        assert run_digits(part) == "".join(filter(str.isdigit, part))
 
 
 _SHORT = st.text("0123456789٣.-/ ()+", max_size=14).filter(
