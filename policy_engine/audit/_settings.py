@@ -39,8 +39,8 @@ class AuditSettings(BaseModel):
         description=(
             "How far ahead of the records the writer keeps the segment written with zeros "
             "(extended by this much, fdatasync'd, when less than half is left): overwriting "
-            "allocated blocks makes each record's fdatasync cheaper than an append on ext4 "
-            "and XFS. 0 turns it off, e.g. on copy-on-write filesystems, where it cannot pay."
+            "allocated blocks makes each record's fdatasync cheaper than an append (measured "
+            "on ext4). 0 turns it off, e.g. on copy-on-write filesystems, where it cannot pay."
         ),
     )
     checkpoint_every_records: int = Field(
