@@ -31,8 +31,10 @@ class _NoAudit:
 
     healthy = True
 
-    async def append(self, event: dict[str, Any]) -> int:
-        return 0
+    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        done.set_result(0)
+        return done
 
     async def close(self) -> None:
         return None

@@ -154,7 +154,7 @@ class AuditLog:
         if state.recovered is not None:
             _log.warning("audit_torn_tail_cut", cut=state.recovered)
             try:
-                await log._submit("recovery", state.recovered)
+                await log._enqueue("recovery", state.recovered)
             except AuditError:
                 await log.close()  # do not leave the writer thread behind a failed open
                 raise
@@ -169,8 +169,16 @@ class AuditLog:
         """Records made durable so far (the Merkle tree size)."""
         return self._state.tree.size
 
+    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
+        """Queue a request's record now; the future resolves to its seq once it is durable.
+
+        Not a coroutine, so a caller can shield the future itself rather than a task
+        wrapping it: one task and one loop iteration less per request.
+        """
+        return self._enqueue("request", event)
+
     async def append(self, event: dict[str, Any]) -> int:
-        return await self._submit("request", event)
+        return await self.submit(event)
 
     async def close(self) -> None:
         with self._lock:
@@ -180,14 +188,14 @@ class AuditLog:
             self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
 
-    async def _submit(self, kind: str, event: dict[str, Any]) -> int:
+    def _enqueue(self, kind: str, event: dict[str, Any]) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         with self._lock:
             if self._closed:
                 raise AuditUnavailable("the audit log is closed")
             self._queue.put(_Pending(kind, event, future, loop))
-        return await future
+        return future
 
     def _run(self) -> None:
         try:

@@ -89,7 +89,9 @@ Reply = JsonReply | StreamReply
 
 
 class AuditSink(Protocol):
-    async def append(self, event: dict[str, Any]) -> int: ...
+    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
+        """Queue the record; the future resolves once it is durable."""
+        ...
 
     @property
     def healthy(self) -> bool: ...
@@ -289,7 +291,8 @@ class Pipeline:
         self._count_usage(outcome)
         try:
             with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
-                await asyncio.shield(self._audit.append(outcome.audit_event()))
+                # Shielded: a client that leaves does not take its record with it.
+                await asyncio.shield(self._audit.submit(outcome.audit_event()))
         except AuditError:
             self._metrics.audit_failures.inc()
             _log.error(
