@@ -120,8 +120,8 @@ class PatternDetector:
         length = len(text)
         flat: str | None = None
         # Without an END line after it, a BEGIN line cannot open a key block; knowing
-        # that up front keeps a text full of BEGIN lines from being rescanned for each.
-        last_pem_end = text.rfind("-----END")
+        # that once keeps a text full of BEGIN lines from being rescanned for each.
+        last_pem_end: int | None = None
         while (gate := _next_gate(text, pos)) is not None:
             # The full pattern runs only around the gate hit: from the start of its
             # token (or the one before, for "AB 12 34 56 C") to a bound past it.
@@ -131,8 +131,11 @@ class PatternDetector:
             start = max(pos, _token_start(flat, hit))
             token_end = _token_end(flat, hit)
             endpos = max(token_end, hit + _MULTI_TOKEN_REACH)
-            if gate.group() == "-----BEGIN" and hit < last_pem_end:
-                endpos = length
+            if gate.group() == "-----BEGIN":
+                if last_pem_end is None:
+                    last_pem_end = text.rfind("-----END")
+                if hit < last_pem_end:
+                    endpos = length
             match = _first_match(text, start, token_end, endpos)
             if match is not None and match.end() > endpos - _SEPARATOR_REACH:
                 # Maybe cut short by the bound (a value stops short of it when the bound
