@@ -18,7 +18,7 @@ from stdnum.in_ import aadhaar
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
 
-from policy_engine.redaction._phones import InternationalNumbers, PhoneValidator
+from policy_engine.redaction._phones import PhoneValidator
 
 DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN")
 
@@ -118,7 +118,6 @@ class NumberClassifier:
 
     def __init__(self, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
         self._phones = PhoneValidator(phone_regions)
-        self._international = InternationalNumbers()
 
     def classify(self, candidate: str, preceding: str, *, whole: bool = True) -> str | None:
         """The type of a digit run or of a part of one; `whole` is False for groups cut
@@ -154,7 +153,7 @@ class NumberClassifier:
         text = candidate if candidate[0] == "+" else "+" + candidate[2:]
         # "+44 (0)20 ...": the bracketed trunk prefix is common in Europe; phonenumbers
         # rejects it inside an international number.
-        return self._international.is_valid(text.replace("(0)", ""))
+        return self._phones.is_international(text.replace("(0)", ""))
 
 
 def _luhn(digits: str) -> bool:

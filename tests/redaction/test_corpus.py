@@ -21,7 +21,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from stdnum import luhn
 
 from policy_engine.redaction import PatternDetector, _validators
-from policy_engine.redaction._phones import InternationalNumbers, is_valid
+from policy_engine.redaction._numbering import PhoneNumbers, is_valid
 
 CORPUS = Path(__file__).with_name("data") / "detector_corpus.jsonl"
 DETECTOR = PatternDetector()
@@ -46,7 +46,8 @@ def test_detector_finds_the_recorded_spans_in_every_corpus_text() -> None:
 def _library_checks() -> Iterator[None]:
     """The detector with phonenumbers' parse and stdnum's Luhn in place of its own."""
     with (
-        patch.object(InternationalNumbers, "is_valid", lambda _, text: is_valid(text, None)),
+        patch.object(PhoneNumbers, "is_valid_international", lambda _, t: is_valid(t, None)),
+        patch.object(PhoneNumbers, "is_valid_national", lambda _, t, r: is_valid(t, r)),
         patch.object(_validators, "_luhn", luhn.is_valid),
     ):
         yield
