@@ -41,6 +41,19 @@ class SSEDecoder:
             self._pending_cr = False
             text = text.removeprefix("\n")
         events: list[SSEEvent] = []
+        if "\r" not in text:
+            # LF-only text (what providers send): split in C rather than search per line.
+            *lines, rest = text.split("\n")
+            if lines and self._partial:
+                lines[0] = "".join(self._partial) + lines[0]
+                self._partial = []
+            for line in lines:
+                event = self._line(line)
+                if event is not None:
+                    events.append(event)
+            if rest:
+                self._partial.append(rest)
+            return events
         start = 0
         length = len(text)
         # Only the new text is scanned and an unfinished line is kept in pieces, so a

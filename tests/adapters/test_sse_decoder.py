@@ -111,3 +111,30 @@ def test_any_split_of_the_bytes_gives_the_same_events(
     chunks = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
     expected = [SSEEvent("\n".join(lines), name or "message") for name, lines in events]
     assert decode(*chunks) == expected
+
+
+@given(
+    events=_events,
+    newlines=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=1, max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12),
+)
+def test_line_endings_may_change_from_line_to_line(
+    events: list[tuple[str, list[str]]], newlines: list[str], cuts: list[int]
+) -> None:
+    """LF-only chunks take a faster path than chunks holding a CR; mixing them changes nothing."""
+    # A CR then an LF would be one CRLF ending, not two: such an LF becomes a CRLF.
+    cycle = newlines * 64
+    cycle = [
+        e if i == 0 or e != "\n" or cycle[i - 1] != "\r" else "\r\n" for i, e in enumerate(cycle)
+    ]
+    endings = iter(cycle)
+    wire = "".join(
+        (f"event: {name}{next(endings)}" if name else "")
+        + "".join(f"data: {line}{next(endings)}" for line in lines)
+        + next(endings)
+        for name, lines in events
+    ).encode()
+    points = sorted({min(c, len(wire)) for c in cuts})
+    chunks = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
+    expected = [SSEEvent("\n".join(lines), name or "message") for name, lines in events]
+    assert decode(*chunks) == expected
