@@ -2,16 +2,19 @@
 
     .venv/bin/python bench/audit_bench.py [--seconds 3] [--clients 64] [--dir PATH]
 
-Prints the cost of each sealing step (canonicalise, sign, hash), then records/s and
-append latency with fsync=batch and fsync=every_record, each run for a bounded time.
-`--dir` picks the filesystem to measure (fsync cost is the disk's); default is a
-temporary directory.
+Prints the cost of each sealing step (canonicalise, sign, hash); what one write plus
+fdatasync costs on the disk, appending or over pre-zeroed blocks (as the log writes);
+then records/s and append latency with fsync=batch and fsync=every_record, and with one
+client at a time (the latency a lone request pays, with the CPU per record). Each run
+is bounded in time. `--dir` picks the filesystem to measure (fsync cost is the disk's);
+default is a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -76,18 +79,45 @@ def breakdown() -> None:
     print(f"  full seal:              {total:7.1f} us")
 
 
+def disk_probe(directory: Path, writes: int = 1000) -> None:
+    """p50/p90 of one ~840-byte pwrite + fdatasync: appending, and over pre-zeroed blocks."""
+    record = b"x" * 839 + b"\n"
+    for mode in ("append", "pre-zeroed"):
+        path = directory / f"probe-{mode}"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if mode == "pre-zeroed":
+                os.pwrite(fd, bytes(writes * len(record) + 4096), 0)
+                os.fsync(fd)
+            times = []
+            for index in range(writes):
+                start = time.perf_counter()
+                os.pwrite(fd, record, index * len(record))
+                os.fdatasync(fd)
+                times.append(time.perf_counter() - start)
+        finally:
+            os.close(fd)
+            path.unlink()
+        times.sort()
+        print(
+            f"disk: write + fdatasync, {mode:<10}  p50 {times[len(times) // 2] * 1e3:5.3f} ms  "
+            f"p90 {times[len(times) * 9 // 10] * 1e3:5.3f} ms  ({writes} writes)"
+        )
+
+
 async def throughput(
     directory: Path,
     key_file: Path,
     mode: Literal["batch", "every_record"],
     seconds: float,
     clients: int,
-    interval_ms: float,
+    interval_ms: float | None,
 ) -> None:
-    settings = AuditSettings(
-        dir=directory, signing_key_file=key_file, fsync=mode, batch_interval_ms=interval_ms
-    )
+    settings = AuditSettings(dir=directory, signing_key_file=key_file, fsync=mode)
+    if interval_ms is not None:
+        settings = settings.model_copy(update={"batch_interval_ms": interval_ms})
     log = await AuditLog.open(settings)
+    cpu = os.times()
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
@@ -100,14 +130,19 @@ async def throughput(
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
+    after = os.times()
     await log.close()
     latencies.sort()
     p50 = statistics.median(latencies) * 1e3
     p99 = latencies[int(len(latencies) * 0.99)] * 1e3
+    count = len(latencies)
+    user = (after.user - cpu.user) / count * 1e6
+    system = (after.system - cpu.system) / count * 1e6
     print(
-        f"fsync={mode:<12} {len(latencies) / elapsed:9.0f} records/s  "
+        f"fsync={mode:<12} {count / elapsed:9.0f} records/s  "
         f"append p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
-        f"({len(latencies)} records, {clients} clients)"
+        f"CPU {user + system:4.0f} us/record (user {user:.0f}, sys {system:.0f})  "
+        f"({count} records, {clients} clients)"
     )
 
 
@@ -116,17 +151,32 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per fsync mode")
     parser.add_argument("--clients", type=int, default=64, help="concurrent appenders")
     parser.add_argument(
-        "--interval-ms", type=float, default=2.0, help="group-commit window (batch mode)"
+        "--interval-ms",
+        type=float,
+        help="extra group-commit window (batch mode; default: audit.batch_interval_ms's)",
     )
     parser.add_argument("--dir", type=Path, help="where to write (default: a temp dir)")
     args = parser.parse_args()
     breakdown()
     with tempfile.TemporaryDirectory(dir=args.dir) as temp:
         root = Path(temp)
+        disk_probe(root)
         private, _ = write_key_pair(root / "keys", Ed25519PrivateKey.generate())
-        for mode in ("batch", "every_record"):
+        runs: list[tuple[Literal["batch", "every_record"], int]] = [
+            ("batch", args.clients),
+            ("every_record", args.clients),
+            ("batch", 1),
+        ]
+        for mode, clients in runs:
             asyncio.run(
-                throughput(root / mode, private, mode, args.seconds, args.clients, args.interval_ms)
+                throughput(
+                    root / f"{mode}-{clients}",
+                    private,
+                    mode,
+                    args.seconds,
+                    clients,
+                    args.interval_ms,
+                )
             )
 
 
