@@ -1,49 +1,341 @@
-"""Every aiohttp error is translated to a provider error kind, in one place."""
+"""The provider transport: our HTTP/1.1 client against raw sockets, and error translation.
+
+The servers here write exact bytes (keep-alive, chunks, bodies ended by the connection,
+interim answers, broken answers, TLS), which a framework would normalise away.
+"""
 
 from __future__ import annotations
 
-import inspect
+import asyncio
+import datetime
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 
-import aiohttp
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from adapters import ProviderErrorKind
-from policy_engine.routing import translate_error
+from adapters import HttpRequest, ProviderError, ProviderErrorKind
+from policy_engine.routing import UpstreamTransport, translate_error
+from policy_engine.routing._http1 import Disconnected, Http1Error
 
-
-def _client_errors() -> list[type[BaseException]]:
-    return [
-        obj
-        for _, obj in inspect.getmembers(aiohttp)
-        if inspect.isclass(obj) and issubclass(obj, aiohttp.ClientError)
-    ]
-
-
-def _instance(cls: type[BaseException]) -> BaseException:
-    instance = cls.__new__(cls)
-    BaseException.__init__(instance)
-    return instance
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
 
 
-@pytest.mark.parametrize("cls", _client_errors(), ids=lambda c: c.__name__)
+@asynccontextmanager
+async def raw_server(
+    handler: Handler, context: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """A server that runs `handler` per connection; yields its base URL and a
+    connection counter."""
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            await handler(reader, writer)
+        except (asyncio.CancelledError, ConnectionError):
+            pass  # the test is over, or the client left: nothing to answer
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    scheme = "https" if context else "http"
+    try:
+        yield f"{scheme}://localhost:{port}", connections
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return head + await reader.readexactly(length)
+
+
+def answering(*answers: bytes, then_close: bool = False) -> Handler:
+    """Answer each request on a connection with the next of `answers`."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for answer in answers:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(answer)
+            await writer.drain()
+        if not then_close:
+            await reader.read()  # hold the connection until the client goes
+
+    return handler
+
+
+def post(url: str, headers: dict[str, str] | None = None) -> HttpRequest:
+    return HttpRequest("POST", f"{url}/v1/chat", headers or {"x-test": "1"}, b'{"q": 1}')
+
+
+def transport(context: ssl.SSLContext | None = None) -> UpstreamTransport:
+    return UpstreamTransport(connect_timeout_s=2, first_byte_timeout_s=2, ssl_context=context)
+
+
+async def test_a_kept_alive_connection_serves_the_next_request() -> None:
+    async with raw_server(answering(OK, OK)) as (url, connections):
+        client = transport()
+        first = await client.send(post(url))
+        second = await client.send(post(url))
+        await client.close()
+    assert (first.status, first.body, second.body) == (200, b"{}", b"{}")
+    assert len(connections) == 1
+
+
+async def test_the_request_carries_host_length_and_asks_for_no_compression() -> None:
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(OK)
+        await writer.drain()
+
+    async with raw_server(handler) as (url, _):
+        client = transport()
+        await client.send(post(url, {"authorization": "Bearer k"}))
+        await client.close()
+    head, _, body = seen[0].partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /v1/chat HTTP/1.1"
+    assert {"host: " + url.removeprefix("http://"), "content-length: 8"} <= set(lines)
+    assert {"accept-encoding: identity", "authorization: Bearer k"} <= set(lines)
+    assert body == b'{"q": 1}'
+
+
+async def test_a_connection_the_provider_closed_while_idle_is_not_reused() -> None:
+    async with raw_server(answering(OK, then_close=True)) as (url, connections):
+        client = transport()
+        await client.send(post(url))
+        await asyncio.sleep(0.05)  # the server has closed the kept-alive connection
+        again = await client.send(post(url))
+        await client.close()
+    assert again.body == b"{}"
+    assert len(connections) == 2
+
+
+async def test_an_answer_told_to_close_is_not_reused() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}"
+    async with raw_server(answering(closing)) as (url, connections):
+        client = transport()
+        await client.send(post(url))
+        await client.send(post(url))
+        await client.close()
+    assert len(connections) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "body"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", b"{}"),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"4\r\ndata\r\n5\r\n: x\n\n\r\n0\r\n\r\n",
+            b"data: x\n\n",
+        ),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + OK, b"{}"),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+    ],
+    ids=["chunked", "chunks-joined", "interim-answer-first", "no-content"],
+)
+async def test_answer_framings_are_read_whole(answer: bytes, body: bytes) -> None:
+    async with raw_server(answering(answer, answer)) as (url, connections):
+        client = transport()
+        first = await client.send(post(url))
+        second = await client.send(post(url))
+        await client.close()
+    assert (first.body, second.body) == (body, body)
+    assert len(connections) == 1
+
+
+async def test_a_body_without_length_or_chunks_ends_with_the_connection() -> None:
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: 1\n\n"
+    async with raw_server(answering(answer, then_close=True)) as (url, _):
+        client = transport()
+        response = await client.send(post(url))
+        await client.close()
+    assert response.body == b"data: 1\n\n"
+
+
+async def test_a_large_body_arrives_intact_through_flow_control() -> None:
+    payload = bytes(range(256)) * (12 * 1024)  # 3 MiB: past the read pause threshold
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(payload) + payload
+    async with raw_server(answering(answer)) as (url, _):
+        client = transport()
+        request = post(url)
+        async with client.open(request) as stream:
+            pieces = []
+            async for chunk in stream.chunks():
+                pieces.append(chunk)
+                await asyncio.sleep(0)  # a slow reader
+        await client.close()
+    assert b"".join(pieces) == payload
+
+
+async def test_an_answer_over_the_size_limit_is_refused() -> None:
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 100
+    async with raw_server(answering(answer)) as (url, _):
+        client = UpstreamTransport(
+            connect_timeout_s=2, first_byte_timeout_s=2, max_response_bytes=50
+        )
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
+
+
+async def test_bytes_that_are_not_http_are_a_malformed_answer() -> None:
+    async with raw_server(answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")) as (url, _):
+        client = transport()
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
+
+
+async def test_a_connection_cut_mid_body_is_an_interrupted_stream() -> None:
+    partial = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 10
+    async with raw_server(answering(partial, then_close=True)) as (url, _):
+        client = transport()
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.STREAM_INTERRUPTED
+
+
+async def test_a_connection_closed_before_any_answer_is_a_connection_error() -> None:
+    async with raw_server(answering(b"", then_close=True)) as (url, _):
+        client = transport()
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.CONNECTION
+
+
+async def test_a_stalled_body_times_out() -> None:
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    async with raw_server(stall) as (url, _):
+        client = UpstreamTransport(connect_timeout_s=1, first_byte_timeout_s=0.2)
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.TIMEOUT
+
+
+async def test_a_refused_connection_is_a_connection_error() -> None:
+    client = transport()
+    with pytest.raises(ProviderError) as caught:
+        await client.send(post("http://127.0.0.1:1"))
+    await client.close()
+    assert caught.value.kind is ProviderErrorKind.CONNECTION
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"x-evil": "a\r\nx-injected: 1"}, {"x-evil\r\nx-injected": "1"}, {"x-nul": "a\0b"}],
+)
+async def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(
+    headers: dict[str, str],
+) -> None:
+    async with raw_server(answering(OK)) as (url, connections):
+        client = transport()
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url, headers))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.CONNECTION
+    assert connections == []
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for "localhost" and a client context that trusts it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+async def test_https_verifies_the_provider_certificate(tmp_path: Path) -> None:
+    server_context, trusting = _self_signed(tmp_path)
+    async with raw_server(answering(OK, OK), server_context) as (url, _):
+        client = transport(trusting)
+        answer = await client.send(post(url))
+        again = await client.send(post(url))
+        await client.close()
+        untrusting = transport()  # the system's CAs: the self-signed certificate fails
+        with pytest.raises(ProviderError) as caught:
+            await untrusting.send(post(url))
+        await untrusting.close()
+    assert (answer.body, again.body) == (b"{}", b"{}")
+    assert caught.value.kind is ProviderErrorKind.CONNECTION
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (TimeoutError(), ProviderErrorKind.TIMEOUT),
+        (Disconnected("x"), ProviderErrorKind.CONNECTION),
+        (Http1Error("x"), ProviderErrorKind.MALFORMED_RESPONSE),
+        (ConnectionRefusedError(), ProviderErrorKind.CONNECTION),
+        (ConnectionResetError(), ProviderErrorKind.CONNECTION),
+        (ssl.SSLCertVerificationError(), ProviderErrorKind.CONNECTION),
+        (OSError(), ProviderErrorKind.CONNECTION),
+        (ValueError("invalid provider URL"), ProviderErrorKind.CONNECTION),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else "",
+)
 @pytest.mark.parametrize("mid_body", [False, True])
-def test_every_aiohttp_client_error_is_a_retryable_failure(
-    cls: type[BaseException], mid_body: bool
+def test_every_transport_error_is_a_retryable_failure(
+    error: BaseException, kind: ProviderErrorKind, mid_body: bool
 ) -> None:
     # A transport failure says nothing about the request, so it must lead to a retry or
     # fallback, never be returned to the client as if the request were at fault.
-    assert translate_error(_instance(cls), mid_body=mid_body).retryable
-
-
-def test_timeouts_are_timeouts() -> None:
-    assert translate_error(TimeoutError()).kind is ProviderErrorKind.TIMEOUT
-    assert translate_error(_instance(aiohttp.ServerTimeoutError)).kind is ProviderErrorKind.TIMEOUT
-
-
-def test_a_connection_cut_mid_body_is_an_interrupted_stream() -> None:
-    error = translate_error(_instance(aiohttp.ClientPayloadError), mid_body=True)
-    assert error.kind is ProviderErrorKind.STREAM_INTERRUPTED
-
-
-def test_a_refused_connection_is_a_connection_error() -> None:
-    assert translate_error(ConnectionRefusedError()).kind is ProviderErrorKind.CONNECTION
+    translated = translate_error(error, mid_body=mid_body)
+    assert translated.retryable
+    if isinstance(error, Disconnected) and mid_body:
+        assert translated.kind is ProviderErrorKind.STREAM_INTERRUPTED
+    else:
+        assert translated.kind is kind
