@@ -31,6 +31,8 @@ import httptools
 # catches up, and below which it resumes.
 _HIGH_WATER = 1 << 20
 _LOW_WATER = 1 << 16
+# llhttp leaves the size of an answer's head to its user; nginx's default is 8-32 KiB.
+_MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\r\n\0]")
 
 
@@ -78,6 +80,7 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._header_list: list[tuple[str, str]] = []
+        self._head_size = 0
         self._until_close = False
         self._keep_alive = False
         self.status = 0
@@ -113,6 +116,9 @@ class _Connection(asyncio.Protocol):
     # -- parser callbacks (httptools calls these by name) ---------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value)
+        if self._head_size > _MAX_HEAD:
+            raise Http1Error("the answer's headers exceed 64 KiB")
         self._header_list.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
@@ -160,13 +166,14 @@ class _Connection(asyncio.Protocol):
         assert self._transport is not None
         self._parser = httptools.HttpResponseParser(self)
         self._header_list = []
+        self._head_size = 0
         self._data.clear()
         self._buffered = 0
         self.status = 0
         self.complete = self._until_close = self._keep_alive = False
         self.error = None
         self._head = self._loop.create_future()
-        self._transport.write(head + body if body else head)
+        self._transport.writelines([head, body] if body else [head])
         return self._head
 
     def headers(self) -> dict[str, str]:

@@ -208,6 +208,17 @@ async def test_bytes_that_are_not_http_are_a_malformed_answer() -> None:
     assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
 
 
+async def test_an_endless_head_is_a_malformed_answer() -> None:
+    # 100 KiB of headers and no end to them: refused once past 64 KiB, not waited for.
+    head = b"HTTP/1.1 200 OK\r\n" + (b"x-filler: " + b"a" * 1000 + b"\r\n") * 100
+    async with raw_server(answering(head)) as (url, _):
+        client = transport()
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url))
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
+
+
 async def test_a_connection_cut_mid_body_is_an_interrupted_stream() -> None:
     partial = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 10
     async with raw_server(answering(partial, then_close=True)) as (url, _):
