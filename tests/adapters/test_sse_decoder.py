@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import repeat
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -101,16 +104,7 @@ _events = st.lists(
 def test_any_split_of_the_bytes_gives_the_same_events(
     events: list[tuple[str, list[str]]], newline: str, cuts: list[int]
 ) -> None:
-    wire = "".join(
-        (f"event: {name}{newline}" if name else "")
-        + "".join(f"data: {line}{newline}" for line in lines)
-        + newline
-        for name, lines in events
-    ).encode()
-    points = sorted({min(c, len(wire)) for c in cuts})
-    chunks = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
-    expected = [SSEEvent("\n".join(lines), name or "message") for name, lines in events]
-    assert decode(*chunks) == expected
+    assert decode(*_cut(_wire(events, repeat(newline)), cuts)) == _expected(events)
 
 
 @given(
@@ -124,17 +118,23 @@ def test_line_endings_may_change_from_line_to_line(
     """LF-only chunks take a faster path than chunks holding a CR; mixing them changes nothing."""
     # A CR then an LF would be one CRLF ending, not two: such an LF becomes a CRLF.
     cycle = newlines * 64
-    cycle = [
-        e if i == 0 or e != "\n" or cycle[i - 1] != "\r" else "\r\n" for i, e in enumerate(cycle)
-    ]
-    endings = iter(cycle)
-    wire = "".join(
+    cycle = ["\r\n" if e == "\n" and i and cycle[i - 1] == "\r" else e for i, e in enumerate(cycle)]
+    assert decode(*_cut(_wire(events, iter(cycle)), cuts)) == _expected(events)
+
+
+def _wire(events: list[tuple[str, list[str]]], endings: Iterator[str]) -> bytes:
+    return "".join(
         (f"event: {name}{next(endings)}" if name else "")
         + "".join(f"data: {line}{next(endings)}" for line in lines)
         + next(endings)
         for name, lines in events
     ).encode()
+
+
+def _cut(wire: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(c, len(wire)) for c in cuts})
-    chunks = [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
-    expected = [SSEEvent("\n".join(lines), name or "message") for name, lines in events]
-    assert decode(*chunks) == expected
+    return [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)], strict=True)]
+
+
+def _expected(events: list[tuple[str, list[str]]]) -> list[SSEEvent]:
+    return [SSEEvent("\n".join(lines), name or "message") for name, lines in events]

@@ -7,23 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS, PhoneMetadata
 
-from policy_engine.redaction._numbering import PhoneNumbers, is_valid
+from policy_engine.redaction._numbering import TYPE_DESCS, PhoneNumbers, is_valid
 
 NUMBERS = PhoneNumbers()
 CALLING_CODES = sorted(COUNTRY_CODE_TO_REGION_CODE)
 REGIONS = sorted(SUPPORTED_REGIONS)
-_TYPES = (
-    "fixed_line",
-    "mobile",
-    "toll_free",
-    "premium_rate",
-    "shared_cost",
-    "personal_number",
-    "voip",
-    "pager",
-    "uan",
-    "voicemail",
-)
 # What a digit run in text can hold between its digits (see _patterns._NUMBER).
 SEPARATORS = ["", "", "", " ", "-", ".", "/", "(", ")", ") ", ")-"]
 
@@ -37,7 +25,7 @@ def _national_numbers(calling_code: int) -> list[str]:
         assert metadata is not None
         examples = [
             desc.example_number
-            for name in _TYPES
+            for name in TYPE_DESCS
             if (desc := getattr(metadata, name)) is not None and desc.example_number
         ]
         prefixes = {"0", metadata.national_prefix or ""}

@@ -187,70 +187,59 @@ async def test_a_large_body_arrives_intact_through_flow_control() -> None:
     assert b"".join(pieces) == payload
 
 
-async def test_an_answer_over_the_size_limit_is_refused() -> None:
-    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 100
-    async with raw_server(answering(answer)) as (url, _):
+async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+    await writer.drain()
+    await asyncio.sleep(5)
+
+
+# 100 KiB of headers and no end to them: refused once past 64 KiB, not waited for.
+ENDLESS_HEAD = b"HTTP/1.1 200 OK\r\n" + (b"x-filler: " + b"a" * 1000 + b"\r\n") * 100
+
+
+@pytest.mark.parametrize(
+    ("handler", "limit", "kind"),
+    [
+        (
+            answering(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 100),
+            50,
+            ProviderErrorKind.MALFORMED_RESPONSE,
+        ),
+        (answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"), None, ProviderErrorKind.MALFORMED_RESPONSE),
+        (answering(ENDLESS_HEAD), None, ProviderErrorKind.MALFORMED_RESPONSE),
+        (
+            answering(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 10, then_close=True
+            ),
+            None,
+            ProviderErrorKind.STREAM_INTERRUPTED,
+        ),
+        (answering(b"", then_close=True), None, ProviderErrorKind.CONNECTION),
+        (stall, None, ProviderErrorKind.TIMEOUT),
+    ],
+    ids=[
+        "over-the-size-limit",
+        "not-http",
+        "endless-head",
+        "cut-mid-body",
+        "closed-before-any-answer",
+        "stalled-body",
+    ],
+)
+async def test_a_failed_exchange_is_the_provider_error_the_router_acts_on(
+    handler: Handler, limit: int | None, kind: ProviderErrorKind
+) -> None:
+    async with raw_server(handler) as (url, _):
         client = UpstreamTransport(
-            connect_timeout_s=2, first_byte_timeout_s=2, max_response_bytes=50
+            connect_timeout_s=1,
+            first_byte_timeout_s=0.3,
+            max_response_bytes=limit or 32 * 1024 * 1024,
         )
         with pytest.raises(ProviderError) as caught:
             await client.send(post(url))
         await client.close()
-    assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
-
-
-async def test_bytes_that_are_not_http_are_a_malformed_answer() -> None:
-    async with raw_server(answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")) as (url, _):
-        client = transport()
-        with pytest.raises(ProviderError) as caught:
-            await client.send(post(url))
-        await client.close()
-    assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
-
-
-async def test_an_endless_head_is_a_malformed_answer() -> None:
-    # 100 KiB of headers and no end to them: refused once past 64 KiB, not waited for.
-    head = b"HTTP/1.1 200 OK\r\n" + (b"x-filler: " + b"a" * 1000 + b"\r\n") * 100
-    async with raw_server(answering(head)) as (url, _):
-        client = transport()
-        with pytest.raises(ProviderError) as caught:
-            await client.send(post(url))
-        await client.close()
-    assert caught.value.kind is ProviderErrorKind.MALFORMED_RESPONSE
-
-
-async def test_a_connection_cut_mid_body_is_an_interrupted_stream() -> None:
-    partial = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + b"x" * 10
-    async with raw_server(answering(partial, then_close=True)) as (url, _):
-        client = transport()
-        with pytest.raises(ProviderError) as caught:
-            await client.send(post(url))
-        await client.close()
-    assert caught.value.kind is ProviderErrorKind.STREAM_INTERRUPTED
-
-
-async def test_a_connection_closed_before_any_answer_is_a_connection_error() -> None:
-    async with raw_server(answering(b"", then_close=True)) as (url, _):
-        client = transport()
-        with pytest.raises(ProviderError) as caught:
-            await client.send(post(url))
-        await client.close()
-    assert caught.value.kind is ProviderErrorKind.CONNECTION
-
-
-async def test_a_stalled_body_times_out() -> None:
-    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
-        await writer.drain()
-        await asyncio.sleep(5)
-
-    async with raw_server(stall) as (url, _):
-        client = UpstreamTransport(connect_timeout_s=1, first_byte_timeout_s=0.2)
-        with pytest.raises(ProviderError) as caught:
-            await client.send(post(url))
-        await client.close()
-    assert caught.value.kind is ProviderErrorKind.TIMEOUT
+    assert caught.value.kind is kind
 
 
 async def test_a_refused_connection_is_a_connection_error() -> None:
