@@ -88,6 +88,7 @@ class Decider:
         self._provider_ids = frozenset(catalog)
         self._timeout = timeout_ms / 1000
         self.cache = DecisionCache(cache_size) if cache_size > 0 else None
+        self._pending: dict[tuple[Any, ...], asyncio.Future[PolicyDecision]] = {}
 
     def input_for(self, context: RoutingContext) -> dict[str, Any]:
         return policy_input(context, self._catalog)
@@ -104,12 +105,29 @@ class Decider:
 
     async def decide(self, context: RoutingContext) -> PolicyDecision:
         key = self._cache_key(context)
-        if key is not None and self.cache is not None:
-            cached = self.cache.get(key)
-            if cached is not None:
-                return cached
-        decision = await self._evaluate(context)
-        if key is not None and self.cache is not None and decision.revision == key[0]:
+        if key is None or self.cache is None:
+            return await self._evaluate(context)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        # Requests that miss on the same key while it is being evaluated (after a start
+        # or a policy reload, many at once) share that one evaluation. It runs as its own
+        # task, so a requester that goes away does not cancel it for the others.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._evaluate_into_cache(key, context))
+            pending.add_done_callback(_retrieve)
+            self._pending[key] = pending
+        return await asyncio.shield(pending)
+
+    async def _evaluate_into_cache(
+        self, key: tuple[Any, ...], context: RoutingContext
+    ) -> PolicyDecision:
+        try:
+            decision = await self._evaluate(context)
+        finally:
+            del self._pending[key]
+        if self.cache is not None and decision.revision == key[0]:
             self.cache.put(key, decision)
         return decision
 
@@ -120,3 +138,9 @@ class Decider:
         except TimeoutError:
             raise PolicyUnavailable("timeout", "the policy engine did not answer in time") from None
         return parse_decision(result, revision, self._provider_ids)
+
+
+def _retrieve(future: asyncio.Future[PolicyDecision]) -> None:
+    """Mark a shared evaluation's error as seen: its requesters may all have gone."""
+    if not future.cancelled():
+        future.exception()

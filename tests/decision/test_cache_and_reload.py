@@ -136,3 +136,66 @@ async def test_the_watcher_reloads_when_a_file_changes(policy_dir: Path) -> None
         watcher.cancel()
     assert error is None
     assert revision == engine.revision
+
+
+class CountingEngine:
+    """The real embedded engine, counting how often it is asked to evaluate."""
+
+    def __init__(self, engine: EmbeddedEngine) -> None:
+        self.engine = engine
+        self.evaluations = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.engine, name)
+
+    async def evaluate(self, policy_input: dict[str, object]) -> tuple[object, str]:
+        self.evaluations += 1
+        return await self.engine.evaluate(policy_input)
+
+
+def counting_decider(policy_dir: Path) -> tuple[Decider, CountingEngine]:
+    counting = CountingEngine(EmbeddedEngine(policy_dir, "router/decision"))
+    catalog = provider_catalog(load_config(DEMO_CONFIG))
+    return Decider(counting, catalog, 250, 16), counting  # type: ignore[arg-type]
+
+
+async def test_concurrent_misses_on_one_context_share_one_evaluation(policy_dir: Path) -> None:
+    decider, counting = counting_decider(policy_dir)
+    decisions = await asyncio.gather(*(decider.decide(context()) for _ in range(20)))
+    assert counting.evaluations == 1
+    assert all(d is decisions[0] for d in decisions)
+    await decider.decide(context("medibridge-us"))
+    assert counting.evaluations == 2
+
+
+async def test_a_requester_that_leaves_does_not_cancel_the_shared_evaluation(
+    policy_dir: Path,
+) -> None:
+    decider, counting = counting_decider(policy_dir)
+    leaving = asyncio.ensure_future(decider.decide(context()))
+    staying = asyncio.ensure_future(decider.decide(context()))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    decision = await staying
+    assert leaving.cancelled() and decision.allowed
+    assert counting.evaluations == 1
+    assert await decider.decide(context()) is decision  # cached by the shared evaluation
+
+
+async def test_an_embedded_evaluation_leaves_the_event_loop_free(policy_dir: Path) -> None:
+    # Tasks run in the order they were created: a blocking evaluation would finish
+    # before the second task ever ran.
+    decider = decider_for(policy_dir, cache_size=0)
+    evaluation = asyncio.ensure_future(decider.decide(context()))
+    seen_running = asyncio.ensure_future(asyncio.sleep(0, result=None))
+    await seen_running
+    assert not evaluation.done()
+    assert (await evaluation).allowed
+
+
+async def test_an_embedded_evaluation_past_the_timeout_fails_closed(policy_dir: Path) -> None:
+    catalog = provider_catalog(load_config(DEMO_CONFIG))
+    decider = Decider(EmbeddedEngine(policy_dir, "router/decision"), catalog, 0.01, 0)
+    with pytest.raises(PolicyUnavailable) as caught:
+        await decider.decide(context())
+    assert caught.value.cause == "timeout"
