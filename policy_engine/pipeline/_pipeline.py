@@ -291,8 +291,9 @@ class Pipeline:
         self._count_usage(outcome)
         try:
             with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
-                # Shielded: a client that leaves does not take its record with it.
-                await asyncio.shield(self._audit.submit(outcome.audit_event()))
+                # Queued once submit returns: a client that leaves while we wait
+                # cancels only the wait, never the record.
+                await self._audit.submit(outcome.audit_event())
         except AuditError:
             self._metrics.audit_failures.inc()
             _log.error(

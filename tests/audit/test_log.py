@@ -54,6 +54,20 @@ async def test_concurrent_appends_get_distinct_consecutive_seqs(settings: AuditS
     assert sorted(await write(settings, 50)) == list(range(50))
 
 
+async def test_a_submitted_record_is_written_even_if_its_waiter_gives_up(
+    settings: AuditSettings,
+) -> None:
+    # The pipeline awaits the future without a shield: a request cancelled while its
+    # record is being made durable must not lose the record.
+    log = await AuditLog.open(settings)
+    waiting = log.submit(event("left-early"))
+    waiting.cancel()
+    await log.close()
+    ids = [record.event["request_id"] for _, record in iter_records(settings.dir)]
+    assert ids == ["left-early"]
+    verify_log(settings.dir, [public_key(settings)])
+
+
 async def test_each_seq_names_the_record_of_its_event(settings: AuditSettings) -> None:
     log = await AuditLog.open(settings)
     seq = await log.append(event("only-me"))
