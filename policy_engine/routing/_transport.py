@@ -2,8 +2,9 @@
 translated into provider error kinds.
 
 The client is our own small HTTP/1.1 one (`_http1`): the provider hop is on every
-request, and it measured ~7x cheaper in CPU than aiohttp's ClientSession here (which in
-turn measured ~10x faster than httpx's own pool; see the performance issue).
+request, and it costs 23 µs of CPU per call here against 84 µs through aiohttp's
+ClientSession (which in turn measured ~10x faster than httpx's own pool; see the
+performance issue).
 """
 
 from __future__ import annotations
