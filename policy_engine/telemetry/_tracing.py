@@ -46,7 +46,7 @@ class Tracer(Protocol):
 
 class _NoSpan:
     """A span that records nothing, and its own context manager: tracing off costs one
-    method call per stage, not a generator-based context manager (~2 µs each)."""
+    method call per stage, not a generator-based context manager (0.15 against 0.73 µs)."""
 
     def set(self, key: str, value: AttributeValue | None) -> None:
         return None
