@@ -19,7 +19,10 @@ from adapters import HttpRequest, ProviderError, ProviderErrorKind
 from policy_engine.routing._http1 import Disconnected, Http1Error, Http1Pool, Http1Response
 
 # What a failed exchange can raise; anything else is a bug, not a provider failure.
-_TRANSPORT_ERRORS = (Http1Error, TimeoutError, OSError, ValueError)
+# Reading the body can fail only on the wire; sending can also find a URL or header
+# that cannot go out (ValueError, before anything is sent).
+_READ_ERRORS = (Http1Error, TimeoutError, OSError)
+_SEND_ERRORS = (*_READ_ERRORS, ValueError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class UpstreamStream:
             while chunk := await self._response.read(self._read_timeout_s):
                 self._seen = _counted(self._seen + len(chunk), self._limit)
                 yield chunk
-        except _TRANSPORT_ERRORS as error:
+        except _READ_ERRORS as error:
             raise translate_error(error, mid_body=True) from None
 
     async def read_all(self) -> bytes:
@@ -63,7 +66,7 @@ async def _read_bounded(response: Http1Response, limit: int, timeout_s: float) -
         while chunk := await response.read(timeout_s):
             seen = _counted(seen + len(chunk), limit)
             chunks.append(chunk)
-    except _TRANSPORT_ERRORS as error:
+    except _READ_ERRORS as error:
         raise translate_error(error, mid_body=True) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -115,7 +118,7 @@ class UpstreamTransport:
                 return await self._pool.request(
                     request.method, request.url, request.headers, request.body
                 )
-        except _TRANSPORT_ERRORS as error:
+        except _SEND_ERRORS as error:
             raise translate_error(error) from None
 
     @asynccontextmanager
