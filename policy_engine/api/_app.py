@@ -235,7 +235,7 @@ def create_app(settings: Settings) -> SidecarApp:
         app.state.started = time.time()
         # What startup built (policy, provider catalog, phone metadata, ~70k objects) lives
         # as long as the process: out of the collector's sight, a full collection takes
-        # ~0.1 ms instead of ~21 ms, which showed as the p99 under load (PERF_NOTES.md).
+        # under 0.1 ms instead of ~21 ms, which showed as the p99 under load (PERF_NOTES.md).
         gc.collect()
         gc.freeze()
         try:
