@@ -1,9 +1,9 @@
 """A separate process for the crash and disk-full tests: `python _child.py MODE LOG_DIR KEY ...`.
 
 crash:     append from many tasks forever, printing "seq request_id" once acknowledged.
-disk-full: cap the file size with RLIMIT_FSIZE a little past the records (so inside the
-           segment's zero tail), append until the log refuses, lift the cap, append
-           again; print one JSON line per step. An optional last argument sets
+disk-full: cap the writer process's file size with RLIMIT_FSIZE a little past the
+           records (so inside the segment's zero tail), append until the log refuses,
+           lift the cap, append again; print one JSON line per step. An optional last argument sets
            `prezero_bytes`.
 """
 
@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import resource
-import signal
 import sys
 from pathlib import Path
 from typing import Literal
@@ -63,13 +62,12 @@ async def disk_full(directory: str, key: str, on_failure: str, prezero: list[str
     )
     log = await AuditLog.open(settings(directory, key, mode, *map(int, prezero)))
     await log.append({"request_id": "before"})
-    # Without this the kernel kills the process instead of failing the write with EFBIG.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     segment = Path(directory) / "segment-00000001.jsonl"
     records_end = len(segment.read_bytes().rstrip(b"\0"))
-    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    # The cap holds for every write past it, zeros already there or not.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (records_end + 600, hard))
+    _, hard = resource.prlimit(log.writer_pid, resource.RLIMIT_FSIZE)
+    # The cap holds for every write past it, zeros already there or not. (The writer
+    # ignores SIGXFSZ, so the write fails with EFBIG rather than killing it.)
+    resource.prlimit(log.writer_pid, resource.RLIMIT_FSIZE, (records_end + 600, hard))
     for attempt in range(20):
         try:
             seq = await log.append({"request_id": f"full-{attempt}", "padding": "x" * 200})
@@ -79,7 +77,7 @@ async def disk_full(directory: str, key: str, on_failure: str, prezero: list[str
         say(step="appended", seq=seq, healthy=log.healthy)
         if seq < 0:
             break
-    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    resource.prlimit(log.writer_pid, resource.RLIMIT_FSIZE, (hard, hard))
     seq = await log.append({"request_id": "after"})
     say(step="recovered", seq=seq, healthy=log.healthy)
     await log.close()

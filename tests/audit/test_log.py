@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from structlog.testing import capture_logs
 
 from policy_engine.audit import (
+    AuditError,
     AuditLog,
     AuditSettings,
     AuditUnavailable,
@@ -176,10 +177,23 @@ async def test_a_group_readable_signing_key_is_refused(settings: AuditSettings) 
 
 async def test_a_non_json_event_fails_alone(settings: AuditSettings) -> None:
     log = await AuditLog.open(settings)
-    with pytest.raises(Exception, match="canonicalised"):
-        await log.append({"request_id": "bad", "value": float("nan")})
+    with pytest.raises(AuditError, match="canonicalised"):
+        await log.append({"request_id": "bad", "value": {1, 2}})
+    with pytest.raises(AuditError, match="canonicalised"):
+        await log.append({"request_id": "bad", "value": 2**53})  # beyond RFC 8785's integers
     assert await log.append(event("good")) == 0
     await log.close()
+
+
+async def test_a_non_finite_float_is_recorded_as_null_as_json_stringify_does(
+    settings: AuditSettings,
+) -> None:
+    log = await AuditLog.open(settings)
+    await log.append(event("nan", value=float("nan"), limit=float("inf")))
+    await log.close()
+    ((_, record),) = iter_records(settings.dir)
+    assert record.event["value"] is None and record.event["limit"] is None
+    verify_log(settings.dir, [public_key(settings)])
 
 
 async def test_append_after_close_is_refused(settings: AuditSettings) -> None:
