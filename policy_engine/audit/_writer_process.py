@@ -2,10 +2,10 @@
 
 It runs apart from the sidecar so that sealing and the write path never hold the
 sidecar's GIL: as a thread in the sidecar it cost about a fifth of the sidecar's
-throughput at 16 clients (bench/PERF_NOTES.md, "Third round"). `AuditLog` starts it as
-`python -m policy_engine.audit._writer_process SOCKET_FD LOCK_FD SIDECAR_PID` and
-speaks `_wire` frames over the socket: the writer answers every record with its seq
-(once durable) or an error, and sends its log lines to the sidecar, which logs them.
+throughput at 16 clients (bench/PERF_NOTES.md, "Third round"). `AuditLog` starts it
+with `main([SOCKET_FD, LOCK_FD, SIDECAR_PID])` in a new interpreter and speaks `_wire`
+frames over the socket: the writer answers every record with its seq (once durable)
+or an error, and sends its log lines to the sidecar, which logs them.
 
 It ends when the sidecar closes its end of the socket, after committing what it was
 sent and writing a final checkpoint; if the sidecar dies, the kernel kills it too,
@@ -18,7 +18,6 @@ import ctypes
 import os
 import signal
 import socket
-import sys
 import time
 from collections import deque
 from typing import Any
@@ -178,7 +177,3 @@ def main(argv: list[str]) -> None:
         serve(channel, writer, settings)
     finally:
         os.close(lock_fd)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -26,37 +26,59 @@ from tests.audit.test_log import event, list_checkpoint_sizes, public_key
 CHILD = Path(__file__).with_name("_child.py")
 
 
-async def wait_until_unhealthy(log: AuditLog) -> None:
-    for _ in range(200):
-        if not log.healthy:
+async def wait_until(log: AuditLog, *, healthy: bool) -> None:
+    for _ in range(1000):
+        if log.healthy is healthy:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the log still reports healthy")
+    raise AssertionError(f"the log never reported healthy={healthy}")
 
 
-async def test_a_killed_writer_fails_records_closed_and_marks_the_log_unhealthy(
+async def test_a_killed_writer_fails_records_closed_until_it_is_restarted(
     settings: AuditSettings,
 ) -> None:
     log = await AuditLog.open(settings)
     assert await log.append(event("before")) == 0
+    killed = log.writer_pid
     with capture_logs() as logs:
-        os.kill(log.writer_pid, signal.SIGKILL)
-        await wait_until_unhealthy(log)
-    with pytest.raises(AuditUnavailable, match="not running"):
-        await log.append(event("after"))
+        os.kill(killed, signal.SIGKILL)
+        await wait_until(log, healthy=False)
+        with pytest.raises(AuditUnavailable, match="not running"):
+            await log.append(event("while-down"))
+        await wait_until(log, healthy=True)
+    assert log.writer_pid != killed
+    assert await log.append(event("after")) == 1
     await log.close()
-    assert any(entry["event"] == "audit_writer_exited" for entry in logs)
-    assert [record.event["request_id"] for _, record in iter_records(settings.dir)] == ["before"]
+    assert [entry["event"] for entry in logs if entry["event"].startswith("audit_writer")] == [
+        "audit_writer_exited",
+        "audit_writer_restarted",
+    ]
+    assert [record.event["request_id"] for _, record in iter_records(settings.dir)] == [
+        "before",
+        "after",
+    ]
+    verify_log(settings.dir, [public_key(settings)])
 
 
-async def test_a_killed_writer_under_fail_open_leaves_records_unrecorded(
+async def test_while_the_writer_is_down_fail_open_leaves_records_unrecorded(
     settings: AuditSettings,
 ) -> None:
     log = await AuditLog.open(settings.model_copy(update={"on_failure": "fail_open"}))
     os.kill(log.writer_pid, signal.SIGKILL)
-    await wait_until_unhealthy(log)
-    assert await log.append(event("after")) == UNRECORDED
+    await wait_until(log, healthy=False)
+    assert await log.append(event("while-down")) == UNRECORDED
     await log.close()
+
+
+async def test_closing_while_the_writer_restarts_leaves_no_process_behind(
+    settings: AuditSettings,
+) -> None:
+    log = await AuditLog.open(settings)
+    os.kill(log.writer_pid, signal.SIGKILL)
+    await wait_until(log, healthy=False)
+    await log.close()
+    reopened = await AuditLog.open(settings)  # the directory lock is free again
+    await reopened.close()
 
 
 async def test_the_writer_ignores_sigint_and_sigterm_and_stops_when_closed(
