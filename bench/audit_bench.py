@@ -5,7 +5,8 @@
 Prints the cost of each sealing step (canonicalise, sign, hash); what one write plus
 fdatasync costs on the disk, appending or over pre-zeroed blocks (as the log writes);
 then records/s and append latency with fsync=batch and fsync=every_record, and with one
-client at a time (the latency a lone request pays, with the CPU per record). Each run
+client at a time (the latency a lone request pays), with the CPU per record of the
+caller and of the writer process. Each run
 is bounded in time. `--dir` picks the filesystem to measure (fsync cost is the disk's);
 default is a temporary directory.
 """
@@ -117,7 +118,7 @@ async def throughput(
     if interval_ms is not None:
         settings = settings.model_copy(update={"batch_interval_ms": interval_ms})
     log = await AuditLog.open(settings)
-    cpu = os.times()
+    cpu, writer_cpu = os.times(), _process_cpu_s(log.writer_pid)
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
@@ -130,20 +131,27 @@ async def throughput(
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
-    after = os.times()
+    after, writer_after = os.times(), _process_cpu_s(log.writer_pid)
     await log.close()
     latencies.sort()
     p50 = statistics.median(latencies) * 1e3
     p99 = latencies[int(len(latencies) * 0.99)] * 1e3
     count = len(latencies)
-    user = (after.user - cpu.user) / count * 1e6
-    system = (after.system - cpu.system) / count * 1e6
+    caller = (after.user + after.system - cpu.user - cpu.system) / count * 1e6
+    writer = (writer_after - writer_cpu) / count * 1e6
     print(
         f"fsync={mode:<12} {count / elapsed:9.0f} records/s  "
         f"append p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
-        f"CPU {user + system:4.0f} us/record (user {user:.0f}, sys {system:.0f})  "
-        f"({count} records, {clients} clients)"
+        f"CPU {caller + writer:4.0f} us/record (caller {caller:.0f}, writer process "
+        f"{writer:.0f})  ({count} records, {clients} clients)"
     )
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()  # after the command name: state=0 ...
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
