@@ -48,13 +48,19 @@ class _Channel:
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
-        self._sock.sendall(frame(orjson.dumps(message)))
+        try:
+            self._sock.sendall(frame(orjson.dumps(message)))
+        except (BrokenPipeError, ConnectionResetError):
+            # The sidecar closed both directions: nobody waits for an answer any more;
+            # commit what was received and finish as on a clean close.
+            self.closed = True
 
-    def receive_settings(self) -> AuditSettings:
+    def receive_settings(self) -> AuditSettings | None:
+        """The settings frame, or None if the sidecar closed the channel first."""
         while True:
             data = self._sock.recv(_RECEIVE_BYTES)
             if not data:
-                raise EOFError("the sidecar closed the channel before sending settings")
+                return None
             payloads = self._frames.feed(data)
             if payloads:
                 return AuditSettings.model_validate_json(payloads[0])
@@ -130,7 +136,7 @@ def _die_with_parent() -> None:
     would kill a writer thread: a kill -9 of the sidecar must not leave a writer behind
     holding the directory lock."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _open(channel: _Channel, settings: AuditSettings) -> LogWriter:
@@ -164,6 +170,8 @@ def main(argv: list[str]) -> None:
         return  # the sidecar died before prctl took effect
     channel = _Channel(socket.socket(fileno=socket_fd))
     settings = channel.receive_settings()
+    if settings is None:
+        return  # the sidecar gave up on this writer before it started
     try:
         writer = _open(channel, settings)
     except AuditError as exc:
