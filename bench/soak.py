@@ -1,8 +1,8 @@
 """Soak: steady load with provider failures injected against a sidecar process.
 
-Samples the sidecar's RSS and open file descriptors every few seconds and fails when
-either grows past its bound after warm-up. Also counts what must stay zero: requests
-misrouted, PII leaks, answered requests without an audit record.
+Samples the RSS and open file descriptors of the sidecar and its audit writer every
+few seconds and fails when either grows past its bound after warm-up. Also counts what
+must stay zero: requests misrouted, PII leaks, answered requests without an audit record.
 
     .venv/bin/python -m bench.soak --duration 300     # make soak
 """
@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bench.gateway._procs import descendants
 from policy_engine._config import Settings
 from policy_engine.audit import iter_records
 from tests.fakes import (
@@ -214,12 +215,15 @@ def fleet_settings(
 
 
 def sample(pid: int) -> tuple[float, int]:
-    """RSS in MiB and the number of open file descriptors of a process."""
-    rss_kb = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kb = int(line.split()[1])
-    return rss_kb / 1024, len(list(Path(f"/proc/{pid}/fd").iterdir()))
+    """RSS in MiB and open file descriptors, summed over the process and its children
+    (the audit writer is one)."""
+    rss_kb = fds = 0
+    for member in descendants(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss_kb += int(line.split()[1])
+        fds += len(list(Path(f"/proc/{member}/fd").iterdir()))
+    return rss_kb / 1024, fds
 
 
 async def soak(args: argparse.Namespace) -> int:
