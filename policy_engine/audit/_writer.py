@@ -30,9 +30,6 @@ from policy_engine.audit._store import (
     write_durably,
 )
 
-UNRECORDED = -1
-"""A record's outcome under `fail_open` when it could not be made durable."""
-
 # Bounds one write (and the acknowledgements one fsync releases) when the sidecar
 # outpaces the disk.
 MAX_BATCH = 4096
@@ -40,8 +37,9 @@ MAX_BATCH = 4096
 # existed; it is tried again no sooner than this.
 _PREZERO_RETRY_S = 1.0
 
-# What a record comes to: its seq, UNRECORDED, or (error kind, message) where the kind
-# is "unavailable" (fail_closed and not durable) or "invalid" (not canonicalisable).
+# What a record comes to: its seq, or (error kind, message) where the kind is
+# "unwritten" (not durable; `on_failure` decides what the caller sees) or "invalid"
+# (not canonicalisable).
 Outcome = int | tuple[str, str]
 Emit = Callable[[str, str, dict[str, Any]], None]
 
@@ -232,9 +230,7 @@ class LogWriter:
                 "on_failure": self._settings.on_failure,
             },
         )
-        outcome: Outcome = UNRECORDED
-        if self._settings.on_failure == "fail_closed":
-            outcome = ("unavailable", f"audit record not durable: {exc.strerror or exc}")
+        outcome = ("unwritten", f"audit record not durable: {exc.strerror or exc}")
         return [(ident, outcome) for ident in failed]
 
     def checkpoint_wait(self) -> float | None:

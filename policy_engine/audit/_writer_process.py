@@ -151,9 +151,10 @@ def _open(channel: _Channel, settings: AuditSettings) -> LogWriter:
         emit("warning", "audit_torn_tail_cut", {"cut": state.recovered})
         ((_, outcome),) = writer.commit([(0, "recovery", state.recovered)])
         if isinstance(outcome, tuple):
-            writer.close()
             kind, message = outcome
-            raise (AuditUnavailable if kind == "unavailable" else AuditError)(message)
+            if kind == "invalid" or settings.on_failure == "fail_closed":
+                writer.close()
+                raise (AuditUnavailable if kind == "unwritten" else AuditError)(message)
     return writer
 
 
