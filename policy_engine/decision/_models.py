@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -48,7 +49,15 @@ class PolicyDecision(_Frozen):
         return self
 
     def summary(self) -> dict[str, Any]:
-        """A log- and audit-safe view: ids, reasons and obligations, nothing from the request."""
+        """A log- and audit-safe view: ids, reasons and obligations, nothing from the request.
+
+        Built once: a cached decision serves many requests, each of which puts this view
+        in its audit record. Callers read it and must not change it.
+        """
+        return self._summary
+
+    @cached_property
+    def _summary(self) -> dict[str, Any]:
         return {
             "revision": self.revision,
             "tenant_known": self.tenant_known,
