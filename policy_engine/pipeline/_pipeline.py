@@ -90,8 +90,7 @@ Reply = JsonReply | StreamReply
 
 class AuditSink(Protocol):
     def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
-        """Queue the record; the future resolves once it is durable. Failures come
-        through the future, never as an exception from this call."""
+        """Queue the record; the future resolves once it is durable."""
         ...
 
     @property
@@ -277,30 +276,7 @@ class Pipeline:
         if outcome.audited:
             return
         outcome.audited = True
-        with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
-            # Queued once submit returns: a client that leaves while we wait
-            # cancels only the wait, never the record.
-            record = self._audit.submit(outcome.audit_event())
-            # The writer seals and fsyncs the record now; the request's metrics and log
-            # line are done meanwhile rather than after it (~25 µs of latency at one
-            # request in flight). They report the outcome the record holds.
-            self._count(outcome)
-            try:
-                await record
-            except AuditError:
-                self._metrics.audit_failures.inc()
-                _log.error(
-                    "audit_unavailable",
-                    request_id=outcome.request_id,
-                    hint="the audit log cannot be written; failing closed",
-                )
-                raise AuditWriteFailed(
-                    "the audit log is unavailable; the request was not served"
-                ) from None
-
-    def _count(self, outcome: RequestOutcome) -> None:
-        """The request's metrics and its log line."""
-        self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
+        self._metrics.requests_by(outcome.protocol, result).inc()
         self._metrics.request_seconds_by(outcome.protocol).observe(
             time.perf_counter() - outcome.started
         )
@@ -313,7 +289,23 @@ class Pipeline:
         ):
             self._metrics.fallbacks.inc()
         self._count_usage(outcome)
-        _log.info("request", **outcome.log_fields())
+        try:
+            with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
+                # Queued once submit returns: a client that leaves while we wait
+                # cancels only the wait, never the record.
+                await self._audit.submit(outcome.audit_event())
+        except AuditError:
+            self._metrics.audit_failures.inc()
+            _log.error(
+                "audit_unavailable",
+                request_id=outcome.request_id,
+                hint="the audit log cannot be written; failing closed",
+            )
+            raise AuditWriteFailed(
+                "the audit log is unavailable; the request was not served"
+            ) from None
+        finally:
+            _log.info("request", **outcome.log_fields())
 
     def _count_usage(self, outcome: RequestOutcome) -> None:
         if outcome.usage is None or outcome.provider is None:
