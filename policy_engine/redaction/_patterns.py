@@ -64,6 +64,12 @@ _PATTERN = re.compile("|".join((_CREDENTIALS, _EMAIL, _NINO, _NATIONAL_ID, _IBAN
 _NON_WORD = re.compile(r"\W")
 _GLUED = re.compile(r"(?!x\d)\w|[.\-/]\d|:\w")
 _RUN_GOES_ON = re.compile(r"(?:[ .\-/]|\) ?| ?\(0\) ?|\)[ .-])?\d")
+# The rest of a run past the cap, as _NUMBER would go on matching it without one.
+_RUN_REST = re.compile(r"(?:\d|[ .\-/]\d|\)[ .-]?\d| ?\(0\) ?\d)*+")
+# Runs up to this long are covered whole. Read a capped piece at a time, a value the cap
+# cuts, or one that takes the first groups of the next, could hide the values after it:
+# a piece's cover can only be greedy at its end.
+_WHOLE_RUN_CHARS = 1024
 # Every value the pattern accepts contains one of these. Scanning for them first skips
 # prose at C speed; written as plain literals so the engine's first-character table
 # applies (a character class in the alternation would switch that off).
@@ -145,20 +151,25 @@ class PatternDetector:
                 pos = token_end
                 continue
             if match.lastgroup == "number":
-                # A run that hit the length cap goes on: its last values are read
-                # again from where the values found here stop.
-                capped = _RUN_GOES_ON.match(text, match.end()) is not None
-                found = self._number_spans(
-                    _unglued(match, text), match.start(), text, open_end=capped
-                )
+                begin, end = match.span()
+                capped = _RUN_GOES_ON.match(text, end) is not None
+                if capped:
+                    # A run past the length cap is covered whole while it is short
+                    # enough; a longer one is read a piece at a time, its last values
+                    # again from where the values found in a piece stop.
+                    rest = _RUN_REST.match(text, end, begin + _WHOLE_RUN_CHARS)
+                    assert rest is not None, "matches the empty string at least"
+                    if _RUN_GOES_ON.match(text, rest.end()) is None:
+                        end, capped = rest.end(), False
+                found = self._number_spans(_unglued(text, begin, end), begin, text, open_end=capped)
                 spans.extend(found)
                 if found:
                     pos = found[-1].end
                 elif capped:
                     # Re-read only the last groups, which a value may straddle.
-                    pos = _last_groups_start(match.group(), match.start())
+                    pos = _last_groups_start(text[begin:end], begin)
                 else:
-                    pos = match.end()
+                    pos = end
                 continue
             span = _validate(match)
             if span is None:
@@ -197,6 +208,12 @@ class PatternDetector:
                 return [Span(start, start + len(value), entity)]
         covered = run.cover(0, open_end=open_end)
         if covered is not None:
+            if open_end:
+                # A value ending in the tail may be one the cap cut short ("06 12 34 56"
+                # of "06 12 34 56 78"), or one that took the first groups of such a value
+                # ("06 12 34 56 78 06"): the tail is read again, with what follows it.
+                tail = run.groups[run.tail][0]
+                covered = [part for part in covered if part[1] < tail]
             return [Span(start + a, start + b, t) for a, b, t in covered if t]
         for first, (begin, _, _) in enumerate(run.groups):
             for last in range(min(len(run.groups), first + _MAX_GROUPS) - 1, first - 1, -1):
@@ -229,6 +246,20 @@ class _Run:
     def groups(self) -> list[tuple[int, int, int]]:
         # Only when the run is not one value as a whole.
         return _groups(self._value)
+
+    @cached_property
+    def tail(self) -> int:
+        """The first group a value running past the end could start at: a value has at
+        most _MAX_DIGITS digits in at most _MAX_GROUPS groups."""
+        groups = self.groups
+        total = groups[-1][2]
+        first = max(0, len(groups) - _MAX_GROUPS)
+        while first < len(groups) - 1:
+            before = groups[first - 1][2] if first else 0
+            if total - before <= _MAX_DIGITS:
+                break
+            first += 1
+        return first
 
     def verdict(self, begin: int, end: int) -> str | None:
         """The type of value[begin:end] as a whole value."""
@@ -270,8 +301,9 @@ class _Run:
                 if rest is not None:
                     return [(begin, end, entity), *rest]
         self._dead_ends.add((first, after_phone))
-        # A capped run may stop after any value: the rest is scanned again.
-        return [] if open_end and first > 0 else None
+        # A capped run may stop after any value that reaches its tail: the rest is
+        # scanned again. Stopping earlier would leave groups no value covers.
+        return [] if open_end and first >= self.tail else None
 
 
 def _next_gate(text: str, pos: int) -> re.Match[str] | None:
@@ -328,12 +360,12 @@ def _validate(match: re.Match[str]) -> Span | None:
     return None if entity is None else Span(match.start(), match.end(), entity)
 
 
-def _unglued(match: re.Match[str], text: str) -> str:
-    """The run without a last group that continues into a word or another number
-    ("...0958 12345678Z", "2024-03-05T10", an IPv6 address's "2001:"); an "x123" phone
-    extension may follow."""
-    value = match.group()
-    if _GLUED.match(text, match.end()) is None:
+def _unglued(text: str, begin: int, end: int) -> str:
+    """The run text[begin:end] without a last group that continues into a word or another
+    number ("...0958 12345678Z", "2024-03-05T10", an IPv6 address's "2001:"); an "x123"
+    phone extension may follow."""
+    value = text[begin:end]
+    if _GLUED.match(text, end) is None:
         return value
     # The only whitespace a run can hold is " " (see _NUMBER).
     cut = value.rfind(" ")

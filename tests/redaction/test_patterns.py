@@ -192,6 +192,20 @@ def test_values_in_a_run_longer_than_the_candidate_cap_are_all_found() -> None:
     assert [t for _, t in found(run)] == ["PHONE_NUMBER"] * 3 + ["CREDIT_CARD"] * 2
 
 
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        # Found by hypothesis. The cap falls inside "06 12 34 56 78", whose first four
+        # groups pass as a phone number: taking them left "78" and hid the next number.
+        ["+44 20 7946 0958", *["030 12345678"] * 4, "06 12 34 56 78", "030 12345678"],
+        # "06 12 34 56 78 06" passes as one number, leaving the rest uncoverable.
+        ["+44 20 7946 0958", *["030 12345678"] * 3, *["06 12 34 56 78"] * 2, "030 12345678"],
+    ],
+)
+def test_the_last_value_of_a_capped_run_is_read_again_with_the_rest(numbers: list[str]) -> None:
+    assert found(" ".join(numbers)) == [(number, "PHONE_NUMBER") for number in numbers]
+
+
 def test_run_of_short_numbers_is_scanned_in_bounded_time() -> None:
     assert found(" ".join(["12"] * 3000)) == []
 

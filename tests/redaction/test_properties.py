@@ -90,6 +90,29 @@ def test_no_inserted_value_survives_redaction(text: str) -> None:
     assert [v for v in PII if v in redacted] == []
 
 
+# Numbers as people write them one after another ("call 030 12345678 06 12 34 56 78"):
+# one digit run to the detector, to be split into its values; five or more reach past
+# the 64-digit candidate cap.
+NUMBERS = [
+    "+44 20 7946 0958",
+    "(415) 555-0132",
+    "030 12345678",
+    "06 12 34 56 78",
+    "4111 1111 1111 1111",
+    "378282246310005",
+    "123-45-6789",
+    "36574261809",
+    "264077505687457",
+]
+
+
+@FAST
+@given(st.lists(st.sampled_from(NUMBERS), min_size=5, max_size=60).map(" ".join))
+def test_no_number_in_a_run_of_adjacent_numbers_survives(text: str) -> None:
+    redacted = REDACTOR.session().redact_text(text, ENTITY_TYPES)
+    assert [v for v in NUMBERS if v in redacted] == []
+
+
 def _outside_spans(text: str) -> str:
     """The text with detected spans cut out, to tell a survivor from an undetected copy."""
     pieces, last = [], 0
