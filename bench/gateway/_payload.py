@@ -24,6 +24,8 @@ MODEL = "default"
 UPSTREAM_MODEL = "gpt-4o-mini"
 TENANT = "sandbox"  # the sandbox policy redacts structured PII for third-party providers
 API_KEY = "bench-not-a-key"
+# Replaced by a different word in every request wrk sends (see _wrk.lua_script).
+VARIED_WORD = "Doe"
 
 
 def request_body(*, stream: bool) -> bytes:

@@ -1,7 +1,13 @@
-"""Load from wrk: a Lua script that POSTs the fixed body and prints its own summary as JSON.
+"""Load from wrk: a Lua script that POSTs the body and prints its own summary as JSON.
 
 wrk's text report rounds latencies to two decimals in mixed units; the `done()` hook
 hands us exact microseconds and the error counters instead.
+
+One word of the body can be made different in every request (`vary`): a gateway that
+remembers work per text (the sidecar's detection cache) must not be measured serving one
+repeated prompt from memory. The word becomes eight letters from a counter that starts
+at a random point in each wrk process, so no two requests of a run, nor of the warm-up
+and the run after it, carry the same text, and the detectors see no new digit or symbol.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ _SCRIPT = """\
 wrk.method = "POST"
 wrk.body = [==[{body}]==]
 {headers}
+{vary}
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -49,14 +56,40 @@ class LoadResult:
         return self.socket_errors + self.http_errors
 
 
-def lua_script(body: bytes, headers: Mapping[str, str]) -> str:
+_VARY = """\
+local head, tail = [==[{head}]==], [==[{tail}]==]
+local urandom = io.open("/dev/urandom", "rb")
+local b1, b2, b3, b4 = urandom:read(4):byte(1, 4)
+urandom:close()
+local count = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+function request()
+  count = count + 1
+  local k, letters = count, {{}}
+  for i = 1, 8 do
+    letters[i] = string.char(97 + k % 26)
+    k = math.floor(k / 26)
+  end
+  letters[1] = string.upper(letters[1])
+  return wrk.format(nil, nil, nil, head .. table.concat(letters) .. tail)
+end
+"""
+
+
+def lua_script(body: bytes, headers: Mapping[str, str], vary: str | None = None) -> str:
+    """The wrk script; `vary`, a word found once in the body, is replaced per request."""
     text = body.decode()
     if "]==]" in text:
         raise ValueError("body must not contain the Lua long-string terminator")
     lines = "\n".join(
         f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}" for name, value in headers.items()
     )
-    return _SCRIPT.format(body=text, headers=lines, marker=_MARKER)
+    varying = ""
+    if vary is not None:
+        if text.count(vary) != 1:
+            raise ValueError(f"the word to vary must occur once in the body: {vary!r}")
+        head, _, tail = text.partition(vary)
+        varying = _VARY.format(head=head, tail=tail)
+    return _SCRIPT.format(body=text, headers=lines, vary=varying, marker=_MARKER)
 
 
 def parse_output(stdout: str) -> LoadResult:

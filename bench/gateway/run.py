@@ -33,7 +33,7 @@ from bench.gateway._install import (
     ensure_litellm,
     ensure_portkey,
 )
-from bench.gateway._payload import request_body
+from bench.gateway._payload import VARIED_WORD, request_body
 from bench.gateway._procs import StartupError, Supervisor, cpu_seconds, peak_rss_mb, supervised
 from bench.gateway._profile import fold, py_spy, record, render
 from bench.gateway._report import Cell, cell_table, ratio_table, target_table
@@ -113,7 +113,7 @@ def verify(endpoint: Endpoint, stream: bool) -> str | None:
 
 def measure(run: Run, scenario: Scenario, endpoint: Endpoint, stream: bool) -> None:
     script = run.temp / f"{scenario.name}-{'stream' if stream else 'json'}.lua"
-    script.write_text(lua_script(request_body(stream=stream), endpoint.headers))
+    script.write_text(lua_script(request_body(stream=stream), endpoint.headers, VARIED_WORD))
     for concurrency in run.args.concurrency:
         if run.args.warmup > 0:
             run_wrk(endpoint.url, script, connections=concurrency, duration_s=run.args.warmup)
