@@ -189,6 +189,13 @@ class RedactionSettings(_Strict):
         description="When the policy asks to redact a type no detector finds: skip that "
         "provider (fail_closed), or send and record the gap in the audit record (record)",
     )
+    detection_cache_entries: int = Field(
+        8192,
+        ge=0,
+        description="Texts whose detected spans are kept across requests, so a conversation's "
+        "earlier messages and a repeated system prompt are not scanned again each turn; "
+        "keyed by the text's hash, never the text (0 turns it off)",
+    )
 
 
 class StageSettings(_Strict):

@@ -72,6 +72,15 @@ def test_valid_config_parses_with_defaults_for_omitted_sections() -> None:
     assert settings.server.host == "127.0.0.1"
 
 
+def test_the_detection_cache_is_on_by_default_and_can_be_turned_off() -> None:
+    assert parse_config(valid_config()).redaction.detection_cache_entries == 8192
+    raw = valid_config()
+    raw["redaction"] = {"detection_cache_entries": 0}
+    assert parse_config(raw).redaction.detection_cache_entries == 0
+    message = error_for(lambda raw: raw.update(redaction={"detection_cache_entries": -1}))
+    assert "detection_cache_entries" in message
+
+
 def test_base_url_loses_its_trailing_slash() -> None:
     assert parse_config(valid_config()).providers[0].base_url == "https://api.openai.example/v1"
 

@@ -76,7 +76,10 @@ class Sidecar:
         stages = settings.stages
         audit: AuditSink = await AuditLog.open(settings.audit) if stages.audit else _NoAudit()
         try:
-            redactor = default_redactor(ner=settings.redaction.ner)
+            redactor = default_redactor(
+                ner=settings.redaction.ner,
+                cache_entries=settings.redaction.detection_cache_entries,
+            )
         except RedactionError as error:
             raise ConfigError(f"redaction.ner: {error}") from None
         if not stages.redaction:

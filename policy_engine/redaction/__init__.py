@@ -27,11 +27,12 @@ def default_redactor(
     ner: bool = False,
     phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS,
     ner_model: str = DEFAULT_NER_MODEL,
+    cache_entries: int = 0,
 ) -> Redactor:
     detectors: list[Detector] = [PatternDetector(phone_regions)]
     if ner:
         detectors.append(SpacyNerDetector(ner_model))
-    return Redactor(detectors)
+    return Redactor(detectors, cache_entries)
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from adapters._model import (
     Part,
     TextPart,
 )
+from policy_engine.redaction._cache import MIN_CACHED_CHARS, DetectionCache
 from policy_engine.redaction._stream import StreamRestorer
 from policy_engine.redaction._types import ENTITY_TYPES, Detector, Span
 
@@ -30,23 +31,26 @@ _PLACEHOLDER = re.compile("<(" + "|".join(sorted(ENTITY_TYPES)) + r")_([1-9]\d*)
 class Redactor:
     """Long-lived and shared: holds the detectors, no per-request state."""
 
-    def __init__(self, detectors: Sequence[Detector]) -> None:
+    def __init__(self, detectors: Sequence[Detector], cache_entries: int = 0) -> None:
+        """`cache_entries` > 0 keeps that many texts' spans across requests (see _cache)."""
         self._detectors = tuple(detectors)
         self.entity_types: frozenset[str] = frozenset().union(
             *(d.entity_types for d in self._detectors)
         )
+        self._cache = DetectionCache(cache_entries) if cache_entries else None
 
     def uncovered(self, types: frozenset[str]) -> frozenset[str]:
         """Types no detector finds: a caller that must redact them should not send."""
         return types - self.entity_types
 
     def session(self) -> RedactionSession:
-        return RedactionSession(self._detectors)
+        return RedactionSession(self._detectors, self._cache)
 
 
 class RedactionSession:
-    def __init__(self, detectors: Sequence[Detector]) -> None:
+    def __init__(self, detectors: Sequence[Detector], cache: DetectionCache | None = None) -> None:
         self._detectors = detectors
+        self._cache = cache
         self._placeholders: dict[tuple[str, str], str] = {}
         self._values: dict[str, str] = {}
         self._next: dict[str, int] = defaultdict(lambda: 1)
@@ -55,7 +59,7 @@ class RedactionSession:
         self._reserved: set[str] = set()
         # Detection does not depend on the types asked for, so each attempt after the
         # first reuses it (and a conversation repeats most of its text every turn).
-        self._detected: dict[tuple[int, str], list[Span]] = {}
+        self._detected: dict[tuple[int, str], Sequence[Span]] = {}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -156,7 +160,7 @@ class RedactionSession:
             key = (index, text)
             spans = self._detected.get(key)
             if spans is None:
-                spans = self._detected[key] = detector.detect(text)
+                spans = self._detected[key] = self._detect(index, detector, text)
             found.extend(s for s in spans if s.entity_type in types)
         found.sort(key=lambda s: (s.start, s.start - s.end))
         kept: list[Span] = []
@@ -164,6 +168,16 @@ class RedactionSession:
             if not kept or span.start >= kept[-1].end:
                 kept.append(span)
         return kept
+
+    def _detect(self, index: int, detector: Detector, text: str) -> Sequence[Span]:
+        cache = self._cache
+        if cache is None or len(text) < MIN_CACHED_CHARS:
+            return detector.detect(text)
+        spans = cache.get(index, text)
+        if spans is None:
+            spans = detector.detect(text)
+            cache.put(index, text, spans)
+        return spans
 
     def _placeholder(self, entity_type: str, value: str) -> str:
         key = (entity_type, value)
