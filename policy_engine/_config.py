@@ -190,7 +190,7 @@ class RedactionSettings(_Strict):
         "provider (fail_closed), or send and record the gap in the audit record (record)",
     )
     detection_cache_entries: int = Field(
-        8192,
+        4096,
         ge=0,
         description="Texts whose detected spans are kept across requests, so a conversation's "
         "earlier messages and a repeated system prompt are not scanned again each turn; "

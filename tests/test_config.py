@@ -73,7 +73,7 @@ def test_valid_config_parses_with_defaults_for_omitted_sections() -> None:
 
 
 def test_the_detection_cache_is_on_by_default_and_can_be_turned_off() -> None:
-    assert parse_config(valid_config()).redaction.detection_cache_entries == 8192
+    assert parse_config(valid_config()).redaction.detection_cache_entries == 4096
     raw = valid_config()
     raw["redaction"] = {"detection_cache_entries": 0}
     assert parse_config(raw).redaction.detection_cache_entries == 0
