@@ -29,7 +29,8 @@ _PLACEHOLDER = re.compile("<(" + "|".join(sorted(ENTITY_TYPES)) + r")_([1-9]\d*)
 
 
 class Redactor:
-    """Long-lived and shared: holds the detectors, no per-request state."""
+    """Long-lived and shared: holds the detectors and the detection cache (spans by
+    text hash, see _cache), no per-request state. Used from the event loop only."""
 
     def __init__(self, detectors: Sequence[Detector], cache_entries: int = 0) -> None:
         """`cache_entries` > 0 keeps that many texts' spans across requests (see _cache)."""
