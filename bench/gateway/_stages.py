@@ -14,6 +14,7 @@ from pathlib import Path
 
 from adapters import ChatRequest, Message, TextPart
 from bench.gateway._payload import VARIED_WORD, prompt_text
+from policy_engine._config import RedactionSettings
 from policy_engine.redaction import STRUCTURED_TYPES, default_redactor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,8 @@ def redaction_figures(seconds: float, max_rounds: int = 200_000) -> str:
         rounds += 1
     elapsed = time.perf_counter() - start
     size = len(text.encode())
-    without, cached = (_conversation_us(entries) for entries in (0, 4096))
+    default_entries = RedactionSettings().detection_cache_entries
+    without, cached = (_conversation_us(entries) for entries in (0, default_entries))
     return (
         f"redaction (structured types, default_redactor, {size}-byte prompt with 3 PII values): "
         f"{rounds * size / elapsed / 1e6:.2f} MB/s, {elapsed / rounds * 1e6:.0f} µs per prompt "

@@ -21,6 +21,7 @@ less than half (bench/PERF_NOTES.md, "Fourth round").
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from policy_engine.redaction._types import Span
 
@@ -44,16 +45,17 @@ class DetectionCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, detector: int, text: str) -> list[Span] | None:
+    def spans(self, detector: int, text: str, detect: Callable[[str], list[Span]]) -> list[Span]:
+        """`detect(text)`, or what it returned for an equal text before."""
+        if len(text) < MIN_CACHED_CHARS:
+            return detect(text)
         key = (detector, hash(text), len(text))
         found = self._entries.get(key)
-        if found is None:
-            return None
-        self._entries.move_to_end(key)
-        return [Span(*span) for span in found]
-
-    def put(self, detector: int, text: str, spans: list[Span]) -> None:
-        key = (detector, hash(text), len(text))
+        if found is not None:
+            self._entries.move_to_end(key)
+            return [Span(*span) for span in found]
+        spans = detect(text)
         self._entries[key] = tuple((s.start, s.end, s.entity_type) for s in spans)
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
+        return spans

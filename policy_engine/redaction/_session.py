@@ -21,7 +21,7 @@ from adapters._model import (
     Part,
     TextPart,
 )
-from policy_engine.redaction._cache import MIN_CACHED_CHARS, DetectionCache
+from policy_engine.redaction._cache import DetectionCache
 from policy_engine.redaction._stream import StreamRestorer
 from policy_engine.redaction._types import ENTITY_TYPES, Detector, Span
 
@@ -60,7 +60,7 @@ class RedactionSession:
         self._reserved: set[str] = set()
         # Detection does not depend on the types asked for, so each attempt after the
         # first reuses it (and a conversation repeats most of its text every turn).
-        self._detected: dict[tuple[int, str], Sequence[Span]] = {}
+        self._detected: dict[tuple[int, str], list[Span]] = {}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -161,7 +161,11 @@ class RedactionSession:
             key = (index, text)
             spans = self._detected.get(key)
             if spans is None:
-                spans = self._detected[key] = self._detect(index, detector, text)
+                spans = self._detected[key] = (
+                    detector.detect(text)
+                    if self._cache is None
+                    else self._cache.spans(index, text, detector.detect)
+                )
             found.extend(s for s in spans if s.entity_type in types)
         found.sort(key=lambda s: (s.start, s.start - s.end))
         kept: list[Span] = []
@@ -169,16 +173,6 @@ class RedactionSession:
             if not kept or span.start >= kept[-1].end:
                 kept.append(span)
         return kept
-
-    def _detect(self, index: int, detector: Detector, text: str) -> Sequence[Span]:
-        cache = self._cache
-        if cache is None or len(text) < MIN_CACHED_CHARS:
-            return detector.detect(text)
-        spans = cache.get(index, text)
-        if spans is None:
-            spans = detector.detect(text)
-            cache.put(index, text, spans)
-        return spans
 
     def _placeholder(self, entity_type: str, value: str) -> str:
         key = (entity_type, value)

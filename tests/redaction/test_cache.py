@@ -30,6 +30,10 @@ class CountingDetector:
         return DETECTOR.detect(text)
 
 
+def never(text: str) -> list[Span]:
+    raise AssertionError(f"scanned a text the cache holds ({len(text)} characters)")
+
+
 def test_a_text_seen_in_an_earlier_request_is_not_scanned_again() -> None:
     counting = CountingDetector()
     redactor = Redactor([counting], cache_entries=16)
@@ -69,37 +73,37 @@ def test_without_entries_every_request_scans() -> None:
 
 def test_entries_hold_a_hash_and_spans_never_the_text() -> None:
     cache = DetectionCache(8)
-    cache.put(0, LONG, DETECTOR.detect(LONG))
+    cache.spans(0, LONG, DETECTOR.detect)
     ((key, spans),) = cache._entries.items()
     assert key == (0, hash(LONG), len(LONG))
     assert [type(field) for span in spans for field in span] == [int, int, str] * len(spans)
-    assert cache.get(0, LONG) == DETECTOR.detect(LONG)
+    assert cache.spans(0, LONG, never) == DETECTOR.detect(LONG)
     held = repr(cache._entries)
     assert EMAIL not in held and CARD not in held and PHONE not in held
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:
+    counting = CountingDetector()
     cache = DetectionCache(2)
     a, b, c = (f"{PROSE}{n}" for n in "abc")
-    cache.put(0, a, [])
-    cache.put(0, b, [])
-    assert cache.get(0, a) == []  # a is now the most recently used
-    cache.put(0, c, [])
+    for text in (a, b, a, c):  # a is used again before c comes: b is the oldest
+        cache.spans(0, text, counting.detect)
     assert len(cache) == 2
-    assert cache.get(0, b) is None
-    assert cache.get(0, a) == [] and cache.get(0, c) == []
+    for text in (a, c, b):
+        cache.spans(0, text, counting.detect)
+    assert counting.scanned == [a, b, c, b]
 
 
 def test_each_detector_has_its_own_entry_for_a_text() -> None:
     cache = DetectionCache(8)
-    cache.put(0, LONG, [Span(0, 1, "EMAIL_ADDRESS")])
-    assert cache.get(1, LONG) is None
+    cache.spans(0, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
+    assert cache.spans(1, LONG, lambda _: []) == []
 
 
 def test_an_equal_text_from_another_request_finds_the_entry() -> None:
     cache = DetectionCache(8)
-    cache.put(0, LONG, [])
-    assert cache.get(0, "".join(list(LONG))) == []
+    cache.spans(0, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
+    assert cache.spans(0, "".join(list(LONG)), never) == [Span(0, 1, "EMAIL_ADDRESS")]
 
 
 def test_a_cache_without_room_is_refused() -> None:
