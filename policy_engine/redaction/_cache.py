@@ -10,7 +10,7 @@ long as the entry lives: here the key is the text's `hash()` and length, and an 
 holds offsets and type names only. str's hash is SipHash-1-3 under a key drawn at
 interpreter start (PYTHONHASHSEED) and is computed once per string, which the session's
 own lookups do anyway. Two texts of one length sharing a 64-bit hash would share spans:
-with the cache full, about one chance in 2**51 per new text, and making a text collide
+with 4,096 entries held, about one chance in 2**52 per new text, and making a text collide
 with someone else's needs the hash key (random unless PYTHONHASHSEED is set).
 
 A text seen for the first time costs ~2.5 µs more in a tight loop, 10-15 µs of CPU per
