@@ -9,12 +9,17 @@ export PATH := $(CURDIR)/tools/bin:$(PATH)
 
 .PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
 
-setup: $(VENV)/.installed $(OPA)
+setup: $(VENV)/.installed $(VENV)/.native $(OPA)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet --upgrade pip 'setuptools>=77'
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The hot modules compiled with mypyc (from the dev extra), again whenever one changes.
+$(VENV)/.native: $(VENV)/.installed tools/native.py $(shell $(PYTHON) tools/native.py --sources)
+	$(PY) tools/native.py
 	touch $@
 
 # Real OPA, built from the Go module proxy into a project-local folder, reused when present.
@@ -33,8 +38,8 @@ policy-test: $(OPA)
 	$(OPA) test --fail-on-empty -v policies/ | tail -n 1
 
 lint: setup
-	$(VENV)/bin/ruff check policy_engine adapters tests bench deploy
-	$(VENV)/bin/ruff format --check policy_engine adapters tests bench deploy
+	$(VENV)/bin/ruff check policy_engine adapters tests bench deploy tools/native.py
+	$(VENV)/bin/ruff format --check policy_engine adapters tests bench deploy tools/native.py
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -66,4 +71,5 @@ chaos: setup $(OPA)
 	$(PY) -m bench.chaos --duration 180
 
 clean:
-	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc
+	find adapters policy_engine -name '*.so' -delete

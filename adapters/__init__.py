@@ -1,5 +1,7 @@
 """Provider wire protocols: codecs between the shared chat model and each HTTP API."""
 
+# First, for its side effect: it checks the compiled modules before any is imported.
+import adapters._native  # noqa: F401
 from adapters._anthropic import AnthropicCodec
 from adapters._anthropic_client import AnthropicClientCodec
 from adapters._base import (

@@ -7,6 +7,8 @@ with its own public names (`decision`, `routing`, `redaction`, `audit`, `pipelin
 
 from importlib.metadata import version
 
+# First, for its side effect: it checks the compiled modules before any is imported.
+import adapters._native  # noqa: F401
 from policy_engine._config import Settings, load_config, parse_config
 from policy_engine._context import RoutingContext
 from policy_engine._errors import (

@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters._native import loaded_compiled, pure_python
 from policy_engine._auth import Authenticator
 from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
 from policy_engine._errors import ConfigError
@@ -84,6 +85,8 @@ class Sidecar:
             raise ConfigError(f"redaction.ner: {error}") from None
         if not stages.redaction:
             redactor = Redactor([])
+        # tools/native.py: the hot modules run compiled unless built nowhere or set aside.
+        _log.info("compiled_modules", count=len(loaded_compiled()), pure_python=pure_python())
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")

@@ -115,9 +115,8 @@ STRUCTURED_TYPES: frozenset[str] = ENTITY_TYPES - {"PERSON", "LOCATION"}
 class PatternDetector:
     """Detects every structured type of ENTITY_TYPES (all but PERSON and LOCATION)."""
 
-    entity_types: frozenset[str] = STRUCTURED_TYPES
-
     def __init__(self, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
+        self.entity_types: frozenset[str] = STRUCTURED_TYPES
         self._numbers = NumberClassifier(phone_regions)
 
     def detect(self, text: str) -> list[Span]:

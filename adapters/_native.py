@@ -1,0 +1,86 @@
+"""The modules `tools/native.py` compiles with mypyc, as the packages load them.
+
+An extension module beside its source is imported in its place. One older than its
+source was built from other code: `refuse_stale` stops the import rather than run it.
+With POLICY_ENGINE_PURE_PYTHON=1 the sources are imported instead (to rule the
+compiled code out, or to test the sources themselves).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from importlib.abc import MetaPathFinder
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+PURE_PYTHON_ENV = "POLICY_ENGINE_PURE_PYTHON"
+_PACKAGES = ("adapters", "policy_engine")
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pure_python() -> bool:
+    return os.environ.get(PURE_PYTHON_ENV) == "1"
+
+
+class _SourcesFirst(MetaPathFinder):
+    """Finds our submodules' `.py` files ahead of the extension modules beside them."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if path is None or fullname.partition(".")[0] not in _PACKAGES:
+            return None
+        name = fullname.rpartition(".")[2]
+        for entry in path:
+            source = os.path.join(entry, f"{name}.py")
+            if os.path.isfile(source):
+                return importlib.util.spec_from_file_location(fullname, source)
+        return None  # a subpackage: the usual finders load its __init__.py
+
+
+def use_sources_if_asked() -> None:
+    if pure_python() and not any(isinstance(f, _SourcesFirst) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SourcesFirst())
+
+
+def compiled_modules(package_dir: Path) -> list[Path]:
+    """The extension modules under `package_dir` that have a source beside them."""
+    return [
+        path
+        for suffix in EXTENSION_SUFFIXES
+        for path in package_dir.rglob(f"*{suffix}")
+        if path.with_name(path.name.removesuffix(suffix) + ".py").exists()
+    ]
+
+
+def loaded_compiled() -> list[str]:
+    """The names of our modules imported so far from compiled code."""
+    return sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name.partition(".")[0] in _PACKAGES
+        and not name.endswith("__mypyc")  # a group's shared library
+        and str(getattr(module, "__file__", "")).endswith(tuple(EXTENSION_SUFFIXES))
+    )
+
+
+def refuse_stale(package_dir: Path) -> None:
+    """Raise ImportError if a compiled module under `package_dir` predates its source."""
+    if pure_python():
+        return
+    for path in compiled_modules(package_dir):
+        source = path.with_name(path.name.split(".", 1)[0] + ".py")
+        if source.stat().st_mtime > path.stat().st_mtime:
+            raise ImportError(
+                f"{path} was compiled before {source.name} last changed: run `make setup` "
+                f"to compile it again, or set {PURE_PYTHON_ENV}=1 to run the sources"
+            )
+
+
+use_sources_if_asked()
+for _package in _PACKAGES:
+    refuse_stale(_ROOT / _package)
