@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from adapters._native import PURE_PYTHON_ENV
 from bench.gateway._install import litellm_binary, portkey_entry
 from bench.gateway._payload import API_KEY, UPSTREAM_MODEL, request_headers
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
@@ -130,6 +131,7 @@ class Sidecar:
     name: str
     overrides: dict[str, Any] = field(default_factory=dict)
     group: str = "sidecar"
+    env: dict[str, str] = field(default_factory=dict)
 
     def unavailable(self, tools: Path) -> str | None:
         raw = sidecar_config("http://127.0.0.1:1/v1", 1, tools, self.overrides)
@@ -151,7 +153,7 @@ class Sidecar:
             self.name,
             [sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(config)],
             log=work / "sidecar.log",
-            env={**os.environ, _KEY_ENV: API_KEY},
+            env={**os.environ, _KEY_ENV: API_KEY, **self.env},
             cwd=ROOT,
         )
         wait_listening(child, port, timeout_s=60)
@@ -228,6 +230,8 @@ SCENARIOS: dict[str, Scenario] = {
     for scenario in (
         Direct(),
         Sidecar("sidecar"),
+        # The full pipeline on the sources of the modules tools/native.py compiles.
+        Sidecar("sidecar-pure", env={PURE_PYTHON_ENV: "1"}),
         Sidecar("sidecar-no-cache", {"policy": {"cache_size": 0}}),
         Sidecar("sidecar-no-redaction", {"stages": {"redaction": False}}),
         Sidecar("sidecar-no-audit", {"stages": {"audit": False}}),
