@@ -276,7 +276,6 @@ class Pipeline:
         if outcome.audited:
             return
         outcome.audited = True
-        self._metrics.requests_by(outcome.protocol, result).inc()
         self._metrics.request_seconds_by(outcome.protocol).observe(
             time.perf_counter() - outcome.started
         )
@@ -295,6 +294,8 @@ class Pipeline:
                 # cancels only the wait, never the record.
                 await self._audit.submit(outcome.audit_event())
         except AuditError:
+            # What the client gets instead, for the request's count and log line below.
+            outcome.outcome, outcome.status = _OUTCOMES[AuditWriteFailed], AuditWriteFailed.status
             self._metrics.audit_failures.inc()
             _log.error(
                 "audit_unavailable",
@@ -305,6 +306,7 @@ class Pipeline:
                 "the audit log is unavailable; the request was not served"
             ) from None
         finally:
+            self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
             _log.info("request", **outcome.log_fields())
 
     def _count_usage(self, outcome: RequestOutcome) -> None:

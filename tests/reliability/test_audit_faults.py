@@ -113,10 +113,16 @@ async def test_a_full_disk_fails_closed_and_every_answer_has_its_record(
             else:
                 assert late.status == 503
             assert await readiness(http) == (503, False)
+            counted = (await http.get("/metrics")).text
         served = [a.headers["x-request-id"] for a in answers if a.status == 200]
         assert served and set(served) <= set(recorded_ids(running))
         failures = [line for line in logs if line["event"] == "audit_write_failed"]
         assert failures and failures[0]["errno"] == errno.ENOSPC
+        # The request's log line says what the client got, not what it would have got.
+        lines = {line["request_id"]: line for line in logs if line["event"] == "request"}
+        refused_line = lines[refused.headers["x-request-id"]]
+        assert (refused_line["outcome"], refused_line["status"]) == ("audit_failed", 503)
+        assert 'policy_engine_requests_total{outcome="audit_failed",protocol="openai"}' in counted
         assert hits(PII, [("logs", repr(logs).encode())]) == []
         running.verify_audit()
         await running.stop()
