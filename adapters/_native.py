@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.abc import MetaPathFinder
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 from pathlib import Path
@@ -47,14 +47,14 @@ def use_sources_if_asked() -> None:
         sys.meta_path.insert(0, _SourcesFirst())
 
 
-def compiled_modules(package_dir: Path) -> list[Path]:
-    """The extension modules under `package_dir` that have a source beside them."""
-    return [
-        path
-        for suffix in EXTENSION_SUFFIXES
-        for path in package_dir.rglob(f"*{suffix}")
-        if path.with_name(path.name.removesuffix(suffix) + ".py").exists()
-    ]
+def _compiled_with_sources(package_dir: Path) -> Iterator[tuple[Path, Path]]:
+    """Each extension module under `package_dir` that has a source beside it, with it
+    (a group's shared library has none)."""
+    for suffix in EXTENSION_SUFFIXES:
+        for built in package_dir.rglob(f"*{suffix}"):
+            source = built.with_name(built.name.removesuffix(suffix) + ".py")
+            if source.exists():
+                yield built, source
 
 
 def loaded_compiled() -> list[str]:
@@ -72,11 +72,10 @@ def refuse_stale(package_dir: Path) -> None:
     """Raise ImportError if a compiled module under `package_dir` predates its source."""
     if pure_python():
         return
-    for path in compiled_modules(package_dir):
-        source = path.with_name(path.name.split(".", 1)[0] + ".py")
-        if source.stat().st_mtime > path.stat().st_mtime:
+    for built, source in _compiled_with_sources(package_dir):
+        if source.stat().st_mtime > built.stat().st_mtime:
             raise ImportError(
-                f"{path} was compiled before {source.name} last changed: run `make setup` "
+                f"{built} was compiled before {source.name} last changed: run `make setup` "
                 f"to compile it again, or set {PURE_PYTHON_ENV}=1 to run the sources"
             )
 

@@ -4,7 +4,7 @@
     .venv/bin/python tools/native.py --sources  # the compiled modules' sources
 
 These modules are pure, strictly typed Python on every request's path (redaction,
-the OpenAI codecs and the chat model); compiled, the full pipeline serves ~12% more
+the OpenAI codecs and the chat model); compiled, the full pipeline serves 7 to 12% more
 requests at 16 clients (bench/PERF_NOTES.md, "Fifth round"). Modules with async
 generators stay interpreted: mypyc does not compile those. The interpreter prefers an
 extension module to the source beside it, `adapters._native` refuses one older than

@@ -14,9 +14,6 @@ loaded, it runs on the sources in a child interpreter.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +24,10 @@ from hypothesis import strategies as st
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from stdnum import luhn
 
-from adapters._native import PURE_PYTHON_ENV
 from policy_engine.redaction import PatternDetector, _patterns, _validators
 from policy_engine.redaction._numbering import PhoneNumbers, is_valid
+from tests.pure_python import run_on_sources
 
-ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).with_name("data") / "detector_corpus.jsonl"
 DETECTOR = PatternDetector()
 
@@ -105,14 +101,7 @@ def test_detector_finds_what_it_finds_with_the_libraries_checks() -> None:
         _same_with_the_libraries_checks()
         return
     check = "from tests.redaction.test_corpus import _same_with_the_libraries_checks as f; f()"
-    child = subprocess.run(
-        [sys.executable, "-c", check],
-        cwd=ROOT,
-        env={**os.environ, PURE_PYTHON_ENV: "1"},
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
+    child = run_on_sources(check, timeout=110)
     assert child.returncode == 0, child.stderr[-4000:]
 
 
