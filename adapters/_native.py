@@ -42,29 +42,24 @@ class _SourcesFirst(MetaPathFinder):
         return None  # a subpackage: the usual finders load its __init__.py
 
 
-def use_sources_if_asked() -> None:
-    if pure_python() and not any(isinstance(f, _SourcesFirst) for f in sys.meta_path):
-        sys.meta_path.insert(0, _SourcesFirst())
-
-
 def _compiled_with_sources(package_dir: Path) -> Iterator[tuple[Path, Path]]:
     """Each extension module under `package_dir` that has a source beside it, with it
-    (a group's shared library has none)."""
-    for suffix in EXTENSION_SUFFIXES:
-        for built in package_dir.rglob(f"*{suffix}"):
+    (a group's shared library has none). One walk: the suffixes overlap (".so")."""
+    for built in package_dir.rglob("*"):
+        suffix = next((s for s in EXTENSION_SUFFIXES if built.name.endswith(s)), None)
+        if suffix is not None:
             source = built.with_name(built.name.removesuffix(suffix) + ".py")
             if source.exists():
                 yield built, source
 
 
-def loaded_compiled() -> list[str]:
-    """The names of our modules imported so far from compiled code."""
-    return sorted(
-        name
-        for name, module in list(sys.modules.items())
-        if name.partition(".")[0] in _PACKAGES
+def loaded_compiled() -> int:
+    """How many of our modules were imported so far from compiled code."""
+    return sum(
+        name.partition(".")[0] in _PACKAGES
         and not name.endswith("__mypyc")  # a group's shared library
         and str(getattr(module, "__file__", "")).endswith(tuple(EXTENSION_SUFFIXES))
+        for name, module in list(sys.modules.items())
     )
 
 
@@ -80,6 +75,7 @@ def refuse_stale(package_dir: Path) -> None:
             )
 
 
-use_sources_if_asked()
+if pure_python():
+    sys.meta_path.insert(0, _SourcesFirst())
 for _package in _PACKAGES:
     refuse_stale(_ROOT / _package)

@@ -86,7 +86,7 @@ class Sidecar:
         if not stages.redaction:
             redactor = Redactor([])
         # tools/native.py: the hot modules run compiled unless built nowhere or set aside.
-        _log.info("compiled_modules", count=len(loaded_compiled()), pure_python=pure_python())
+        _log.info("compiled_modules", count=loaded_compiled(), pure_python=pure_python())
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")
