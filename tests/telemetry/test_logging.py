@@ -1,0 +1,84 @@
+"""Log lines: JSON with level and UTC time, written once per event-loop turn."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO, cast
+
+import orjson
+import structlog
+
+from policy_engine.telemetry._logging import IterationBatchedStream, _JsonLine
+
+
+class Recorder:
+    """A binary stream that remembers each write(2) it would have made."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.writes.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def logger_on(stream: IterationBatchedStream) -> Any:
+    return structlog.wrap_logger(
+        structlog.BytesLogger(cast(BinaryIO, stream)),
+        processors=[structlog.processors.format_exc_info, _JsonLine()],
+        wrapper_class=structlog.make_filtering_bound_logger(20),
+    )
+
+
+async def test_the_lines_of_one_loop_turn_are_written_together_after_it() -> None:
+    recorder = Recorder()
+    log = logger_on(IterationBatchedStream(recorder))
+    for n in range(3):
+        log.info("request", n=n)
+    assert recorder.writes == []
+    await asyncio.sleep(0)
+    assert len(recorder.writes) == 1
+    lines = recorder.writes[0].splitlines()
+    assert [orjson.loads(line)["n"] for line in lines] == [0, 1, 2]
+
+
+def test_a_line_logged_outside_a_loop_is_written_at_once() -> None:
+    recorder = Recorder()
+    logger_on(IterationBatchedStream(recorder)).info("started")
+    assert len(recorder.writes) == 1
+
+
+async def test_a_line_from_another_thread_is_written_at_once() -> None:
+    recorder = Recorder()
+    log = logger_on(IterationBatchedStream(recorder))
+    thread = threading.Thread(target=log.warning, args=("from_a_thread",))
+    thread.start()
+    thread.join()
+    assert [orjson.loads(w)["event"] for w in recorder.writes] == ["from_a_thread"]
+
+
+async def test_drain_writes_what_is_kept_as_at_exit() -> None:
+    recorder = Recorder()
+    stream = IterationBatchedStream(recorder)
+    logger_on(stream).info("last_words")
+    stream.drain()
+    assert len(recorder.writes) == 1
+    stream.drain()
+    assert len(recorder.writes) == 1
+
+
+def test_a_line_carries_level_and_an_iso_utc_timestamp() -> None:
+    recorder = Recorder()
+    logger_on(IterationBatchedStream(recorder)).warning("hello", n=1)
+    line = orjson.loads(recorder.writes[0])
+    assert (line["event"], line["level"], line["n"]) == ("hello", "warning", 1)
+    stamp = line["timestamp"]
+    assert stamp.endswith("Z") and len(stamp) == len("2026-11-24T13:57:57.363443Z")
+    moment = datetime.fromisoformat(stamp)
+    assert moment.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - moment) < timedelta(seconds=5)
