@@ -255,11 +255,7 @@ class Router:
     async def _call(
         self, codec: ProviderCodec, http: HttpRequest, budget: float, attempt: Attempt
     ) -> ChatResponse:
-        try:
-            async with asyncio.timeout(max(budget, 0.001)):
-                upstream = await self._transport.send(http)
-        except TimeoutError:
-            raise ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out") from None
+        upstream = await self._transport.send(http, max(budget, 0.001))
         attempt.status = upstream.status
         if upstream.status >= 300:
             raise codec.decode_error(upstream.status, upstream.headers, upstream.body)

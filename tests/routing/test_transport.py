@@ -242,6 +242,34 @@ async def test_a_failed_exchange_is_the_provider_error_the_router_acts_on(
     assert caught.value.kind is kind
 
 
+async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A head at once, then one body byte every 50 ms: each read is quick, the whole is not."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
+    for _ in range(100):
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"x")
+
+
+async def no_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    await asyncio.sleep(5)
+
+
+@pytest.mark.parametrize("handler", [trickle, no_head], ids=["trickling-body", "no-head"])
+async def test_the_attempt_budget_bounds_the_whole_exchange(handler: Handler) -> None:
+    async with raw_server(handler) as (url, _):
+        client = transport()  # its own limits are 2 s per wait
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ProviderError) as caught:
+            await client.send(post(url), budget_s=0.3)
+        elapsed = asyncio.get_running_loop().time() - started
+        await client.close()
+    assert caught.value.kind is ProviderErrorKind.TIMEOUT
+    assert 0.3 <= elapsed < 1.5
+
+
 async def test_a_refused_connection_is_a_connection_error() -> None:
     client = transport()
     with pytest.raises(ProviderError) as caught:
