@@ -70,7 +70,9 @@ class IterationBatchedStream:
     def __init__(self, stream: _Sink) -> None:
         self._stream = stream
         self._pending: list[bytes] = []
-        self._scheduled = False
+        # The loop a write is scheduled on; a loop that stopped before its turn ran is
+        # not waited for: the next loop to log schedules its own.
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> int:
@@ -84,13 +86,13 @@ class IterationBatchedStream:
         except RuntimeError:
             self.drain()
             return
-        if not self._scheduled:
-            self._scheduled = True
+        if self._scheduled_on is not loop:
+            self._scheduled_on = loop
             loop.call_soon(self.drain)
 
     def drain(self) -> None:
         with self._lock:
-            self._scheduled = False
+            self._scheduled_on = None
             if not self._pending:
                 return
             data = b"".join(self._pending)

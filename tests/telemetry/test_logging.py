@@ -47,6 +47,32 @@ async def test_the_lines_of_one_loop_turn_are_written_together_after_it() -> Non
     assert [orjson.loads(line)["n"] for line in lines] == [0, 1, 2]
 
 
+def test_lines_kept_by_a_loop_that_stopped_go_out_with_the_next_loops_turn() -> None:
+    recorder = Recorder()
+    log = logger_on(IterationBatchedStream(recorder))
+    loop = asyncio.new_event_loop()
+
+    async def stop_then_log() -> None:
+        loop.stop()  # the loop ends after this turn, before the turn that would write
+        log.info("stranded")
+
+    task = loop.create_task(stop_then_log())
+    loop.run_forever()
+    loop.close()
+    assert task.done()
+    assert recorder.writes == []
+
+    async def log_again() -> None:
+        log.info("next")
+        await asyncio.sleep(0)
+
+    asyncio.run(log_again())
+    assert [orjson.loads(line)["event"] for line in b"".join(recorder.writes).splitlines()] == [
+        "stranded",
+        "next",
+    ]
+
+
 def test_a_line_logged_outside_a_loop_is_written_at_once() -> None:
     recorder = Recorder()
     logger_on(IterationBatchedStream(recorder)).info("started")
