@@ -91,14 +91,15 @@ class IterationBatchedStream:
             loop.call_soon(self.drain)
 
     def drain(self) -> None:
+        # Written under the lock too, so two threads draining cannot swap their lines.
         with self._lock:
             self._scheduled_on = None
             if not self._pending:
                 return
             data = b"".join(self._pending)
             self._pending.clear()
-        self._stream.write(data)
-        self._stream.flush()
+            self._stream.write(data)
+            self._stream.flush()
 
 
 def configure_logging(level: str) -> None:
