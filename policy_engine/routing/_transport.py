@@ -149,7 +149,7 @@ class UpstreamTransport:
         `budget_s` if given (the router's attempt budget).
 
         The budget is folded into the transport's own timeouts rather than wrapped around
-        the call: a second `asyncio.timeout` on every request cost ~5 µs of its CPU.
+        the call: an `asyncio.timeout` costs ~3 µs under uvloop, on every request.
         """
         deadline = None if budget_s is None else asyncio.get_running_loop().time() + budget_s
         response = await self._response(request, budget_s)

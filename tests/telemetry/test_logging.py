@@ -10,7 +10,7 @@ from typing import Any, BinaryIO, cast
 import orjson
 import structlog
 
-from policy_engine.telemetry._logging import IterationBatchedStream, _JsonLine
+from policy_engine.telemetry._logging import IterationBatchedStream, processors
 
 
 class Recorder:
@@ -30,7 +30,7 @@ class Recorder:
 def logger_on(stream: IterationBatchedStream) -> Any:
     return structlog.wrap_logger(
         structlog.BytesLogger(cast(BinaryIO, stream)),
-        processors=[structlog.processors.format_exc_info, _JsonLine()],
+        processors=processors(),
         wrapper_class=structlog.make_filtering_bound_logger(20),
     )
 
@@ -108,3 +108,15 @@ def test_a_line_carries_level_and_an_iso_utc_timestamp() -> None:
     moment = datetime.fromisoformat(stamp)
     assert moment.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - moment) < timedelta(seconds=5)
+
+
+def test_an_exception_logged_with_exc_info_comes_out_as_text() -> None:
+    recorder = Recorder()
+    log = logger_on(IterationBatchedStream(recorder))
+    try:
+        raise ValueError("synthetic")
+    except ValueError:
+        log.error("failed", exc_info=True)
+    line = orjson.loads(recorder.writes[0])
+    assert line["level"] == "error"
+    assert "ValueError: synthetic" in line["exception"]
