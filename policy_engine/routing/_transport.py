@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -59,17 +60,19 @@ def _counted(seen: int, limit: int) -> int:
     return seen
 
 
+def _within(timeout_s: float, deadline: float | None) -> float:
+    """`timeout_s`, or less if `deadline` (time.monotonic(), as the router's) comes sooner."""
+    return timeout_s if deadline is None else min(timeout_s, deadline - time.monotonic())
+
+
 async def _read_bounded(
     response: Http1Response, limit: int, timeout_s: float, deadline: float | None = None
 ) -> bytes:
-    """The whole body: each read within `timeout_s`, and all of it by `deadline` (loop time)."""
+    """The whole body: each read within `timeout_s`, and all of it by `deadline`."""
     chunks: list[bytes] = []
     seen = 0
-    loop = asyncio.get_running_loop()
     try:
-        while chunk := await response.read(
-            timeout_s if deadline is None else min(timeout_s, deadline - loop.time())
-        ):
+        while chunk := await response.read(_within(timeout_s, deadline)):
             seen = _counted(seen + len(chunk), limit)
             chunks.append(chunk)
     except _READ_ERRORS as error:
@@ -117,12 +120,12 @@ class UpstreamTransport:
             ssl_context=ssl_context,
         )
 
-    async def _response(self, request: HttpRequest, budget_s: float | None = None) -> Http1Response:
+    async def _response(self, request: HttpRequest, deadline: float | None = None) -> Http1Response:
         """Send the request; return once the status and headers arrived (time to first byte),
-        within the transport's own limits and `budget_s`."""
-        timeout_s = self._first_byte_timeout + self._connect_timeout
+        within the transport's own limits and by `deadline`."""
+        timeout_s = _within(self._first_byte_timeout + self._connect_timeout, deadline)
         try:
-            async with asyncio.timeout(timeout_s if budget_s is None else min(timeout_s, budget_s)):
+            async with asyncio.timeout(timeout_s):
                 return await self._pool.request(
                     request.method, request.url, request.headers, request.body
                 )
@@ -151,8 +154,8 @@ class UpstreamTransport:
         The budget is folded into the transport's own timeouts rather than wrapped around
         the call: an `asyncio.timeout` costs ~3 µs under uvloop, on every request.
         """
-        deadline = None if budget_s is None else asyncio.get_running_loop().time() + budget_s
-        response = await self._response(request, budget_s)
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        response = await self._response(request, deadline)
         try:
             body = await _read_bounded(
                 response, self._max_response_bytes, self._first_byte_timeout, deadline
