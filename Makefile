@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The hot modules compiled with mypyc (from the dev extra), again whenever one changes.
+# The hot modules compiled with mypyc (from the dev extra) and the detector's native scan
+# (Rust, crates pinned by native/scan/Cargo.lock), again whenever one changes.
 $(VENV)/.native: $(VENV)/.installed tools/native.py $(shell $(PYTHON) tools/native.py --sources)
 	$(PY) tools/native.py
 	touch $@
@@ -40,6 +41,8 @@ policy-test: $(OPA)
 lint: setup
 	$(VENV)/bin/ruff check policy_engine adapters tests bench deploy tools/native.py
 	$(VENV)/bin/ruff format --check policy_engine adapters tests bench deploy tools/native.py
+	cargo fmt --check --manifest-path native/scan/Cargo.toml
+	PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --quiet --release --locked --manifest-path native/scan/Cargo.toml -- -D warnings
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -72,4 +75,5 @@ chaos: setup $(OPA)
 
 clean:
 	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc
+	rm -rf native/scan/target
 	find adapters policy_engine -name '*.so' -delete

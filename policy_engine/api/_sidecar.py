@@ -20,7 +20,7 @@ from policy_engine.decision import (
     engine_from_settings,
 )
 from policy_engine.pipeline import AuditSink, Pipeline
-from policy_engine.redaction import RedactionError, Redactor, default_redactor
+from policy_engine.redaction import NATIVE_SCAN, RedactionError, Redactor, default_redactor
 from policy_engine.routing import Router, UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
@@ -86,7 +86,12 @@ class Sidecar:
         if not stages.redaction:
             redactor = Redactor([])
         # tools/native.py: the hot modules run compiled unless built nowhere or set aside.
-        _log.info("compiled_modules", count=loaded_compiled(), pure_python=pure_python())
+        _log.info(
+            "compiled_modules",
+            count=loaded_compiled(),
+            native_scan=NATIVE_SCAN,
+            pure_python=pure_python(),
+        )
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")

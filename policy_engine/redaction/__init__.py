@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from policy_engine.redaction._ner import DEFAULT_NER_MODEL, SpacyNerDetector
-from policy_engine.redaction._patterns import STRUCTURED_TYPES, PatternDetector
+from policy_engine.redaction._patterns import NATIVE_SCAN, STRUCTURED_TYPES, PatternDetector
 from policy_engine.redaction._session import RedactionSession, Redactor
 from policy_engine.redaction._stream import StreamRestorer
 from policy_engine.redaction._types import (
@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_NER_MODEL",
     "DEFAULT_PHONE_REGIONS",
     "ENTITY_TYPES",
+    "NATIVE_SCAN",
     "STRUCTURED_TYPES",
     "Detector",
     "NerUnavailable",

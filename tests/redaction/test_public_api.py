@@ -10,6 +10,7 @@ def test_public_surface_is_pinned() -> None:
         "DEFAULT_NER_MODEL",
         "DEFAULT_PHONE_REGIONS",
         "ENTITY_TYPES",
+        "NATIVE_SCAN",
         "STRUCTURED_TYPES",
         "Detector",
         "NerUnavailable",
