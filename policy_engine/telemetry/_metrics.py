@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
+from policy_engine.telemetry._loop_metrics import LoopCounter, LoopHistogram
+
+MetricT = TypeVar("MetricT", Counter, Gauge)
 
 _CIRCUIT_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 _LATENCY_BUCKETS = (
@@ -55,23 +57,23 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter(
+        self.requests = LoopCounter(
             "policy_engine_requests",
             "Client requests by protocol and final outcome",
             ("protocol", "outcome"),
             registry=r,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = LoopHistogram(
             "policy_engine_request_duration_seconds",
             "Time to the full answer",
             ("protocol",),
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.decisions = Counter(
+        self.decisions = LoopCounter(
             "policy_engine_decisions", "Policy decisions by result", ("result",), registry=r
         )
-        self.decision_seconds = Histogram(
+        self.decision_seconds = LoopHistogram(
             "policy_engine_decision_duration_seconds",
             "Policy evaluation latency",
             buckets=_LATENCY_BUCKETS,
@@ -89,13 +91,13 @@ class Metrics:
             ("cause",),
             registry=r,
         )
-        self.denials = Counter(
+        self.denials = LoopCounter(
             "policy_engine_provider_denials",
             "Providers denied by the policy, by provider and rule family (the reason's prefix)",
             ("provider", "rule"),
             registry=r,
         )
-        self.provider_requests = Counter(
+        self.provider_requests = LoopCounter(
             "policy_engine_provider_requests",
             "Attempts sent to a provider",
             ("provider",),
@@ -107,20 +109,20 @@ class Metrics:
             ("provider", "kind"),
             registry=r,
         )
-        self.provider_seconds = Histogram(
+        self.provider_seconds = LoopHistogram(
             "policy_engine_provider_latency_seconds",
             "Attempt latency to the first answer byte",
             ("provider",),
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.tokens = Counter(
+        self.tokens = LoopCounter(
             "policy_engine_provider_tokens",
             "Tokens by provider and direction",
             ("provider", "direction"),
             registry=r,
         )
-        self.cost = Counter(
+        self.cost = LoopCounter(
             "policy_engine_provider_cost_usd",
             "Estimated cost from the price attributes",
             ("provider",),
@@ -138,18 +140,18 @@ class Metrics:
             ("provider",),
             registry=r,
         )
-        self.fallbacks = Counter(
+        self.fallbacks = LoopCounter(
             "policy_engine_fallbacks",
             "Requests answered by other than the first candidate",
             registry=r,
         )
-        self.redactions = Counter(
+        self.redactions = LoopCounter(
             "policy_engine_redactions",
             "Values redacted by entity type",
             ("entity_type",),
             registry=r,
         )
-        self.audit_seconds = Histogram(
+        self.audit_seconds = LoopHistogram(
             "policy_engine_audit_append_seconds",
             "Time until the audit record is durable",
             buckets=_LATENCY_BUCKETS,
@@ -161,20 +163,22 @@ class Metrics:
         self.audit_failures = Counter(
             "policy_engine_audit_failures", "Audit records that could not be written", registry=r
         )
-        # The request path updates these through remembered children (see `Children`).
+        # Updated on every request: plain numbers on the event loop (see _loop_metrics),
+        # their children remembered by label values.
+        self.requests_by = self.requests.labels
+        self.request_seconds_by = self.request_seconds.labels
+        self.decisions_by = self.decisions.labels
+        self.denials_by = self.denials.labels
+        self.provider_requests_by = self.provider_requests.labels
+        self.provider_seconds_by = self.provider_seconds.labels
+        self.tokens_by = self.tokens.labels
+        self.cost_by = self.cost.labels
+        self.redactions_by = self.redactions.labels
+        # Off the request path, prometheus_client's own, through remembered children.
         # `misconfigured` is left out: it is cleared (tests reset it) and only set after
-        # a 401/403, off the hot path.
-        self.requests_by = Children(self.requests)
-        self.request_seconds_by = Children(self.request_seconds)
-        self.decisions_by = Children(self.decisions)
+        # a 401/403.
         self.policy_errors_by = Children(self.policy_errors)
-        self.denials_by = Children(self.denials)
-        self.provider_requests_by = Children(self.provider_requests)
         self.provider_failures_by = Children(self.provider_failures)
-        self.provider_seconds_by = Children(self.provider_seconds)
-        self.tokens_by = Children(self.tokens)
-        self.cost_by = Children(self.cost)
-        self.redactions_by = Children(self.redactions)
         self._circuit_by = Children(self.circuit)
 
     def set_circuit(self, provider: str, state: str) -> None:
