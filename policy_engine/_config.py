@@ -194,7 +194,8 @@ class RedactionSettings(_Strict):
         ge=0,
         description="Texts whose detected spans are kept across requests, so a conversation's "
         "earlier messages and a repeated system prompt are not scanned again each turn; "
-        "keyed by the text's hash, never the text (0 turns it off)",
+        "a text is kept from its second sighting, keyed by its hash, never the text "
+        "(0 turns it off)",
     )
 
 

@@ -13,9 +13,14 @@ own lookups do anyway. Two texts of one length sharing a 64-bit hash would share
 with 4,096 entries held, about one chance in 2**52 per new text, and making a text collide
 with someone else's needs the hash key (random unless PYTHONHASHSEED is set).
 
-A text seen for the first time costs ~2.5 µs more in a tight loop, 10-15 µs of CPU per
-request in the pipeline (every prompt new); a conversation re-sent every turn costs
-less than half (bench/PERF_NOTES.md, "Fourth round").
+A text's spans are stored the second time it is seen, not the first: a text sent once
+(most single prompts) would only push out one that comes back (a system prompt, a
+conversation's history), and storing it cost 9-10 µs of CPU per request in the
+pipeline (in-process, 16 clients, every prompt new), against nothing for a lookup. Like
+TinyLFU's doorkeeper, the texts seen once are remembered by key alone, and forgotten all
+at once when as many as the entries are held. A conversation re-sent every turn then
+detects each message twice rather than once, and still half of what it would without
+the cache (bench/PERF_NOTES.md, "Seventh round").
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ MIN_CACHED_CHARS = 256
 
 
 class DetectionCache:
-    """At most `max_entries` texts' spans per detector, least recently used dropped first."""
+    """At most `max_entries` texts' spans per detector, least recently used dropped first;
+    a text's spans are stored on its second sighting."""
 
     def __init__(self, max_entries: int) -> None:
         if max_entries < 1:
@@ -41,6 +47,8 @@ class DetectionCache:
         self._entries: OrderedDict[tuple[int, int, int], tuple[tuple[int, int, str], ...]] = (
             OrderedDict()
         )
+        # Keys of the texts seen once since the last clearing (no spans, no text).
+        self._seen_once: set[tuple[int, int, int]] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,6 +63,12 @@ class DetectionCache:
             self._entries.move_to_end(key)
             return [Span(*span) for span in found]
         spans = detect(text)
+        if key not in self._seen_once:
+            if len(self._seen_once) >= self._max:
+                self._seen_once.clear()
+            self._seen_once.add(key)
+            return spans
+        self._seen_once.discard(key)
         self._entries[key] = tuple((s.start, s.end, s.entity_type) for s in spans)
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -1,6 +1,9 @@
-"""The cross-request detection cache: same spans as detecting afresh, and no text kept."""
+"""The cross-request detection cache: same spans as detecting afresh, no text kept, and
+a text stored on its second sighting only."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -30,18 +33,45 @@ class CountingDetector:
         return DETECTOR.detect(text)
 
 
+Detect = Callable[[str], list[Span]]
+
+
 def never(text: str) -> list[Span]:
     raise AssertionError(f"scanned a text the cache holds ({len(text)} characters)")
 
 
-def test_a_text_seen_in_an_earlier_request_is_not_scanned_again() -> None:
+def seen_twice(cache: DetectionCache, text: str, detect: Detect = DETECTOR.detect) -> None:
+    for _ in range(2):
+        cache.spans(0, text, detect)
+
+
+def test_a_text_seen_in_two_earlier_requests_is_not_scanned_again() -> None:
     counting = CountingDetector()
     redactor = Redactor([counting], cache_entries=16)
-    first = redactor.session().redact_text(LONG, ENTITY_TYPES)
-    second = redactor.session().redact_text(LONG, ENTITY_TYPES)
-    assert first == second
-    assert EMAIL not in second and CARD not in second and PHONE not in second
-    assert counting.scanned == [LONG]
+    first, second, third = (redactor.session().redact_text(LONG, ENTITY_TYPES) for _ in "123")
+    assert first == second == third
+    assert EMAIL not in third and CARD not in third and PHONE not in third
+    assert counting.scanned == [LONG, LONG]
+
+
+def test_a_text_seen_once_is_not_stored_and_pushes_nothing_out() -> None:
+    cache = DetectionCache(2)
+    seen_twice(cache, LONG)
+    for n in range(10):
+        cache.spans(0, f"{PROSE}{n}", DETECTOR.detect)
+    assert len(cache) == 1
+    assert cache.spans(0, LONG, never) == DETECTOR.detect(LONG)
+
+
+def test_the_texts_seen_once_are_forgotten_when_as_many_as_the_entries() -> None:
+    counting = CountingDetector()
+    cache = DetectionCache(2)
+    a, b, c = (f"{PROSE}{n}" for n in "abc")
+    for text in (a, b, c, a):  # c came when two were remembered: a was forgotten
+        cache.spans(0, text, counting.detect)
+    assert len(cache) == 0
+    cache.spans(0, a, counting.detect)  # a second sighting since the clearing
+    assert len(cache) == 1
 
 
 def test_a_one_character_change_is_scanned_afresh() -> None:
@@ -73,7 +103,8 @@ def test_without_entries_every_request_scans() -> None:
 
 def test_entries_hold_a_hash_and_spans_never_the_text() -> None:
     cache = DetectionCache(8)
-    cache.spans(0, LONG, DETECTOR.detect)
+    seen_twice(cache, LONG)
+    assert cache._seen_once == set()
     ((key, spans),) = cache._entries.items()
     assert key == (0, hash(LONG), len(LONG))
     assert [type(field) for span in spans for field in span] == [int, int, str] * len(spans)
@@ -87,22 +118,22 @@ def test_the_least_recently_used_entry_goes_first() -> None:
     cache = DetectionCache(2)
     a, b, c = (f"{PROSE}{n}" for n in "abc")
     for text in (a, b, a, c):  # a is used again before c comes: b is the oldest
-        cache.spans(0, text, counting.detect)
+        seen_twice(cache, text, counting.detect)
     assert len(cache) == 2
     for text in (a, c, b):
         cache.spans(0, text, counting.detect)
-    assert counting.scanned == [a, b, c, b]
+    assert counting.scanned == [a, a, b, b, c, c, b]
 
 
 def test_each_detector_has_its_own_entry_for_a_text() -> None:
     cache = DetectionCache(8)
-    cache.spans(0, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
+    seen_twice(cache, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
     assert cache.spans(1, LONG, lambda _: []) == []
 
 
 def test_an_equal_text_from_another_request_finds_the_entry() -> None:
     cache = DetectionCache(8)
-    cache.spans(0, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
+    seen_twice(cache, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
     assert cache.spans(0, "".join(list(LONG)), never) == [Span(0, 1, "EMAIL_ADDRESS")]
 
 
@@ -122,4 +153,5 @@ def test_cached_redaction_equals_uncached_redaction(pieces: list[tuple[str, str]
     uncached = Redactor([PatternDetector()])
     expected = uncached.session().redact_text(text, ENTITY_TYPES)
     assert cached.session().redact_text(text, ENTITY_TYPES) == expected  # a miss
+    assert cached.session().redact_text(text, ENTITY_TYPES) == expected  # stored
     assert cached.session().redact_text(text, ENTITY_TYPES) == expected  # a hit
