@@ -12,7 +12,7 @@ extension module to the source beside it, `adapters._native` refuses one older t
 its source, and POLICY_ENGINE_PURE_PYTHON=1 runs the sources instead.
 
 The native scan is the Python scan of `policy_engine/redaction/_patterns.py` run
-without the interpreter, for ASCII texts: ~10 µs less per request in the sidecar
+without the interpreter, for ASCII texts: 10-15 µs less CPU per request in the sidecar
 (bench/PERF_NOTES.md, "Seventh round"). Without it the Python scan runs.
 """
 

@@ -125,7 +125,8 @@ Candidate = tuple[str, int, int, int, int, bool]
 def _native_patterns() -> NativePatterns | None:
     """The same patterns, compiled by PCRE2 for the native scanner (`make setup`
     builds it from native/scan; without it, or with POLICY_ENGINE_PURE_PYTHON=1, the
-    scanner below runs). It is ~3x faster: the scan is most of the detector's time."""
+    scanner below runs). With it the detector takes about half the time on the
+    benchmark's prompt: 19.7 -> 10.4 µs in a tight loop (bench/PERF_NOTES.md)."""
     if pure_python():
         return None
     try:
