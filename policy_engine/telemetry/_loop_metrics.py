@@ -53,9 +53,6 @@ class HistogramChild:
         self.counts[bisect_left(self._bounds, amount)] += 1
         self.sum += amount
 
-    def time(self) -> _Timer:
-        return _Timer(self)
-
 
 class _Timer:
     __slots__ = ("_child", "_started")

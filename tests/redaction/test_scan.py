@@ -10,6 +10,7 @@ differently (Python counts \\x1c-\\x1f as whitespace).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,31 @@ def test_text_that_is_not_ascii_is_scanned_by_python() -> None:
     assert [(text[s.start : s.end], s.entity_type) for s in spans] == [
         ("4111 1111 1111 1111", "CREDIT_CARD")
     ]
+
+
+def test_a_pcre2_resource_limit_falls_back_to_the_python_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A stand-in for the native patterns: no input found so far makes PCRE2 stop at one
+    # of its limits (the patterns backtrack little), so the refusal is simulated.
+    class Limit(Exception):
+        pass
+
+    refused: list[str] = []
+
+    class Refusing:
+        limit_error = Limit
+
+        def scanner(self, text: str) -> Callable[[int], object]:
+            def scan(pos: int) -> object:
+                refused.append(text)
+                raise Limit("match limit exceeded")
+
+            return scan
+
+    text = f"card {VALUES[6]}, mail {VALUES[0]}"
+    expected = PatternDetector().detect(text)
+    assert expected
+    monkeypatch.setattr(_patterns, "_NATIVE", Refusing())
+    assert PatternDetector().detect(text) == expected
+    assert refused == [text]
