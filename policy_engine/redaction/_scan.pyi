@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-Candidate = tuple[str, int, int, int, int, bool]
+from policy_engine.redaction._patterns import Candidate
 
 class Patterns:
     """The scanner's patterns (Python `re` sources, compiled by PCRE2) and bounds."""

@@ -2,11 +2,12 @@
 
 prometheus_client's own metrics take a lock and check their state on every update
 (~0.3 µs an increment, ~0.7 µs an observation, ~1.2 µs a timed block), and a request
-makes a dozen: ~8 µs in a tight loop, 9-14 µs of the sidecar's CPU per request at 16
-clients (bench/PERF_NOTES.md, "Seventh round"). The request path runs on the event
-loop's thread alone, so a plain `+=` needs no lock there. prometheus_client still
-registers and renders these, through its custom-collector interface; metrics updated
-off the request path (reloads, circuit states, failures) stay its own.
+makes a dozen: ~8 µs by those figures, and 9-14 µs of the sidecar's CPU per request at
+16 clients when removed outright (bench/PERF_NOTES.md, "Seventh round"). The request
+path runs on the event loop's thread alone, so a plain `+=` needs no lock there.
+prometheus_client still registers and renders these, through its custom-collector
+interface; metrics updated off the request path (reloads, circuit states, failures)
+stay its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, utils
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -73,25 +74,12 @@ class _Timer:
         self._child.observe(time.perf_counter() - self._started)
 
 
-class _Family(Collector):
+ChildT = TypeVar("ChildT", CounterChild, HistogramChild)
+
+
+class _Family(Collector, Generic[ChildT]):
     """Children by label values, registered with a prometheus_client registry."""
 
-    def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
-    ) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._labelnames = tuple(labelnames)
-        registry.register(self)
-
-    def describe(self) -> Iterable[Metric]:
-        return [self._family()]
-
-    def _family(self) -> Metric:
-        raise NotImplementedError
-
-
-class LoopCounter(_Family):
     def __init__(
         self,
         name: str,
@@ -100,21 +88,38 @@ class LoopCounter(_Family):
         *,
         registry: CollectorRegistry,
     ) -> None:
-        self._children: dict[tuple[str, ...], CounterChild] = {}
-        super().__init__(name, documentation, labelnames, registry)
+        self._name = name
+        self._documentation = documentation
+        self._labelnames = tuple(labelnames)
+        self._children: dict[tuple[str, ...], ChildT] = {}
         if not self._labelnames:
-            self._children[()] = CounterChild()  # exported at 0 from the start
+            self._children[()] = self._new_child()  # exported from the start
+        registry.register(self)
 
-    def labels(self, *values: str) -> CounterChild:
+    def labels(self, *values: str) -> ChildT:
         child = self._children.get(values)
         if child is None:
             if len(values) != len(self._labelnames):
                 raise ValueError(f"{self._name} takes labels {self._labelnames}")
-            child = self._children[values] = CounterChild()
+            child = self._children[values] = self._new_child()
         return child
 
+    def describe(self) -> Iterable[Metric]:
+        return [self._family()]
+
+    def _new_child(self) -> ChildT:
+        raise NotImplementedError
+
+    def _family(self) -> Metric:
+        raise NotImplementedError
+
+
+class LoopCounter(_Family[CounterChild]):
     def inc(self, amount: float = 1) -> None:
         self.labels().inc(amount)
+
+    def _new_child(self) -> CounterChild:
+        return CounterChild()
 
     def _family(self) -> CounterMetricFamily:
         return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
@@ -126,7 +131,7 @@ class LoopCounter(_Family):
         return [family]
 
 
-class LoopHistogram(_Family):
+class LoopHistogram(_Family[HistogramChild]):
     def __init__(
         self,
         name: str,
@@ -136,19 +141,11 @@ class LoopHistogram(_Family):
         buckets: Sequence[float],
         registry: CollectorRegistry,
     ) -> None:
-        self._bounds = (*sorted(buckets), float("inf"))
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
-        super().__init__(name, documentation, labelnames, registry)
-        if not self._labelnames:
-            self._children[()] = HistogramChild(self._bounds)
+        self._bounds = (*sorted(buckets), float("inf"))  # before the first child is made
+        super().__init__(name, documentation, labelnames, registry=registry)
 
-    def labels(self, *values: str) -> HistogramChild:
-        child = self._children.get(values)
-        if child is None:
-            if len(values) != len(self._labelnames):
-                raise ValueError(f"{self._name} takes labels {self._labelnames}")
-            child = self._children[values] = HistogramChild(self._bounds)
-        return child
+    def _new_child(self) -> HistogramChild:
+        return HistogramChild(self._bounds)
 
     def observe(self, amount: float) -> None:
         self.labels().observe(amount)

@@ -94,9 +94,13 @@ ASCII_TEXT = st.lists(PIECES, max_size=10).map("".join)
 CORPUS = Path(__file__).with_name("data") / "detector_corpus.jsonl"
 
 
-def _native_candidates(text: str) -> list[object]:
+def _native(text: str) -> Callable[[int], object]:
     assert _NATIVE is not None, "the native scan is not built: run `make setup`"
-    scan = _NATIVE.scanner(text)
+    return _NATIVE.scanner(text)
+
+
+def _native_candidates(text: str) -> list[object]:
+    scan = _native(text)
     return [scan(pos) for pos in range(len(text) + 2)]
 
 
@@ -119,9 +123,7 @@ def test_every_value_with_a_separator_changed_into_any_ascii_character_scans_the
             for code in range(128):
                 text = f"x {value[:index]}{chr(code)}{value[index + 1 :]} y"
                 positions = (0, 2, index + 2, index + 3)
-                native = _NATIVE.scanner(text) if _NATIVE is not None else None
-                python = _Scanner(text)
-                assert native is not None, "the native scan is not built: run `make setup`"
+                native, python = _native(text), _Scanner(text)
                 if [native(p) for p in positions] != [python(p) for p in positions]:
                     differing.append(text)
     assert differing == []
@@ -156,9 +158,9 @@ def test_long_and_repetitive_texts_scan_the_same(text: str) -> None:
 
 
 def test_the_native_scan_refuses_text_that_is_not_ascii() -> None:
-    assert _NATIVE is not None, "the native scan is not built: run `make setup`"
-    with pytest.raises(ValueError, match="ASCII"):
-        _NATIVE.scanner("café 4111 1111 1111 1111")
+    for text in ("café 4111 1111 1111 1111", "4111 1111 1111 1111 \u2014", "\U0001f600"):
+        with pytest.raises(ValueError, match="ASCII"):
+            _native(text)
 
 
 def test_text_that_is_not_ascii_is_scanned_by_python() -> None:

@@ -114,7 +114,9 @@ impl Patterns {
 
     /// The scan of one ASCII text: called with a position, the next candidate or None.
     fn scanner(slf: Bound<'_, Self>, text: Bound<'_, PyString>) -> PyResult<Scanner> {
-        if !text.to_str()?.is_ascii() {
+        // ASCII exactly when its UTF-8 has one byte per character: both lengths are
+        // known to CPython, so this reads no character (Python already asked isascii()).
+        if text.to_str()?.len() != text.len()? {
             return Err(PyValueError::new_err(
                 "the native scan takes ASCII text only",
             ));
