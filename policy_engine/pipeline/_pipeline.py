@@ -52,9 +52,10 @@ from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import Candidate, Router, StreamRoute
-from policy_engine.telemetry import Metrics, Tracer, get_logger
+from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
+_request_line = EventLogger("policy_engine.request", "request")
 
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
@@ -307,7 +308,7 @@ class Pipeline:
             ) from None
         finally:
             self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
-            _log.info("request", **outcome.log_fields())
+            _request_line(outcome.log_fields())
 
     def _count_usage(self, outcome: RequestOutcome) -> None:
         if outcome.usage is None or outcome.provider is None:

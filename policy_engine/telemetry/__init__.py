@@ -1,6 +1,6 @@
 """Logs and metrics."""
 
-from policy_engine.telemetry._logging import configure_logging, get_logger
+from policy_engine.telemetry._logging import EventLogger, configure_logging, get_logger
 from policy_engine.telemetry._metrics import Metrics
 from policy_engine.telemetry._tracing import (
     NoTracer,
@@ -12,6 +12,7 @@ from policy_engine.telemetry._tracing import (
 )
 
 __all__ = [
+    "EventLogger",
     "Metrics",
     "NoTracer",
     "OtelTracer",

@@ -21,7 +21,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.fakes import FakeProvider, ServerError, StreamCut, Unavailable
-from tests.reliability._support import audit_bytes, hits
+from tests.reliability._process import SidecarProcess
+from tests.reliability._support import ask, audit_bytes, hits
 from tests.security._support import (
     CALLER_TOKEN,
     KEY_ENV,
@@ -33,7 +34,7 @@ from tests.security._support import (
     UrlSpec,
     echoing_provider,
 )
-from tests.sidecar import RunningSidecar, build_settings, start_sidecar
+from tests.sidecar import API_KEY, ProviderSpec, RunningSidecar, build_settings, start_sidecar
 
 ROUNDS = 3
 EU = {"residency": "eu"}
@@ -272,3 +273,32 @@ async def test_no_pii_or_secret_reaches_logs_metrics_audit_errors_or_providers(
     assert leaks == [], "\n".join(leaks)
     assert len(run.sidecar.audit_events()) == len(run.exchanges)
     run.sidecar.verify_audit()
+
+
+async def test_the_served_sidecar_logs_one_request_line_per_request_without_pii(
+    tmp_path: Path,
+) -> None:
+    """The running `serve` process, whose request line is written by its own logging
+    setup rather than through structlog: one line per answer on standard output, none
+    of the prompt's values in the whole output."""
+    async with FakeProvider("openai", name="alpha") as alpha:
+        settings = build_settings(
+            tmp_path, [ProviderSpec("alpha", alpha, attributes={"residency": "eu"})]
+        )
+        sidecar = SidecarProcess(settings, tmp_path, {"TEST_PROVIDER_KEY": API_KEY})
+        await sidecar.start()
+        try:
+            async with httpx.AsyncClient(base_url=sidecar.url, timeout=30) as http:
+                answers = [await ask(http, stream=n % 2 == 1, prompt=PROMPT) for n in range(4)]
+        finally:
+            sidecar.stop()
+    assert [answer.status for answer in answers] == [200] * 4
+    output = sidecar.log.read_bytes()
+    lines = [orjson.loads(line) for line in output.splitlines() if line.startswith(b"{")]
+    logged = {line["request_id"]: line for line in lines if line["event"] == "request"}
+    assert set(logged) == {answer.headers["x-request-id"] for answer in answers}
+    assert {(line["level"], line["outcome"], line["provider"]) for line in logged.values()} == {
+        ("info", "answered", "alpha")
+    }
+    assert all(line["redactions"] for line in logged.values()), "the prompt's PII was counted"
+    assert hits(NEEDLES, [("standard output", output)]) == []

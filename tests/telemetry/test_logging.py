@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
 
 import orjson
+import pytest
 import structlog
+from structlog.testing import capture_logs
 
+from policy_engine.telemetry import EventLogger, configure_logging, get_logger
 from policy_engine.telemetry._logging import IterationBatchedStream, processors
 
 
@@ -120,3 +124,66 @@ def test_an_exception_logged_with_exc_info_comes_out_as_text() -> None:
     line = orjson.loads(recorder.writes[0])
     assert line["level"] == "error"
     assert "ValueError: synthetic" in line["exception"]
+
+
+@pytest.fixture
+def configured() -> Iterator[Recorder]:
+    """The sidecar's own logging setup on a recorder; structlog's defaults after."""
+    recorder = Recorder()
+    configure_logging("info", recorder)
+    yield recorder
+    structlog.reset_defaults()
+
+
+def request_fields() -> dict[str, Any]:
+    return {
+        "request_id": "0" * 32,
+        "tenant": "acme-eu",
+        "status": 200,
+        "provider": None,
+        "attempts": ["openai-eu:ok"],
+        "redactions": {"EMAIL_ADDRESS": 1},
+        "latency_ms": 1.234,
+    }
+
+
+def without_timestamp(line: bytes) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads(line)
+    assert document.pop("timestamp").endswith("Z")
+    return document
+
+
+async def test_an_event_logger_writes_the_line_structlog_writes(configured: Recorder) -> None:
+    get_logger("policy_engine.request").info("request", **request_fields())
+    EventLogger("policy_engine.request", "request")(request_fields())
+    await asyncio.sleep(0)
+    through_structlog, direct = configured.writes[0].splitlines(keepends=True)
+    assert direct.endswith(b"\n")
+    # Same keys in the same order, same values: only the time differs.
+    assert list(without_timestamp(direct).items()) == list(
+        without_timestamp(through_structlog).items()
+    )
+    assert direct.index(b'"timestamp"') == through_structlog.index(b'"timestamp"')
+
+
+async def test_an_event_below_the_configured_level_is_not_written() -> None:
+    recorder = Recorder()
+    configure_logging("warning", recorder)
+    try:
+        EventLogger("policy_engine.request", "request")(request_fields())
+        EventLogger("policy_engine.request", "overloaded", "error")(request_fields())
+        await asyncio.sleep(0)
+    finally:
+        structlog.reset_defaults()
+    assert [orjson.loads(line)["event"] for line in recorder.writes[0].splitlines()] == [
+        "overloaded"
+    ]
+
+
+def test_an_event_logger_goes_through_structlog_when_it_is_configured_otherwise(
+    configured: Recorder,
+) -> None:
+    with capture_logs() as captured:
+        EventLogger("policy_engine.request", "request")(request_fields())
+    assert captured == [{**request_fields(), "event": "request", "log_level": "info"}]
+    assert configured.writes == []
