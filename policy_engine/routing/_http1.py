@@ -190,8 +190,7 @@ class _Connection(asyncio.Protocol):
             if self.error is not None:
                 raise self.error
             self._waiter = self._loop.create_future()
-            async with asyncio.timeout(timeout_s):
-                await self._waiter
+            await _wait(self._waiter, timeout_s)
         chunk = self._data.popleft() if len(self._data) == 1 else b"".join(self._data)
         self._data.clear()
         self._buffered = 0
@@ -253,17 +252,25 @@ class Http1Pool:
         self._closed = False
 
     async def request(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout_s: float,
     ) -> Http1Response:
-        """Send the request; return once the answer's status and headers arrived."""
+        """Send the request; return once the answer's status and headers arrived, or
+        raise TimeoutError if they did not within `timeout_s` (connecting included)."""
         origin, path = _split(url)
         head = _head(method, path, origin.authority, headers, body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         # A kept-alive connection the provider closed is dropped from the pool when its
         # close arrives. One that fails after the request went out is not sent again:
         # the provider may have read it, so the router decides, and audits, what next.
-        connection = self._take(origin) or await self._connect(origin)
+        connection = self._take(origin) or await self._connect(origin, timeout_s)
         try:
-            await connection.exchange(head, body)
+            await _wait(connection.exchange(head, body), deadline - loop.time())
         except BaseException:
             connection.close()  # failed or cancelled mid-exchange: its state is unknown
             raise
@@ -294,10 +301,10 @@ class Http1Pool:
             connection.close()
         return None
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: _Origin, timeout_s: float) -> _Connection:
         loop = asyncio.get_running_loop()
         context = self._context() if origin.scheme == "https" else None
-        async with asyncio.timeout(self._connect_timeout):
+        async with asyncio.timeout(min(self._connect_timeout, timeout_s)):
             _, connection = await loop.create_connection(
                 _Connection,
                 origin.host,
@@ -314,16 +321,44 @@ class Http1Pool:
         return self._ssl
 
 
+async def _wait(future: asyncio.Future[None], timeout_s: float) -> None:
+    """Await `future`, failing it with TimeoutError after `timeout_s`.
+
+    A timer on the loop instead of `asyncio.timeout`: 1.7 against 3.5-4.3 µs under
+    uvloop, and each request waits at least once (the answer's head).
+    """
+    timer = future.get_loop().call_later(timeout_s, _expire, future)
+    try:
+        await future
+    finally:
+        timer.cancel()
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 def _head(
     method: str, path: str, authority: str, headers: Mapping[str, str], body: bytes | None
 ) -> bytes:
-    if _UNSAFE.search(path + "".join(headers) + "".join(headers.values())):
+    lines = _head_lines(method, path, authority, tuple(headers.items()))
+    if body is None:
+        return lines + b"\r\n"
+    return b"%scontent-length: %d\r\n\r\n" % (lines, len(body))
+
+
+@lru_cache(maxsize=256)
+def _head_lines(
+    method: str, path: str, authority: str, headers: tuple[tuple[str, str], ...]
+) -> bytes:
+    """The head's lines up to the body's length, which alone changes from request to
+    request: the codecs send the same headers to a provider every time (1.9 against
+    0.45 µs a request)."""
+    if _UNSAFE.search(path + "".join(name + value for name, value in headers)):
         raise ValueError("a request header holds a line break or NUL")
     lines = [f"{method} {path} HTTP/1.1", f"host: {authority}"]
-    if body is not None:
-        lines.append(f"content-length: {len(body)}")
-    if "accept-encoding" not in {name.lower() for name in headers}:
+    if all(name.lower() != "accept-encoding" for name, _ in headers):
         lines.append("accept-encoding: identity")
-    lines.extend(f"{name}: {value}" for name, value in headers.items())
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("latin-1")
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
