@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, BinaryIO, NamedTuple, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import orjson
 import structlog
@@ -42,8 +42,11 @@ class _JsonLine:
     against 4.6 (`bench/PERF_NOTES.md`, sixth round). Nothing binds context variables.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stream: IterationBatchedStream | None = None, level: int = 0) -> None:
         self._clock = _UtcClock()
+        # Where and from which level `configure_logging` writes, for `EventLogger`.
+        self.stream = stream
+        self.level = level
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
         structlog.processors.add_log_level(logger, method_name, event_dict)
@@ -114,18 +117,6 @@ def processors(renderer: _JsonLine | None = None) -> list[Processor]:
     return [structlog.processors.format_exc_info, renderer or _JsonLine()]
 
 
-class _Direct(NamedTuple):
-    """What `configure_logging` set up, for `EventLogger` to write through directly."""
-
-    processors: list[Processor]
-    renderer: _JsonLine
-    stream: IterationBatchedStream
-    level: int
-
-
-_direct: _Direct | None = None
-
-
 class EventLogger:
     """One event logged with its fields, as structlog would log it, for a line written
     on every request.
@@ -147,29 +138,27 @@ class EventLogger:
 
     def __call__(self, fields: dict[str, Any]) -> None:
         """Log `fields` (a dict this call may change) with the event and level."""
-        direct = _direct
-        # Compared by content: capture_logs swaps the processors inside the same list.
-        if direct is None or structlog.get_config()["processors"] != direct.processors:
+        # The chain configure_logging set up ends in a renderer that knows its stream;
+        # capture_logs swaps the processors inside the same list, so it is read each time.
+        chain = structlog.get_config()["processors"]
+        renderer = chain[-1] if len(chain) == 2 else None
+        if not isinstance(renderer, _JsonLine) or renderer.stream is None:
             getattr(self._logger, self._level)(self._event, **fields)
             return
-        if self._number < direct.level:
+        if self._number < renderer.level:
             return
         fields["event"] = self._event
-        direct.stream.write(direct.renderer.line(fields, self._level))
-        direct.stream.flush()
+        renderer.stream.write(renderer.line(fields, self._level))
+        renderer.stream.flush()
 
 
 def configure_logging(level: str, sink: _Sink | None = None) -> None:
     """JSON lines at `level` and above on `sink` (standard output's bytes by default)."""
-    global _direct
     stream = IterationBatchedStream(sys.stdout.buffer if sink is None else sink)
     atexit.register(stream.drain)
-    renderer = _JsonLine()
-    chain = processors(renderer)
     number = logging.getLevelNamesMapping()[level.upper()]
-    _direct = _Direct(chain.copy(), renderer, stream, number)
     structlog.configure(
-        processors=chain,
+        processors=processors(_JsonLine(stream, number)),
         wrapper_class=structlog.make_filtering_bound_logger(number),
         # Bytes straight from orjson, line and newline together (the text logger wrote
         # the newline with a second system call). BytesLogger calls only write and flush.
