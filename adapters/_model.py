@@ -55,6 +55,17 @@ class Message:
     tool_result: ToolResult | None = None  # set when role == "tool"
     name: str | None = None
 
+    def with_parts(
+        self, content: list[Part], tool_calls: list[ToolCall], tool_result: ToolResult | None
+    ) -> Message:
+        """A copy with its texts replaced; every other field kept.
+
+        The `with_*` copies are built field by field: `dataclasses.replace` walks the
+        fields on every call (0.9 µs for a message, 1.6 for a request, against 0.3 and
+        0.5), and redaction copies a request and its messages on every request.
+        """
+        return Message(self.role, content, tool_calls, tool_result, self.name)
+
 
 @dataclass(slots=True)
 class Tool:
@@ -81,6 +92,30 @@ class ChatRequest:
     include_usage: bool = False  # OpenAI stream_options.include_usage
     user: str | None = None
 
+    def with_texts(
+        self,
+        messages: list[Message],
+        system: list[str],
+        tools: list[Tool],
+        stop: list[str],
+        user: str | None,
+    ) -> ChatRequest:
+        """A copy with its texts replaced; every other field kept (see Message.with_parts)."""
+        return ChatRequest(
+            self.model,
+            messages,
+            system,
+            tools,
+            self.tool_choice,
+            self.max_tokens,
+            self.temperature,
+            self.top_p,
+            stop,
+            self.stream,
+            self.include_usage,
+            user,
+        )
+
 
 @dataclass(slots=True)
 class Usage:
@@ -96,6 +131,12 @@ class ChatResponse:
     tool_calls: list[ToolCall]
     finish_reason: FinishReason
     usage: Usage
+
+    def with_answer(self, content: list[TextPart], tool_calls: list[ToolCall]) -> ChatResponse:
+        """A copy with its texts replaced; every other field kept (see Message.with_parts)."""
+        return ChatResponse(
+            self.id, self.model, content, tool_calls, self.finish_reason, self.usage
+        )
 
 
 # Stream events: the provider codecs emit these, the inbound codecs render them.

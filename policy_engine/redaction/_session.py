@@ -84,10 +84,9 @@ class RedactionSession:
         def arguments(value: str) -> str:
             return self._redact_json_text(value, types)
 
-        return replace(
-            request,
-            system=[text(s) for s in request.system],
+        return request.with_texts(
             messages=[_map_message(m, text, arguments) for m in request.messages],
+            system=[text(s) for s in request.system],
             tools=[
                 replace(
                     t,
@@ -112,8 +111,7 @@ class RedactionSession:
         return _PLACEHOLDER.sub(self._lookup_json, text)
 
     def restore_response(self, response: ChatResponse) -> ChatResponse:
-        return replace(
-            response,
+        return response.with_answer(
             content=[TextPart(self.restore_text(p.text)) for p in response.content],
             tool_calls=[
                 replace(c, arguments=self.restore_json_text(c.arguments))
@@ -223,8 +221,7 @@ def _map_message(
     message: Message, text: Callable[[str], str], arguments: Callable[[str], str]
 ) -> Message:
     result = message.tool_result
-    return replace(
-        message,
+    return message.with_parts(
         content=_map_parts(message.content, text),
         tool_calls=[replace(c, arguments=arguments(c.arguments)) for c in message.tool_calls],
         tool_result=None
