@@ -57,6 +57,20 @@ class PolicyDecision(_Frozen):
         return self._summary
 
     @cached_property
+    def allowed_redact(self) -> dict[str, frozenset[str]]:
+        """Each allowed provider, and only those, with the types to redact for it.
+
+        Built once: a cached decision plans many requests. The policy may name denied
+        providers in its obligations too; they are not keys here.
+        """
+        return {provider: frozenset(self.obligations.redact[provider]) for provider in self.allowed}
+
+    @cached_property
+    def preference_rank(self) -> dict[str, int]:
+        """Each preferred provider's place in `preference` (built once per decision)."""
+        return {provider: rank for rank, provider in enumerate(self.preference)}
+
+    @cached_property
     def _summary(self) -> dict[str, Any]:
         return {
             "revision": self.revision,

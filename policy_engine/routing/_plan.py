@@ -59,7 +59,7 @@ def plan_route(
 
     Only the decision's allowed set is ever considered: nothing outside it can appear.
     """
-    allowed = set(decision.allowed)
+    allowed = decision.allowed_redact  # the allowed providers, each with its redaction types
     eligible = [
         p
         for p in providers
@@ -67,14 +67,15 @@ def plan_route(
         and alias in p.models
         and (p.id not in health or health[p.id].breaker.available())
     ]
-    preference = {pid: rank for rank, pid in enumerate(decision.preference)}
-    eligible.sort(
-        key=lambda p: (preference.get(p.id, len(preference)), *_strategy_key(p, strategy, health))
-    )
-    return [
-        Candidate(p, p.models[alias], frozenset(decision.obligations.redact[p.id]))
-        for p in eligible
-    ]
+    if len(eligible) > 1:
+        preference = decision.preference_rank
+        eligible.sort(
+            key=lambda p: (
+                preference.get(p.id, len(preference)),
+                *_strategy_key(p, strategy, health),
+            )
+        )
+    return [Candidate(p, p.models[alias], allowed[p.id]) for p in eligible]
 
 
 def next_candidate(remaining: Sequence[Candidate], failed: Sequence[Candidate]) -> Candidate:

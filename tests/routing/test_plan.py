@@ -90,6 +90,19 @@ def test_latency_strategy_orders_by_observed_latency() -> None:
     assert [x.id for x in plan] == ["fast", "slow"]
 
 
+def test_a_denied_provider_the_obligations_also_name_is_not_planned() -> None:
+    a, b = provider("a"), provider("b")
+    both_named = PolicyDecision(
+        revision="r",
+        tenant_known=True,
+        allowed=("a",),
+        denied={"b": ("residency: tenant requires eu",)},
+        obligations=Obligations(redact={"a": ("SECRET",), "b": ("SECRET",)}),
+    )
+    plan = plan_route(both_named, "default", [a, b], health(a, b), "priority")
+    assert [x.id for x in plan] == ["a"]
+
+
 def test_redaction_obligations_travel_with_each_candidate() -> None:
     a = provider("a")
     plan = plan_route(decision(["a"]), "default", [a], health(a), "priority")
