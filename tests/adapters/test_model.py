@@ -48,10 +48,8 @@ def default(f: Any) -> Any:
     return f.default_factory() if f.default_factory is not MISSING else MISSING
 
 
-@pytest.mark.parametrize(("original", "copy", "replaced"), CASES, ids=IDS)
-def test_the_sample_sets_every_field_so_a_dropped_field_would_show(
-    original: Any, copy: Copy, replaced: set[str]
-) -> None:
+@pytest.mark.parametrize("original", [original for original, _, _ in CASES], ids=IDS)
+def test_the_sample_sets_every_field_so_a_dropped_field_would_show(original: Any) -> None:
     assert [f.name for f in fields(original) if getattr(original, f.name) == default(f)] == []
 
 
