@@ -61,8 +61,9 @@ class Message:
         """A copy with its texts replaced; every other field kept.
 
         The `with_*` copies are built field by field: `dataclasses.replace` walks the
-        fields on every call (0.9 µs for a message, 1.6 for a request, against 0.3 and
-        0.5), and redaction copies a request and its messages on every request.
+        fields on every call (0.8 µs for a message, 1.5-1.6 for a request, against 0.25
+        and 0.4 compiled), and redaction copies a request and its messages on every
+        request.
         """
         return Message(self.role, content, tool_calls, tool_result, self.name)
 

@@ -53,12 +53,9 @@ GROUPS = {
 }
 SCAN_CRATE = Path("native/scan")
 SCAN_SOURCES = [
-    str(path.relative_to(ROOT))
-    for path in (
-        ROOT / SCAN_CRATE / "Cargo.toml",
-        ROOT / SCAN_CRATE / "Cargo.lock",
-        *sorted((ROOT / SCAN_CRATE / "src").rglob("*.rs")),
-    )
+    str(SCAN_CRATE / "Cargo.toml"),
+    str(SCAN_CRATE / "Cargo.lock"),
+    *sorted(str(path.relative_to(ROOT)) for path in (ROOT / SCAN_CRATE / "src").rglob("*.rs")),
 ]
 SCAN_MODULE = Path("policy_engine/redaction") / f"_scan{sysconfig.get_config_var('EXT_SUFFIX')}"
 

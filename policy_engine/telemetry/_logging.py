@@ -141,7 +141,7 @@ class EventLogger:
         # The chain configure_logging set up ends in a renderer that knows its stream;
         # capture_logs swaps the processors inside the same list, so it is read each time.
         chain = structlog.get_config()["processors"]
-        renderer = chain[-1] if len(chain) == 2 else None
+        renderer = chain[-1] if chain else None
         if not isinstance(renderer, _JsonLine) or renderer.stream is None:
             getattr(self._logger, self._level)(self._event, **fields)
             return
