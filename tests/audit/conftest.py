@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from policy_engine.audit import AuditSettings, write_key_pair
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+# Copied into the repository (see vectors/README.md): tests never read outside it.
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 @pytest.fixture(scope="session")

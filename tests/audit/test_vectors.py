@@ -19,9 +19,7 @@ from policy_engine.audit import (
     verify_consistency,
     verify_inclusion,
 )
-
-# Read at collection time to parametrise over the files; the `vectors` fixture checks it too.
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+from tests.audit.conftest import VECTORS
 
 
 def _cases(kind: str) -> list[Any]:
