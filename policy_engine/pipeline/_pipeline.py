@@ -1,8 +1,11 @@
-"""One request, start to finish: context → decision → plan → attempts → answer → audit.
+"""One request, start to finish: context → decision → plan → intent → attempts → answer
+→ outcome.
 
 No HTTP framework here: the API layer hands in the protocol, headers and body bytes
-and gets back a reply to send. Every request that reaches `handle` gets exactly one
-audit record, and an answer is released only after its record is durable.
+and gets back a reply to send. Before the first byte of a request leaves for a
+provider, its intent record (decision and route) is durable; every request that
+reaches `handle` gets exactly one outcome record, and an answer is released only after
+that record is durable.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import traceback
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -47,7 +51,7 @@ from policy_engine._errors import (
     ProvidersUnavailable,
     UnknownModel,
 )
-from policy_engine.audit import AuditError
+from policy_engine.audit import UNRECORDED, AuditError, AuditUnavailable, RecordKind
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
@@ -90,8 +94,8 @@ Reply = JsonReply | StreamReply
 
 
 class AuditSink(Protocol):
-    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
-        """Queue the record; the future resolves once it is durable."""
+    def submit(self, event: dict[str, Any], kind: RecordKind = "request") -> asyncio.Future[int]:
+        """Queue the record; the future resolves to its seq once it is durable."""
         ...
 
     @property
@@ -173,20 +177,24 @@ class Pipeline:
         decision = await self._decide(outcome)
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
+        # The router awaits it once, just before the first byte leaves for a provider.
+        write_ahead = partial(self._write_ahead, outcome, plan, session)
         try:
             if request.stream:
                 route = await self._router.open_stream(
-                    request, plan, decision, session, outcome.attempts
+                    request, plan, decision, session, outcome.attempts, write_ahead
                 )
                 outcome.provider = route.candidate.id
                 events = self._stream_body(codec, outcome, request, session, route)
                 return StreamReply(events, self._headers(outcome))
-            result = await self._router.complete(request, plan, decision, session, outcome.attempts)
+            result = await self._router.complete(
+                request, plan, decision, session, outcome.attempts, write_ahead
+            )
         finally:
             outcome.redactions = session.counts
         response = session.restore_response(result.response)
         outcome.provider = result.candidate.id
-        outcome.usage = response.usage
+        response.usage = outcome.usage = outcome.checked_usage(response.usage)
         payload = codec.encode_response(response, outcome.request_id, response.model)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome))
@@ -263,6 +271,14 @@ class Pipeline:
             "(install the ner extra and set redaction.ner: true)"
         )
 
+    async def _write_ahead(
+        self, outcome: RequestOutcome, plan: list[Candidate], session: RedactionSession
+    ) -> None:
+        """The intent record: durable, or AuditWriteFailed and nothing is sent."""
+        outcome.redactions = session.counts
+        with self._tracer.span("intent"):
+            outcome.intent_seq = await self._record(outcome, outcome.intent_event(plan), "intent")
+
     def _headers(self, outcome: RequestOutcome) -> dict[str, str]:
         headers = {"x-request-id": outcome.request_id}
         if outcome.provider:
@@ -272,43 +288,93 @@ class Pipeline:
         return headers
 
     async def _finish(self, outcome: RequestOutcome, result: str, status: int) -> None:
-        """Write the one audit record; raise AuditWriteFailed when it cannot be made durable."""
+        """Write the one outcome record; raise AuditWriteFailed when it cannot be made durable.
+
+        The record goes first: the metrics and the log line follow it, so nothing they
+        do can cost it.
+        """
         outcome.outcome, outcome.status = result, status
         if outcome.audited:
             return
         outcome.audited = True
-        self._metrics.request_seconds_by(outcome.protocol).observe(
-            time.perf_counter() - outcome.started
-        )
-        for entity_type, count in outcome.redactions.items():
-            self._metrics.redactions_by(entity_type).inc(count)
-        if (
-            outcome.provider
-            and outcome.attempts
-            and outcome.attempts[0].provider != outcome.provider
-        ):
-            self._metrics.fallbacks.inc()
-        self._count_usage(outcome)
         try:
-            with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
-                # Queued once submit returns: a client that leaves while we wait
-                # cancels only the wait, never the record.
-                await self._audit.submit(outcome.audit_event())
-        except AuditError:
+            with self._tracer.span("audit"):
+                await self._record(outcome, outcome.audit_event(), "request")
+        except AuditWriteFailed:
             # What the client gets instead, for the request's count and log line below.
             outcome.outcome, outcome.status = _OUTCOMES[AuditWriteFailed], AuditWriteFailed.status
+            raise
+        finally:
+            self._observe(outcome)
+            _request_line(outcome.log_fields())
+
+    async def _record(
+        self, outcome: RequestOutcome, event: dict[str, Any], kind: RecordKind
+    ) -> int | None:
+        """Make one record durable: its seq, or None when `fail_open` let it go unrecorded.
+
+        A client that leaves while this waits cancels only the wait: the record was
+        queued when `submit` returned.
+        """
+        try:
+            with self._metrics.audit_seconds.time():
+                seq = await self._durable(event, kind)
+        except AuditError:
             self._metrics.audit_failures.inc()
             _log.error(
                 "audit_unavailable",
                 request_id=outcome.request_id,
+                record=kind,
                 hint="the audit log cannot be written; failing closed",
             )
             raise AuditWriteFailed(
                 "the audit log is unavailable; the request was not served"
             ) from None
-        finally:
+        if seq == UNRECORDED:
+            self._metrics.audit_failures.inc()
+            _log.warning(
+                "audit_unrecorded",
+                request_id=outcome.request_id,
+                record=kind,
+                hint="audit.on_failure is fail_open: served without this record",
+            )
+            return None
+        return seq
+
+    async def _durable(self, event: dict[str, Any], kind: RecordKind) -> int:
+        try:
+            return await self._audit.submit(event, kind)
+        except AuditUnavailable:
+            raise
+        except AuditError:
+            # The log could not canonicalise the event: a value that no stage should have
+            # let through. The request is still recorded, by its ids and outcome, as invalid.
+            _log.error("audit_event_invalid", request_id=event.get("request_id"), record=kind)
+            return await self._audit.submit(_reduced(event), kind)
+
+    def _observe(self, outcome: RequestOutcome) -> None:
+        """The request's metrics, after its record is settled."""
+        try:
+            self._metrics.request_seconds_by(outcome.protocol).observe(
+                time.perf_counter() - outcome.started
+            )
+            for entity_type, count in outcome.redactions.items():
+                self._metrics.redactions_by(entity_type).inc(count)
+            if (
+                outcome.provider
+                and outcome.attempts
+                and outcome.attempts[0].provider != outcome.provider
+            ):
+                self._metrics.fallbacks.inc()
+            self._count_usage(outcome)
             self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
-            _request_line(outcome.log_fields())
+        except Exception as error:  # noqa: BLE001 - a metric must never cost an answer
+            _log.error(
+                "metrics_failed",
+                request_id=outcome.request_id,
+                error=type(error).__name__,
+                at=_where(error),
+            )
 
     def _count_usage(self, outcome: RequestOutcome) -> None:
         if outcome.usage is None or outcome.provider is None:
@@ -358,20 +424,23 @@ class Pipeline:
                     out: list[bytes] = []
                     for event in batch:
                         if isinstance(event, StreamStart) and event.usage is not None:
+                            event.usage = outcome.checked_usage(event.usage)
                             usage.input_tokens = event.usage.input_tokens
                         if isinstance(event, StreamEnd):
                             out.extend(encoder.encode(restored) for restored in restorer.flush())
                             if data := b"".join(out):
                                 yield data
                             if event.usage is not None:
+                                event.usage = outcome.checked_usage(event.usage)
                                 usage.input_tokens = event.usage.input_tokens or usage.input_tokens
                                 usage.output_tokens = event.usage.output_tokens
                             outcome.usage = usage
+                            end = encoder.encode(event)
                             # The clean end goes out only once the record is durable.
                             outcome.redactions = session.counts
                             await self._finish(outcome, "answered", 200)
                             finished = True
-                            yield encoder.encode(event)
+                            yield end
                             return
                         out.extend(encoder.encode(restored) for restored in restorer.feed(event))
                     if data := b"".join(out):
@@ -388,6 +457,19 @@ class Pipeline:
             )
         except AuditWriteFailed as error:
             yield encoder.encode_error(error.status, error.error_type, error.message)
+        except Exception as error:  # noqa: BLE001 - the last resort, as in `handle`
+            _log.error(
+                "internal_error",
+                request_id=outcome.request_id,
+                error=type(error).__name__,
+                at=_where(error),
+            )
+            outcome.usage = usage
+            outcome.error_type = InternalError.error_type
+            await self._end_stream_badly(outcome, _OUTCOMES[InternalError], InternalError.status)
+            yield encoder.encode_error(
+                InternalError.status, InternalError.error_type, "internal error"
+            )
         finally:
             if not finished and not outcome.audited:
                 await self._end_stream_badly(outcome, "client_disconnected", 499)
@@ -407,6 +489,27 @@ def request_id() -> str:
     raw[6] = raw[6] & 0x0F | 0x40  # version 4
     raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
     return raw.hex()
+
+
+# What an outcome record keeps when its event cannot be canonicalised: ids and outcome,
+# all of them values the sidecar made itself.
+_REDUCED = (
+    "request_id",
+    "intent_seq",
+    "protocol",
+    "caller",
+    "tenant",
+    "provider",
+    "outcome",
+    "status",
+    "error_type",
+)
+
+
+def _reduced(event: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: event[key] for key in _REDUCED if key in event}
+    kept["invalid"] = {"event": "could not be canonicalised; reduced to its ids and outcome"}
+    return kept
 
 
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._:/-]{0,63}")
