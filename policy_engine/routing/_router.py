@@ -247,7 +247,12 @@ class Router:
     ) -> Attempt:
         """The attempt about to be sent; a request's first waits for `before_first_send`."""
         if not attempts:
-            await before_first_send()
+            try:
+                await before_first_send()
+            except BaseException:
+                # Nothing was sent: a half-open circuit's probe slot goes back unused.
+                self.health[candidate.id].breaker.release()
+                raise
         attempt = Attempt(candidate.id)
         attempts.append(attempt)
         self._metrics.provider_requests_by(candidate.id).inc()

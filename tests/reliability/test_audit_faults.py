@@ -12,6 +12,7 @@ stops.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import resource
@@ -25,7 +26,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from policy_engine.audit import AuditLog
-from tests.fakes import FakeProvider
+from policy_engine.routing import CircuitState
+from tests.fakes import FakeProvider, Unavailable
 from tests.reliability._support import REDACTED_VALUES as PII
 from tests.reliability._support import (
     Answer,
@@ -41,6 +43,7 @@ from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_si
 TMPFS_BYTES = 64 * 1024
 MAX_REQUESTS = 400  # a 64 KiB disk holds far fewer records than this
 REFUSED = 3
+CIRCUIT_OPEN_S = 0.05
 
 
 def mount(*arguments: str) -> bool:
@@ -71,12 +74,17 @@ async def fake() -> AsyncIterator[FakeProvider]:
 
 
 async def serve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeProvider, on_failure: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeProvider,
+    on_failure: str,
+    routing: dict[str, Any] | None = None,
 ) -> RunningSidecar:
     settings = build_settings(
         tmp_path,
         [ProviderSpec("alpha", fake, attributes={"residency": "eu"})],
         audit={"on_failure": on_failure, "checkpoint_every_records": 10},
+        routing=routing or {},
     )
     return await start_sidecar(settings, monkeypatch)
 
@@ -192,6 +200,30 @@ async def test_while_no_record_can_be_made_durable_no_provider_receives_a_byte(
         assert answers_without_outcome(request_ids([after]), audit_dir) == []
         await running.stop()
         running.verify_audit()
+    finally:
+        await running.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_a_request_refused_before_its_probe_leaves_the_circuit_able_to_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeProvider, stream: bool
+) -> None:
+    routing = {"circuit_failure_threshold": 1, "circuit_open_s": CIRCUIT_OPEN_S}
+    running = await serve(tmp_path, monkeypatch, fake, "fail_closed", routing)
+    breaker = running.sidecar.router.health["alpha"].breaker
+    try:
+        async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+            fake.script(Unavailable())
+            assert (await ask(http, stream=False)).status == 503  # the circuit opens
+            await asyncio.sleep(CIRCUIT_OPEN_S)  # the breaker's clock: half-open from then on
+            assert breaker.state is CircuitState.HALF_OPEN
+            limit_writer_file_size(running, 1)
+            # The probe slot was taken for this request, whose intent then failed.
+            assert audit_unavailable(await ask(http, stream))
+            limit_writer_file_size(running, resource.RLIM_INFINITY)
+
+            assert complete(await ask(http, stream))
+        assert breaker.state is CircuitState.CLOSED
     finally:
         await running.stop()
 
