@@ -12,16 +12,18 @@ verifies and /metrics renders.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from policy_engine.audit import AuditLog, RecordKind
-from tests.fakes import FakeProvider, Ok
+from tests.fakes import FakeProvider, Ok, Protocol, StallStream
 from tests.fakes._dialect import Reply
 from tests.reliability._support import Answer, answers_without_outcome, ask, records
 from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
@@ -48,6 +50,8 @@ READ_AS_A_COUNT: dict[str, bytes | None] = {
 # engineer i21); until then an internal error, but still recorded.
 WRONG_TYPE = {"word": b'"abc"', "list": b"[1]", "object": b"{}"}
 EVERY_VALUE = {**REFUSED_AT_THE_RECORD, **READ_AS_A_COUNT, **WRONG_TYPE}
+# Far longer than the sidecar needs to read and forward what came before a stall.
+COMMITTED_S = 1.0
 
 
 def hostile(data: bytes, value: bytes | None) -> bytes:
@@ -93,11 +97,11 @@ class World:
         return event
 
 
-@pytest.fixture(params=["openai", "anthropic"])
-async def world(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@asynccontextmanager
+async def hostile_world(
+    protocol: Protocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[World]:
-    async with HostileProvider(request.param, name="hostile") as provider:
+    async with HostileProvider(protocol, name="hostile") as provider:
         settings = build_settings(
             tmp_path, [ProviderSpec("hostile", provider, attributes={"residency": "eu"})]
         )
@@ -107,6 +111,20 @@ async def world(
                 yield World(provider, running, http)
         finally:
             await running.stop()
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+async def world(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[World]:
+    async with hostile_world(request.param, tmp_path, monkeypatch) as world:
+        yield world
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    with capture_logs() as captured:
+        yield captured
 
 
 def ended_cleanly(answer: Answer, stream: bool) -> bool:
@@ -167,6 +185,22 @@ async def test_a_count_of_the_wrong_type_is_never_a_500(world: World, stream: bo
         answer = await world.ask(value, stream)
 
         assert answer.status != 500 and b"internal error" not in answer.body, name
+
+
+async def test_a_failure_inside_a_committed_stream_is_recorded_and_ends_it_with_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, Any]]
+) -> None:
+    async with hostile_world("openai", tmp_path, monkeypatch) as world:
+        # The role and the first text go out, and the stream is committed to the client,
+        # long before the usage chunk whose "abc" the adapter raises on.
+        world.provider.always(StallStream(after_events=2, seconds=COMMITTED_S))
+        answer = await world.ask(b'"abc"', stream=True)
+
+        assert answer.status == 200 and answer.stream_failed
+        assert b"[DONE]" not in answer.body
+        event = world.outcome(answer)
+        assert (event["outcome"], event["status"]) == ("internal_error", 500)
+        assert any(line["event"] == "internal_error" for line in logs)
 
 
 async def test_an_event_the_log_cannot_canonicalise_is_recorded_reduced_and_marked_invalid(
