@@ -10,16 +10,12 @@ that record is durable.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import time
-import traceback
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
 
 import orjson
 
@@ -51,15 +47,14 @@ from policy_engine._errors import (
     ProvidersUnavailable,
     UnknownModel,
 )
-from policy_engine.audit import UNRECORDED, AuditError, AuditUnavailable, RecordKind
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
+from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import Candidate, Router, StreamRoute
-from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
-_request_line = EventLogger("policy_engine.request", "request")
 
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
@@ -68,7 +63,7 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     PolicyDenied: "denied",
     ProvidersUnavailable: "all_failed",
     ProviderRejected: "provider_rejected",
-    AuditWriteFailed: "audit_failed",
+    AuditWriteFailed: AUDIT_FAILED,
     ObligationUnmet: "failed_closed",
     InternalError: "internal_error",
     Unauthenticated: "unauthenticated",
@@ -93,17 +88,6 @@ class StreamReply:
 Reply = JsonReply | StreamReply
 
 
-class AuditSink(Protocol):
-    def submit(self, event: dict[str, Any], kind: RecordKind = "request") -> asyncio.Future[int]:
-        """Queue the record; the future resolves to its seq once it is durable."""
-        ...
-
-    @property
-    def healthy(self) -> bool: ...
-
-    async def close(self) -> None: ...
-
-
 class Pipeline:
     def __init__(
         self,
@@ -122,8 +106,8 @@ class Pipeline:
         self._decider = decider
         self._router = router
         self._redactor = redactor
-        self._audit = audit
         self._metrics = metrics
+        self._records = Recorder(settings, audit, metrics, tracer)
         self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in CLIENT_PROTOCOLS}
         self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
 
@@ -145,7 +129,7 @@ class Pipeline:
                     "internal_error",
                     request_id=outcome.request_id,
                     error=type(error).__name__,
-                    at=_where(error),
+                    at=error_location(error),
                 )
                 reply = await self._fail(codec, outcome, InternalError("internal error"))
             span.set("tenant", outcome.tenant)
@@ -178,7 +162,7 @@ class Pipeline:
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
         # The router awaits it once, just before the first byte leaves for a provider.
-        write_ahead = partial(self._write_ahead, outcome, plan, session)
+        write_ahead = partial(self._records.intent, outcome, plan, session)
         try:
             if request.stream:
                 route = await self._router.open_stream(
@@ -271,14 +255,6 @@ class Pipeline:
             "(install the ner extra and set redaction.ner: true)"
         )
 
-    async def _write_ahead(
-        self, outcome: RequestOutcome, plan: list[Candidate], session: RedactionSession
-    ) -> None:
-        """The intent record: durable, or AuditWriteFailed and nothing is sent."""
-        outcome.redactions = session.counts
-        with self._tracer.span("intent"):
-            outcome.intent_seq = await self._record(outcome, outcome.intent_event(plan), "intent")
-
     def _headers(self, outcome: RequestOutcome) -> dict[str, str]:
         headers = {"x-request-id": outcome.request_id}
         if outcome.provider:
@@ -288,107 +264,7 @@ class Pipeline:
         return headers
 
     async def _finish(self, outcome: RequestOutcome, result: str, status: int) -> None:
-        """Write the one outcome record; raise AuditWriteFailed when it cannot be made durable.
-
-        The record goes first: the metrics and the log line follow it, so nothing they
-        do can cost it.
-        """
-        outcome.outcome, outcome.status = result, status
-        if outcome.audited:
-            return
-        outcome.audited = True
-        try:
-            with self._tracer.span("audit"):
-                await self._record(outcome, outcome.audit_event(), "request")
-        except AuditWriteFailed:
-            # What the client gets instead, for the request's count and log line below.
-            outcome.outcome, outcome.status = _OUTCOMES[AuditWriteFailed], AuditWriteFailed.status
-            raise
-        finally:
-            self._observe(outcome)
-            _request_line(outcome.log_fields())
-
-    async def _record(
-        self, outcome: RequestOutcome, event: dict[str, Any], kind: RecordKind
-    ) -> int | None:
-        """Make one record durable: its seq, or None when `fail_open` let it go unrecorded.
-
-        A client that leaves while this waits cancels only the wait: the record was
-        queued when `submit` returned.
-        """
-        try:
-            with self._metrics.audit_seconds.time():
-                seq = await self._durable(event, kind)
-        except AuditError:
-            self._metrics.audit_failures.inc()
-            _log.error(
-                "audit_unavailable",
-                request_id=outcome.request_id,
-                record=kind,
-                hint="the audit log cannot be written; failing closed",
-            )
-            raise AuditWriteFailed(
-                "the audit log is unavailable; the request was not served"
-            ) from None
-        if seq == UNRECORDED:
-            self._metrics.audit_failures.inc()
-            _log.warning(
-                "audit_unrecorded",
-                request_id=outcome.request_id,
-                record=kind,
-                hint="audit.on_failure is fail_open: served without this record",
-            )
-            return None
-        return seq
-
-    async def _durable(self, event: dict[str, Any], kind: RecordKind) -> int:
-        try:
-            return await self._audit.submit(event, kind)
-        except AuditUnavailable:
-            raise
-        except AuditError:
-            # The log could not canonicalise the event: a value that no stage should have
-            # let through. The request is still recorded, by its ids and outcome, as invalid.
-            _log.error("audit_event_invalid", request_id=event.get("request_id"), record=kind)
-            return await self._audit.submit(_reduced(event), kind)
-
-    def _observe(self, outcome: RequestOutcome) -> None:
-        """The request's metrics, after its record is settled."""
-        try:
-            self._metrics.request_seconds_by(outcome.protocol).observe(
-                time.perf_counter() - outcome.started
-            )
-            for entity_type, count in outcome.redactions.items():
-                self._metrics.redactions_by(entity_type).inc(count)
-            if (
-                outcome.provider
-                and outcome.attempts
-                and outcome.attempts[0].provider != outcome.provider
-            ):
-                self._metrics.fallbacks.inc()
-            self._count_usage(outcome)
-            self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
-        except Exception as error:  # noqa: BLE001 - a metric must never cost an answer
-            _log.error(
-                "metrics_failed",
-                request_id=outcome.request_id,
-                error=type(error).__name__,
-                at=_where(error),
-            )
-
-    def _count_usage(self, outcome: RequestOutcome) -> None:
-        if outcome.usage is None or outcome.provider is None:
-            return
-        usage, provider = outcome.usage, outcome.provider
-        self._metrics.tokens_by(provider, "input").inc(usage.input_tokens)
-        self._metrics.tokens_by(provider, "output").inc(usage.output_tokens)
-        attributes = self._settings.provider(provider).attributes
-        if attributes.price_per_1m_input is not None and attributes.price_per_1m_output is not None:
-            cost = (
-                usage.input_tokens * attributes.price_per_1m_input
-                + usage.output_tokens * attributes.price_per_1m_output
-            ) / 1_000_000
-            self._metrics.cost_by(provider).inc(cost)
+        await self._records.outcome(outcome, result, status)
 
     async def _fail(
         self, codec: ClientCodec, outcome: RequestOutcome, error: PolicyEngineError
@@ -462,7 +338,7 @@ class Pipeline:
                 "internal_error",
                 request_id=outcome.request_id,
                 error=type(error).__name__,
-                at=_where(error),
+                at=error_location(error),
             )
             outcome.usage = usage
             outcome.error_type = InternalError.error_type
@@ -491,27 +367,6 @@ def request_id() -> str:
     return raw.hex()
 
 
-# What an outcome record keeps when its event cannot be canonicalised: ids and outcome,
-# all of them values the sidecar made itself.
-_REDUCED = (
-    "request_id",
-    "intent_seq",
-    "protocol",
-    "caller",
-    "tenant",
-    "provider",
-    "outcome",
-    "status",
-    "error_type",
-)
-
-
-def _reduced(event: dict[str, Any]) -> dict[str, Any]:
-    kept = {key: event[key] for key in _REDUCED if key in event}
-    kept["invalid"] = {"event": "could not be canonicalised; reduced to its ids and outcome"}
-    return kept
-
-
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._:/-]{0,63}")
 
 
@@ -520,12 +375,6 @@ def _unknown_model_message(alias: str) -> str:
     # as the routing headers are: a card or phone number pasted here is not sent back.
     shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
     return f"{shown} is not configured; see GET /v1/models"
-
-
-def _where(error: BaseException) -> str:
-    """file:line of the innermost frame; the message may hold request content, so it is dropped."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
 async def _batches(
