@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 OPA := tools/bin/opa
 export PATH := $(CURDIR)/tools/bin:$(PATH)
 
-.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
+.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
 
 setup: $(VENV)/.installed $(VENV)/.native $(OPA)
 
@@ -66,12 +66,17 @@ bench-gateways: bench-setup
 	$(PY) bench/gateway/run.py --duration 10 --profile --results bench/.work/RESULTS.md
 
 # Longer fault runs, outside `make test`: steady load with failures, sampling RSS and fds;
-# and randomised provider, OPA, audit-disk and kill -9 faults, counting invariant breaks.
+# randomised provider, OPA, audit-disk and kill -9 faults, counting invariant breaks;
+# and kill -9 of the sidecar or its writer, checking every send and answer has its records.
 soak: setup
 	$(PY) -m bench.soak --duration 300
 
 chaos: setup $(OPA)
 	$(PY) -m bench.chaos --duration 180
+
+# kill -9 of the sidecar and of its audit writer at 100 random moments under load.
+crash: setup
+	$(PY) -m bench.crash --kills 100
 
 clean:
 	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc

@@ -1,4 +1,4 @@
-"""Audit log throughput and per-record cost.
+"""Audit log throughput and per-record cost, and what the write-ahead intent costs.
 
     .venv/bin/python bench/audit_bench.py [--seconds 3] [--clients 64] [--dir PATH]
 
@@ -6,9 +6,11 @@ Prints the cost of each sealing step (canonicalise, sign, hash); what one write 
 fdatasync costs on the disk, appending or over pre-zeroed blocks (as the log writes);
 then records/s and append latency with fsync=batch and fsync=every_record, and with one
 client at a time (the latency a lone request pays), with the CPU per record of the
-caller and of the writer process. Each run
-is bounded in time. `--dir` picks the filesystem to measure (fsync cost is the disk's);
-default is a temporary directory.
+caller and of the writer process. Then requests as the pipeline records them, at 1
+and 16 clients: an outcome record only (before issue 19), and a durable intent record
+followed by the outcome (the write-ahead log): requests/s, the audit wait a request
+pays (p50), and CPU per request. Each run is bounded in time. `--dir` picks the
+filesystem to measure (fsync cost is the disk's); default is a temporary directory.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from policy_engine._config import ProviderConfig
 from policy_engine.audit import AuditLog, AuditSettings, RecordSigner, hash_leaf, write_key_pair
+from policy_engine.pipeline import RequestOutcome
+from policy_engine.routing import Candidate
 
 EVENT: dict[str, Any] = {
     "request_id": "0b6f5d1e-8c1a-4b7e-9d5c-3f2a1e0d9c8b",
@@ -45,6 +51,23 @@ EVENT: dict[str, Any] = {
     "outcome": "answered",
     "redactions": {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1},
     "usage": {"input_tokens": 1234, "output_tokens": 456},
+}
+
+
+# The intent record as the pipeline writes it for the request above.
+INTENT: dict[str, Any] = {
+    "request_id": EVENT["request_id"],
+    "protocol": "openai",
+    "caller": "anonymous",
+    "tenant": "acme-eu",
+    "context": EVENT["context"],
+    "policy": {"revision": "sha256:" + "ab" * 32, "allowed": ["mistral-eu", "azure-eu"]},
+    "candidates": [
+        {"provider": "mistral-eu", "model": "mistral-large", "redact": []},
+        {"provider": "azure-eu", "model": "gpt-4o", "redact": ["EMAIL_ADDRESS", "PHONE_NUMBER"]},
+    ],
+    "redactions": {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1},
+    "unredactable": [],
 }
 
 
@@ -147,6 +170,63 @@ async def throughput(
     )
 
 
+def intent_building() -> None:
+    """What the sidecar spends on the intent before the writer sees it: the event from
+    the request's outcome and plan, and its JSON (as `AuditLog.submit` dumps it)."""
+    outcome = RequestOutcome(request_id=EVENT["request_id"], protocol="openai")
+    outcome.caller, outcome.tenant = "anonymous", "acme-eu"
+    outcome.redactions = dict(EVENT["redactions"])
+    plan = [
+        Candidate(_provider(provider, model), model, frozenset(redact))
+        for provider, model, redact in [
+            ("mistral-eu", "mistral-large", ()),
+            ("azure-eu", "gpt-4o", ("EMAIL_ADDRESS", "PHONE_NUMBER")),
+        ]
+    ]
+    build = per_call_us(lambda: outcome.intent_event(plan))
+    dump = per_call_us(lambda: orjson.dumps(INTENT, option=orjson.OPT_STRICT_INTEGER))
+    print(f"intent event in the sidecar: build {build:.1f} us, JSON {dump:.1f} us")
+
+
+def _provider(provider: str, model: str) -> ProviderConfig:
+    return ProviderConfig(
+        id=provider, adapter="openai", base_url="https://example.com/v1", models={"default": model}
+    )
+
+
+async def requests(
+    directory: Path, key_file: Path, seconds: float, clients: int, write_ahead: bool
+) -> None:
+    """Requests recorded as the pipeline records them, with or without the intent."""
+    log = await AuditLog.open(AuditSettings(dir=directory, signing_key_file=key_file))
+    cpu, writer_cpu = os.times(), _process_cpu_s(log.writer_pid)
+    waits: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def client() -> None:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            intent_seq = await log.append(INTENT, "intent") if write_ahead else None
+            await log.append({**EVENT, "intent_seq": intent_seq})
+            waits.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    after, writer_after = os.times(), _process_cpu_s(log.writer_pid)
+    await log.close()
+    count = len(waits)
+    caller = (after.user + after.system - cpu.user - cpu.system) / count * 1e6
+    writer = (writer_after - writer_cpu) / count * 1e6
+    label = "intent + outcome" if write_ahead else "outcome only"
+    print(
+        f"{label:<16} c={clients:<3} {count / elapsed:8.0f} requests/s  "
+        f"audit wait p50 {statistics.median(waits) * 1e3:6.3f} ms  "
+        f"CPU {caller + writer:4.0f} us/request (caller {caller:.0f}, writer process "
+        f"{writer:.0f})  ({count} requests)"
+    )
+
+
 def _process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a live process, from /proc."""
     raw = Path(f"/proc/{pid}/stat").read_text()
@@ -186,6 +266,11 @@ def main() -> None:
                     args.interval_ms,
                 )
             )
+        intent_building()
+        for clients in (1, 16):
+            for write_ahead in (False, True):
+                name = f"requests-{clients}-{write_ahead}"
+                asyncio.run(requests(root / name, private, args.seconds, clients, write_ahead))
 
 
 if __name__ == "__main__":

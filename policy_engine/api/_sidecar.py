@@ -11,7 +11,7 @@ from adapters._native import loaded_compiled, pure_python
 from policy_engine._auth import Authenticator
 from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
 from policy_engine._errors import ConfigError
-from policy_engine.audit import AuditLog
+from policy_engine.audit import AuditLog, RecordKind
 from policy_engine.decision import (
     Decider,
     DecisionEngine,
@@ -32,7 +32,7 @@ class _NoAudit:
 
     healthy = True
 
-    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
+    def submit(self, event: dict[str, Any], kind: RecordKind = "request") -> asyncio.Future[int]:
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         done.set_result(0)
         return done

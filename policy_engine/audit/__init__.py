@@ -34,7 +34,7 @@ from policy_engine.audit._keys import (
     record_key_id,
     write_key_pair,
 )
-from policy_engine.audit._log import UNRECORDED, AuditLog
+from policy_engine.audit._log import UNRECORDED, AuditLog, RecordKind
 from policy_engine.audit._merkle import CompactRange, consistency_proof, inclusion_proof, tree_root
 from policy_engine.audit._note import (
     NoteSigner,
@@ -76,6 +76,7 @@ __all__ = [
     "ProofError",
     "Record",
     "RecordError",
+    "RecordKind",
     "RecordSigner",
     "RootMismatchError",
     "VerificationFailure",

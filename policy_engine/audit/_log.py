@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 import structlog
@@ -39,6 +39,11 @@ from policy_engine.audit._wire import FrameBuffer, frame
 
 UNRECORDED = -1
 """What `append` returns under `fail_open` when the record could not be made durable."""
+
+RecordKind = Literal["intent", "request"]
+"""What the sidecar records: a request's intent (decision and route, before any byte
+leaves) and its outcome. The writer alone writes "recovery" records."""
+_SUBMITTED_KINDS = get_args(RecordKind)
 
 _log = structlog.get_logger("policy_engine.audit")
 
@@ -201,8 +206,8 @@ class AuditLog:
         assert self._writer is not None, "set by open()"
         return self._writer.process.pid
 
-    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
-        """Queue a request's record now; the future resolves to its seq once it is durable.
+    def submit(self, event: dict[str, Any], kind: RecordKind = "request") -> asyncio.Future[int]:
+        """Queue a record now; the future resolves to its seq once it is durable.
 
         Not a coroutine, so a caller can await the future itself rather than a task
         wrapping it: one task and one loop iteration less per request.
@@ -210,6 +215,9 @@ class AuditLog:
         if self._closed:
             raise AuditUnavailable("the audit log is closed")
         future: asyncio.Future[int] = self._loop.create_future()
+        if kind not in _SUBMITTED_KINDS:
+            future.set_exception(AuditError(f"the sidecar does not write {kind!r} records"))
+            return future
         if self._live is None:
             self._settle_unwritten(future, _NOT_RUNNING)
             return future
@@ -224,11 +232,11 @@ class AuditLog:
         self._waiting[ident] = future
         if not self._outbox:
             self._loop.call_soon(self._flush)
-        self._outbox.append(b"[%d,%b]" % (ident, data))
+        self._outbox.append(b'[%d,"%b",%b]' % (ident, kind.encode(), data))
         return future
 
-    async def append(self, event: dict[str, Any]) -> int:
-        return await self.submit(event)
+    async def append(self, event: dict[str, Any], kind: RecordKind = "request") -> int:
+        return await self.submit(event, kind)
 
     async def close(self) -> None:
         """Have the writer commit what it was sent, checkpoint, and exit."""

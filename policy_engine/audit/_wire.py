@@ -1,6 +1,6 @@
 """Frames between the sidecar and its audit writer process: a 4-byte length, then JSON.
 
-Sidecar to writer: the settings once, then arrays of `[id, event]`. Writer to sidecar:
+Sidecar to writer: the settings once, then arrays of `[id, kind, event]`. Writer to sidecar:
 objects with any of `ready`, `error`, `done` (`[id, outcome]` pairs), `log`, and the
 log's `size` and `healthy` state after the frame's work.
 """

@@ -96,7 +96,7 @@ class _Channel:
             return
         for payload in self._frames.feed(data):
             records = orjson.loads(payload)
-            self._records.extend((ident, "request", event) for ident, event in records)
+            self._records.extend((ident, kind, event) for ident, kind, event in records)
 
 
 def serve(channel: _Channel, writer: LogWriter, settings: AuditSettings) -> None:

@@ -1,6 +1,7 @@
 """The request pipeline, free of any HTTP framework."""
 
 from policy_engine.pipeline._outcome import RequestOutcome
-from policy_engine.pipeline._pipeline import AuditSink, JsonReply, Pipeline, Reply, StreamReply
+from policy_engine.pipeline._pipeline import JsonReply, Pipeline, Reply, StreamReply
+from policy_engine.pipeline._records import AuditSink
 
 __all__ = ["AuditSink", "JsonReply", "Pipeline", "Reply", "RequestOutcome", "StreamReply"]

@@ -1,15 +1,27 @@
-"""What happened to one request, gathered as it passes the stages, then audited and logged."""
+"""What happened to one request, gathered as it passes the stages, then audited and logged.
+
+Two records come of it: the intent (the decision and the route, durable before any byte
+leaves for a provider) and the outcome (every attempt, the result, the usage), which
+names its intent by seq. Both hold ids, constraints, reasons and counts, never content.
+Values a provider reported are checked where they enter (`checked_usage`), so a record
+can always be canonicalised and a metric never refuses one.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters import Usage
 from policy_engine._context import RoutingContext
 from policy_engine.decision import PolicyDecision
-from policy_engine.routing import Attempt
+from policy_engine.routing import Attempt, Candidate
+
+# The integers RFC 8785 (and so a record) can hold exactly.
+MAX_COUNT = 2**53 - 1
 
 
 @dataclass(slots=True)
@@ -28,13 +40,52 @@ class RequestOutcome:
     provider: str | None = None
     redactions: dict[str, int] = field(default_factory=dict)
     unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
-    usage: Usage | None = None
+    usage: Usage | None = None  # checked: every count a non-negative record-safe integer
+    invalid: dict[str, str] = field(default_factory=dict)  # provider values refused, described
+    intent_seq: int | None = None  # the intent record's seq, once durable
     audited: bool = False
 
-    def audit_event(self) -> dict[str, Any]:
-        """The audit record body: ids, constraints, reasons, counts; never content or values."""
+    def checked_usage(self, usage: Usage) -> Usage:
+        """`usage` with each count a provider got wrong (negative, beyond 2**53 - 1, not an
+        integer) as 0, described in `invalid`: the record, the metrics and the client's
+        answer can all hold what comes back."""
+        if is_count(usage.input_tokens) and is_count(usage.output_tokens):
+            return usage
+        return Usage(
+            self._count("usage.input_tokens", usage.input_tokens),
+            self._count("usage.output_tokens", usage.output_tokens),
+        )
+
+    def _count(self, name: str, value: object) -> int:
+        if type(value) is int and is_count(value):
+            return value
+        self.invalid[name] = describe(value)
+        return 0
+
+    def intent_event(self, plan: Sequence[Candidate]) -> dict[str, Any]:
+        """The write-ahead record: who asked, under which decision, and where it may go."""
+        decision = self.decision
         return {
             "request_id": self.request_id,
+            "protocol": self.protocol,
+            "caller": self.caller,
+            "tenant": self.tenant,
+            "context": None if self.context is None else self.context.summary(),
+            "policy": None
+            if decision is None
+            else {"revision": decision.revision, "allowed": list(decision.allowed)},
+            "candidates": [
+                {"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in plan
+            ],
+            "redactions": dict(sorted(self.redactions.items())),
+            "unredactable": self.unredactable,
+        }
+
+    def audit_event(self) -> dict[str, Any]:
+        """The outcome record body: ids, constraints, reasons, counts; never content or values."""
+        return {
+            "request_id": self.request_id,
+            "intent_seq": self.intent_seq,
             "protocol": self.protocol,
             "caller": self.caller,
             "tenant": self.tenant,
@@ -53,6 +104,7 @@ class RequestOutcome:
                 "input_tokens": self.usage.input_tokens,
                 "output_tokens": self.usage.output_tokens,
             },
+            "invalid": self.invalid,
         }
 
     def log_fields(self) -> dict[str, Any]:
@@ -72,3 +124,19 @@ class RequestOutcome:
             "redactions": self.redactions,
             "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }
+
+
+def is_count(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT
+
+
+def describe(value: object) -> str:
+    """A bounded, content-free description of a value refused at the record boundary."""
+    if type(value) is int:
+        # str() of a very long integer raises (and would be unbounded): its size instead.
+        return str(value) if value.bit_length() <= 64 else f"int of {value.bit_length()} bits"
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else "float, not finite"
+    if type(value) is str:
+        return f"str of {len(value)} characters"  # its text could be anything
+    return type(value).__name__[:32]

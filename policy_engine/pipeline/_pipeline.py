@@ -1,21 +1,21 @@
-"""One request, start to finish: context → decision → plan → attempts → answer → audit.
+"""One request, start to finish: context → decision → plan → intent → attempts → answer
+→ outcome.
 
 No HTTP framework here: the API layer hands in the protocol, headers and body bytes
-and gets back a reply to send. Every request that reaches `handle` gets exactly one
-audit record, and an answer is released only after its record is durable.
+and gets back a reply to send. Before the first byte of a request leaves for a
+provider, its intent record (decision and route) is durable; every request that
+reaches `handle` gets exactly one outcome record, and an answer is released only after
+that record is durable.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import time
-import traceback
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
 
 import orjson
 
@@ -47,15 +47,14 @@ from policy_engine._errors import (
     ProvidersUnavailable,
     UnknownModel,
 )
-from policy_engine.audit import AuditError
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
+from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import Candidate, Router, StreamRoute
-from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
-_request_line = EventLogger("policy_engine.request", "request")
 
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
@@ -64,7 +63,7 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     PolicyDenied: "denied",
     ProvidersUnavailable: "all_failed",
     ProviderRejected: "provider_rejected",
-    AuditWriteFailed: "audit_failed",
+    AuditWriteFailed: AUDIT_FAILED,
     ObligationUnmet: "failed_closed",
     InternalError: "internal_error",
     Unauthenticated: "unauthenticated",
@@ -89,17 +88,6 @@ class StreamReply:
 Reply = JsonReply | StreamReply
 
 
-class AuditSink(Protocol):
-    def submit(self, event: dict[str, Any]) -> asyncio.Future[int]:
-        """Queue the record; the future resolves once it is durable."""
-        ...
-
-    @property
-    def healthy(self) -> bool: ...
-
-    async def close(self) -> None: ...
-
-
 class Pipeline:
     def __init__(
         self,
@@ -118,8 +106,8 @@ class Pipeline:
         self._decider = decider
         self._router = router
         self._redactor = redactor
-        self._audit = audit
         self._metrics = metrics
+        self._records = Recorder(settings, audit, metrics, tracer)
         self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in CLIENT_PROTOCOLS}
         self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
 
@@ -141,7 +129,7 @@ class Pipeline:
                     "internal_error",
                     request_id=outcome.request_id,
                     error=type(error).__name__,
-                    at=_where(error),
+                    at=error_location(error),
                 )
                 reply = await self._fail(codec, outcome, InternalError("internal error"))
             span.set("tenant", outcome.tenant)
@@ -173,20 +161,24 @@ class Pipeline:
         decision = await self._decide(outcome)
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
+        # The router awaits it once, just before the first byte leaves for a provider.
+        write_ahead = partial(self._records.intent, outcome, plan, session)
         try:
             if request.stream:
                 route = await self._router.open_stream(
-                    request, plan, decision, session, outcome.attempts
+                    request, plan, decision, session, outcome.attempts, write_ahead
                 )
                 outcome.provider = route.candidate.id
                 events = self._stream_body(codec, outcome, request, session, route)
                 return StreamReply(events, self._headers(outcome))
-            result = await self._router.complete(request, plan, decision, session, outcome.attempts)
+            result = await self._router.complete(
+                request, plan, decision, session, outcome.attempts, write_ahead
+            )
         finally:
             outcome.redactions = session.counts
         response = session.restore_response(result.response)
         outcome.provider = result.candidate.id
-        outcome.usage = response.usage
+        response.usage = outcome.usage = outcome.checked_usage(response.usage)
         payload = codec.encode_response(response, outcome.request_id, response.model)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome))
@@ -272,57 +264,7 @@ class Pipeline:
         return headers
 
     async def _finish(self, outcome: RequestOutcome, result: str, status: int) -> None:
-        """Write the one audit record; raise AuditWriteFailed when it cannot be made durable."""
-        outcome.outcome, outcome.status = result, status
-        if outcome.audited:
-            return
-        outcome.audited = True
-        self._metrics.request_seconds_by(outcome.protocol).observe(
-            time.perf_counter() - outcome.started
-        )
-        for entity_type, count in outcome.redactions.items():
-            self._metrics.redactions_by(entity_type).inc(count)
-        if (
-            outcome.provider
-            and outcome.attempts
-            and outcome.attempts[0].provider != outcome.provider
-        ):
-            self._metrics.fallbacks.inc()
-        self._count_usage(outcome)
-        try:
-            with self._metrics.audit_seconds.time(), self._tracer.span("audit"):
-                # Queued once submit returns: a client that leaves while we wait
-                # cancels only the wait, never the record.
-                await self._audit.submit(outcome.audit_event())
-        except AuditError:
-            # What the client gets instead, for the request's count and log line below.
-            outcome.outcome, outcome.status = _OUTCOMES[AuditWriteFailed], AuditWriteFailed.status
-            self._metrics.audit_failures.inc()
-            _log.error(
-                "audit_unavailable",
-                request_id=outcome.request_id,
-                hint="the audit log cannot be written; failing closed",
-            )
-            raise AuditWriteFailed(
-                "the audit log is unavailable; the request was not served"
-            ) from None
-        finally:
-            self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
-            _request_line(outcome.log_fields())
-
-    def _count_usage(self, outcome: RequestOutcome) -> None:
-        if outcome.usage is None or outcome.provider is None:
-            return
-        usage, provider = outcome.usage, outcome.provider
-        self._metrics.tokens_by(provider, "input").inc(usage.input_tokens)
-        self._metrics.tokens_by(provider, "output").inc(usage.output_tokens)
-        attributes = self._settings.provider(provider).attributes
-        if attributes.price_per_1m_input is not None and attributes.price_per_1m_output is not None:
-            cost = (
-                usage.input_tokens * attributes.price_per_1m_input
-                + usage.output_tokens * attributes.price_per_1m_output
-            ) / 1_000_000
-            self._metrics.cost_by(provider).inc(cost)
+        await self._records.outcome(outcome, result, status)
 
     async def _fail(
         self, codec: ClientCodec, outcome: RequestOutcome, error: PolicyEngineError
@@ -358,20 +300,23 @@ class Pipeline:
                     out: list[bytes] = []
                     for event in batch:
                         if isinstance(event, StreamStart) and event.usage is not None:
+                            event.usage = outcome.checked_usage(event.usage)
                             usage.input_tokens = event.usage.input_tokens
                         if isinstance(event, StreamEnd):
                             out.extend(encoder.encode(restored) for restored in restorer.flush())
                             if data := b"".join(out):
                                 yield data
                             if event.usage is not None:
+                                event.usage = outcome.checked_usage(event.usage)
                                 usage.input_tokens = event.usage.input_tokens or usage.input_tokens
                                 usage.output_tokens = event.usage.output_tokens
                             outcome.usage = usage
+                            end = encoder.encode(event)
                             # The clean end goes out only once the record is durable.
                             outcome.redactions = session.counts
                             await self._finish(outcome, "answered", 200)
                             finished = True
-                            yield encoder.encode(event)
+                            yield end
                             return
                         out.extend(encoder.encode(restored) for restored in restorer.feed(event))
                     if data := b"".join(out):
@@ -388,6 +333,19 @@ class Pipeline:
             )
         except AuditWriteFailed as error:
             yield encoder.encode_error(error.status, error.error_type, error.message)
+        except Exception as error:  # noqa: BLE001 - the last resort, as in `handle`
+            _log.error(
+                "internal_error",
+                request_id=outcome.request_id,
+                error=type(error).__name__,
+                at=error_location(error),
+            )
+            outcome.usage = usage
+            outcome.error_type = InternalError.error_type
+            await self._end_stream_badly(outcome, _OUTCOMES[InternalError], InternalError.status)
+            yield encoder.encode_error(
+                InternalError.status, InternalError.error_type, "internal error"
+            )
         finally:
             if not finished and not outcome.audited:
                 await self._end_stream_badly(outcome, "client_disconnected", 499)
@@ -417,12 +375,6 @@ def _unknown_model_message(alias: str) -> str:
     # as the routing headers are: a card or phone number pasted here is not sent back.
     shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
     return f"{shown} is not configured; see GET /v1/models"
-
-
-def _where(error: BaseException) -> str:
-    """file:line of the innermost frame; the message may hold request content, so it is dropped."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
 async def _batches(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -45,6 +45,11 @@ _log = get_logger("policy_engine.routing")
 
 class RequestRedactor(Protocol):
     def redact_request(self, request: ChatRequest, types: frozenset[str]) -> ChatRequest: ...
+
+
+BeforeFirstSend = Callable[[], Awaitable[None]]
+"""Awaited once per request, after the first candidate's request is redacted and before
+its first byte is sent; what it raises stops the request with nothing sent."""
 
 
 @dataclass(slots=True)
@@ -235,8 +240,23 @@ class Router:
     ) -> tuple[ProviderCodec, HttpRequest]:
         codec = self._codecs[candidate.id]
         outgoing = redactor.redact_request(request, candidate.redact)
-        self._metrics.provider_requests_by(candidate.id).inc()
         return codec, codec.encode_request(outgoing, self._target(candidate))
+
+    async def _admit(
+        self, candidate: Candidate, attempts: list[Attempt], before_first_send: BeforeFirstSend
+    ) -> Attempt:
+        """The attempt about to be sent; a request's first waits for `before_first_send`."""
+        if not attempts:
+            try:
+                await before_first_send()
+            except BaseException:
+                # Nothing was sent: a half-open circuit's probe slot goes back unused.
+                self.health[candidate.id].breaker.release()
+                raise
+        attempt = Attempt(candidate.id)
+        attempts.append(attempt)
+        self._metrics.provider_requests_by(candidate.id).inc()
+        return attempt
 
     def _on_failure(
         self,
@@ -269,14 +289,14 @@ class Router:
         decision: PolicyDecision,
         redactor: RequestRedactor,
         attempts: list[Attempt],
+        before_first_send: BeforeFirstSend,
     ) -> RouteResult:
         schedule = self._schedule(plan)
         async with aclosing(schedule.candidates()) as candidates:
             async for candidate in candidates:
-                attempt = Attempt(candidate.id)
-                attempts.append(attempt)
                 with self._tracer.span("attempt", {"provider": candidate.id}) as span:
                     codec, http = self._prepare(candidate, request, redactor)
+                    attempt = await self._admit(candidate, attempts, before_first_send)
                     started = time.perf_counter()
                     budget = min(self._settings.attempt_timeout_s, schedule.remaining())
                     try:
@@ -329,17 +349,17 @@ class Router:
         decision: PolicyDecision,
         redactor: RequestRedactor,
         attempts: list[Attempt],
+        before_first_send: BeforeFirstSend,
     ) -> StreamRoute:
         """Fail over freely until a provider produced its first content event, then commit."""
         schedule = self._schedule(plan)
         async with aclosing(schedule.candidates()) as candidates:
             async for candidate in candidates:
-                attempt = Attempt(candidate.id)
-                attempts.append(attempt)
                 with self._tracer.span(
                     "attempt", {"provider": candidate.id, "stream": True}
                 ) as span:
                     codec, http = self._prepare(candidate, request, redactor)
+                    attempt = await self._admit(candidate, attempts, before_first_send)
                     started = time.perf_counter()
                     exit_stack = AsyncExitStack()
                     try:

@@ -8,6 +8,7 @@ and neither the audit log nor the captured log lines hold a raw value (5).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.fakes import FakeProvider
+from policy_engine.audit import Record, iter_records
+from tests.fakes import FakeProvider, Received
 from tests.sidecar import RunningSidecar
 
 # Synthetic values only: a reserved domain and a card-network test number.
@@ -71,6 +73,47 @@ async def ask(
     ) as response:
         raw = await response.aread()
     return Answer(response.status_code, raw, response.headers)
+
+
+def numbered(n: int, prompt: str = PROMPT) -> str:
+    """`prompt` and a run of `n` x's (n >= 1). The audit log holds no content, but the
+    intent record's `context.input_chars` is the prompt's length: it names the request a
+    provider received, even one whose client never learned its request id."""
+    return f"{prompt} {'x' * n}"
+
+
+_RUN_OF_X = re.compile(rb" (x+)\"")
+
+
+def number_of(received: Received) -> int:
+    """Which `numbered` prompt a provider received (any wire format: a JSON string)."""
+    match = _RUN_OF_X.search(received.body)
+    assert match is not None, "a provider received a request that no test numbered"
+    return len(match.group(1))
+
+
+def records(audit_dir: Path, kind: str) -> list[Record]:
+    return [record for _, record in iter_records(audit_dir) if record.kind == kind]
+
+
+def sends_without_intent(
+    fakes: Iterable[FakeProvider], audit_dir: Path, prompt: str = PROMPT
+) -> list[int]:
+    """The numbered requests a provider received with no intent record in the log."""
+    recorded = {intent.event["context"]["input_chars"] for intent in records(audit_dir, "intent")}
+    received = {number_of(r) for fake in fakes for r in fake.received}
+    return sorted(n for n in received if len(numbered(n, prompt)) not in recorded)
+
+
+def answers_without_outcome(request_ids: Iterable[str], audit_dir: Path) -> list[str]:
+    """Answered requests with no outcome record naming a durable intent of the same request."""
+    intents = {intent.seq: intent.event["request_id"] for intent in records(audit_dir, "intent")}
+    paired = {
+        outcome.event["request_id"]
+        for outcome in records(audit_dir, "request")
+        if intents.get(outcome.event.get("intent_seq")) == outcome.event["request_id"]
+    }
+    return [request_id for request_id in request_ids if request_id not in paired]
 
 
 def audit_bytes(audit_dir: Path) -> bytes:
