@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from adapters import ADAPTER_NAMES
 from policy_engine._auth import CallerToken, token_digest
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings
+from policy_engine.fleet import FleetSettings
 from policy_engine.telemetry import TracingSettings
 
 ProviderId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
@@ -224,6 +226,7 @@ class Settings(_Strict):
     stages: StageSettings = Field(default_factory=StageSettings)
     providers: list[ProviderConfig] = Field(min_length=1)
     audit: AuditSettings
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @field_validator("providers")
     @classmethod
@@ -260,6 +263,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         for key in ("dir", "signing_key_file"):
             if isinstance(audit.get(key), str):
                 audit[key] = str((base / audit[key]).resolve())
+    fleet = raw.get("fleet")
+    redis = fleet.get("redis") if isinstance(fleet, dict) else None
+    if isinstance(redis, dict) and isinstance(redis.get("password_file"), str):
+        redis["password_file"] = str((base / redis["password_file"]).resolve())
     for provider in raw.get("providers") or []:
         if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
             provider["api_key_file"] = str((base / provider["api_key_file"]).resolve())
@@ -339,3 +346,28 @@ def resolve_api_keys(
             )
         keys[provider.id] = SecretStr(value) if value else None
     return keys
+
+
+REPLICA_ENV = "POLICY_ENGINE_REPLICA"
+
+
+def resolve_replica(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    """This replica's name: `fleet.replica`, else POLICY_ENGINE_REPLICA, else the host name
+    (a Kubernetes pod's host name is the pod's name)."""
+    env = os.environ if environ is None else environ
+    return settings.fleet.replica or env.get(REPLICA_ENV, "").strip() or socket.gethostname()
+
+
+def resolve_redis_password(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> SecretStr | None:
+    redis = settings.fleet.redis
+    if redis is None:
+        return None
+    env = os.environ if environ is None else environ
+    value: str | None = None
+    if redis.password_env:
+        value = env.get(redis.password_env)
+    elif redis.password_file:
+        value = _read_secret_file(redis.password_file, "fleet.redis.password_file")
+    return SecretStr(value) if value else None

@@ -9,7 +9,13 @@ from typing import Any
 
 from adapters._native import loaded_compiled, pure_python
 from policy_engine._auth import Authenticator
-from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
+from policy_engine._config import (
+    Settings,
+    resolve_api_keys,
+    resolve_caller_tokens,
+    resolve_redis_password,
+    resolve_replica,
+)
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditLog
 from policy_engine.decision import (
@@ -19,6 +25,7 @@ from policy_engine.decision import (
     decider_from_settings,
     engine_from_settings,
 )
+from policy_engine.fleet import Fleet
 from policy_engine.pipeline import AuditSink, Pipeline
 from policy_engine.redaction import NATIVE_SCAN, RedactionError, Redactor, default_redactor
 from policy_engine.routing import Router, UpstreamTransport
@@ -53,6 +60,7 @@ class Sidecar:
     pipeline: Pipeline
     authenticator: Authenticator
     tracer: Tracer
+    fleet: Fleet | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -95,8 +103,24 @@ class Sidecar:
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")
+        fleet = Fleet.start(
+            settings.fleet,
+            resolve_replica(settings),
+            resolve_redis_password(settings),
+            _prices(settings),
+            {provider: health.breaker for provider, health in router.health.items()},
+            metrics.registry,
+        )
         pipeline = Pipeline(
-            settings, decider, router, redactor, audit, metrics, authenticator, tracer
+            settings,
+            decider,
+            router,
+            redactor,
+            audit,
+            metrics,
+            authenticator,
+            tracer,
+            limits=fleet.limiter,
         )
         sidecar = cls(
             settings,
@@ -109,6 +133,7 @@ class Sidecar:
             pipeline,
             authenticator,
             tracer,
+            fleet,
         )
         metrics.audit_healthy.set_function(lambda: float(audit.healthy))
         if isinstance(engine, EmbeddedEngine):
@@ -131,7 +156,19 @@ class Sidecar:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.fleet is not None:
+            await self.fleet.close()
         await self.transport.close()
         await self.engine.close()
         await self.audit.close()
         self.tracer.close()
+
+
+def _prices(settings: Settings) -> dict[str, tuple[float, float]]:
+    """Each priced provider's (USD per 1M input, per 1M output tokens), for budgets."""
+    return {
+        p.id: (p.attributes.price_per_1m_input, p.attributes.price_per_1m_output)
+        for p in settings.providers
+        if p.attributes.price_per_1m_input is not None
+        and p.attributes.price_per_1m_output is not None
+    }

@@ -9,6 +9,7 @@ from typing import Any
 from adapters import Usage
 from policy_engine._context import RoutingContext
 from policy_engine.decision import PolicyDecision
+from policy_engine.fleet import Admission
 from policy_engine.routing import Attempt
 
 
@@ -29,11 +30,12 @@ class RequestOutcome:
     redactions: dict[str, int] = field(default_factory=dict)
     unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
     usage: Usage | None = None
+    limits: Admission | None = None  # the pass through the tenant's and caller's limits
     audited: bool = False
 
     def audit_event(self) -> dict[str, Any]:
         """The audit record body: ids, constraints, reasons, counts; never content or values."""
-        return {
+        event: dict[str, Any] = {
             "request_id": self.request_id,
             "protocol": self.protocol,
             "caller": self.caller,
@@ -54,6 +56,9 @@ class RequestOutcome:
                 "output_tokens": self.usage.output_tokens,
             },
         }
+        if self.limits is not None:
+            event["limits"] = self.limits.summary()
+        return event
 
     def log_fields(self) -> dict[str, Any]:
         decision = self.decision
