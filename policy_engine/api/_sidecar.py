@@ -110,6 +110,7 @@ class Sidecar:
             _prices(settings),
             {provider: health.breaker for provider, health in router.health.items()},
             metrics.registry,
+            metrics.set_circuit,
         )
         pipeline = Pipeline(
             settings,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -64,8 +64,10 @@ class CircuitSync:
         replica: str,
         interval_s: float,
         metrics: FleetMetrics,
+        on_change: Callable[[str, str], None] | None = None,
     ) -> None:
         self._state = state
+        self._on_change = on_change  # (provider, "open" | "closed"): the circuit gauge
         self._breakers = dict(breakers)
         self._replica = replica
         self._interval = interval_s
@@ -117,6 +119,7 @@ class CircuitSync:
                 if breaker.open_remotely(ttl_ms / 1000):
                     self._remote[provider] = now + ttl_ms / 1000
                     self._metrics.circuit_syncs.labels(provider).inc()
+                    self._changed(provider, "open")
                     _log.warning("circuit_opened_by_fleet", provider=provider)
                 continue
             ends = self._remote.pop(provider, None)
@@ -124,14 +127,23 @@ class CircuitSync:
                 # Deleted before its time: another replica's probe succeeded. A key that
                 # expired leaves the breaker to its own half-open probe.
                 breaker.close_remotely()
+                self._changed(provider, "closed")
+
+    def _changed(self, provider: str, state: str) -> None:
+        if self._on_change is not None:
+            self._on_change(provider, state)
 
     async def run(self) -> None:
         while True:
             await self.read_once()
             await asyncio.sleep(self._interval)
 
+    async def flush(self) -> None:
+        """Wait for the opens and closes already handed to Redis."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     async def close(self) -> None:
         for breaker in self._breakers.values():
             breaker.listener = None
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -36,6 +36,7 @@ class Fleet:
         prices: Mapping[str, tuple[float, float]],
         breakers: Mapping[str, SharedBreaker],
         registry: CollectorRegistry,
+        on_circuit: Callable[[str, str], None] | None = None,
     ) -> Fleet:
         fleet = cls(replica, FleetMetrics(registry))
         if settings.redis is not None:
@@ -56,6 +57,7 @@ class Fleet:
                 replica,
                 settings.circuits.sync_interval_ms / 1000,
                 fleet.metrics,
+                on_circuit,
             )
             fleet._tasks.append(asyncio.get_running_loop().create_task(fleet.circuits.run()))
         return fleet
