@@ -17,11 +17,15 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT = Path(__file__).resolve().parents[1]
 WEED = ROOT / "tools" / "bin" / "weed"
@@ -145,7 +149,7 @@ class S3Server:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self) -> object:
+    def client(self) -> S3Client:
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
@@ -195,7 +199,7 @@ class S3Server:
 
     def _answers(self) -> bool:
         try:
-            self.client().list_buckets()  # type: ignore[attr-defined]
+            self.client().list_buckets()
         except (BotoCoreError, ClientError):
             return False
         return True

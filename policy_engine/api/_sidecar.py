@@ -15,9 +15,17 @@ from policy_engine._config import (
     resolve_caller_tokens,
     resolve_redis_password,
     resolve_replica,
+    resolve_s3_credentials,
 )
 from policy_engine._errors import ConfigError
-from policy_engine.audit import AuditLog
+from policy_engine.audit import (
+    AuditLog,
+    ObjectStore,
+    ShipMetrics,
+    Shipper,
+    client_from_settings,
+    replica_root,
+)
 from policy_engine.decision import (
     Decider,
     DecisionEngine,
@@ -32,6 +40,7 @@ from policy_engine.routing import Router, UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
 _log = get_logger("policy_engine.sidecar")
+_FINAL_SHIP_S = 10.0
 
 
 class _NoAudit:
@@ -61,6 +70,7 @@ class Sidecar:
     authenticator: Authenticator
     tracer: Tracer
     fleet: Fleet | None = None
+    shipper: Shipper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -137,6 +147,10 @@ class Sidecar:
             fleet,
         )
         metrics.audit_healthy.set_function(lambda: float(audit.healthy))
+        if settings.shipping is not None and stages.audit:
+            sidecar.shipper = _shipper(settings, fleet.replica, metrics)
+            interval = settings.shipping.interval_s
+            sidecar._tasks.append(asyncio.create_task(sidecar.shipper.run(interval)))
         if isinstance(engine, EmbeddedEngine):
             sidecar._tasks.append(asyncio.create_task(engine.watch(sidecar._policy_reloaded)))
         return sidecar
@@ -150,7 +164,10 @@ class Sidecar:
             _log.error("policy_reload_refused", serving_revision=revision, reason=error)
 
     async def ready(self) -> dict[str, bool]:
-        return {"policy": await self.engine.ready(), "audit": self.audit.healthy}
+        checks = {"policy": await self.engine.ready(), "audit": self.audit.healthy}
+        if self.shipper is not None:
+            checks["shipping"] = self.shipper.ready
+        return checks
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -162,6 +179,10 @@ class Sidecar:
         await self.transport.close()
         await self.engine.close()
         await self.audit.close()
+        if self.shipper is not None:
+            # The final checkpoint is written: ship it, within a bound.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.shipper.round(), _FINAL_SHIP_S)
         self.tracer.close()
 
 
@@ -173,3 +194,18 @@ def _prices(settings: Settings) -> dict[str, tuple[float, float]]:
         if p.attributes.price_per_1m_input is not None
         and p.attributes.price_per_1m_output is not None
     }
+
+
+def _shipper(settings: Settings, replica: str, metrics: Metrics) -> Shipper:
+    shipping = settings.shipping
+    assert shipping is not None
+    client = client_from_settings(shipping, resolve_s3_credentials(settings))
+    store = ObjectStore(client, shipping.bucket, shipping.retention_mode, shipping.retention_days)
+    return Shipper(
+        settings.audit.dir,
+        store,
+        replica_root(shipping.prefix, replica),
+        ShipMetrics(metrics.registry),
+        shipping.max_backlog_records,
+        shipping.max_lag_s,
+    )
