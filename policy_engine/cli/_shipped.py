@@ -107,6 +107,7 @@ def extend_audit(audit: argparse._SubParsersAction[Any]) -> None:
     witness.add_argument("--interval", type=float, default=10.0, help="seconds between polls")
     witness.add_argument("--once", action="store_true", help="poll once and exit")
     witness.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here")
+    witness.add_argument("--metrics-host", default="127.0.0.1", help="the metrics address")
     witness.add_argument("--retention-days", type=int, default=365)
     _s3_options(witness)
     witness.set_defaults(func=run_witness)
@@ -195,7 +196,7 @@ def run_witness(args: argparse.Namespace) -> int:
             print(f"REFUSED {replica} ({reason}): {detail}", file=sys.stderr)
         return EXIT_FAILED if refusals else EXIT_OK
     if args.metrics_port is not None:
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=registry)
     return asyncio.run(_follow(witness, args.interval))
 
 
