@@ -66,15 +66,20 @@ class SharedState:
         self._clock = clock
         self._down_until = 0.0
         self._up = True
-        self._client = aioredis.Redis.from_url(
+        # A bounded pool that makes a request wait (within the timeout) for a free
+        # connection: redis-py's default pool raises at once when it is full, which
+        # would read as Redis being down under a burst of requests.
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.url,
+            max_connections=settings.max_connections,
+            timeout=self._timeout,
             password=password.get_secret_value() if password else None,
             socket_timeout=self._timeout,
             socket_connect_timeout=self._timeout,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
-            decode_responses=False,
         )
+        self._client = aioredis.Redis(connection_pool=pool, decode_responses=False)
 
     @property
     def up(self) -> bool:
@@ -110,3 +115,4 @@ class SharedState:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._client.connection_pool.disconnect()

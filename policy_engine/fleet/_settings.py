@@ -30,6 +30,9 @@ class RedisSettings(_Strict):
         1.0, gt=0, description="After a failure, Redis is skipped this long, then tried again"
     )
     key_prefix: str = Field("pe:", pattern=r"^[A-Za-z0-9:_.-]{0,32}$")
+    max_connections: int = Field(
+        32, ge=1, le=1024, description="Connections per sidecar; a request waits for a free one"
+    )
 
     @field_validator("url")
     @classmethod

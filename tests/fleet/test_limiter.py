@@ -104,6 +104,15 @@ async def test_concurrent_admissions_across_replicas_never_pass_the_limit(
     assert sum(r.refused is None for r in results) == 40
 
 
+async def test_a_burst_beyond_the_connection_pool_waits_for_redis_not_the_fallback(
+    replica: Replica,
+) -> None:
+    limiter = replica(limits(tenants={"acme": {"tokens_per_minute": 60_000}}), max_connections=4)
+    results = await asyncio.gather(*(admit(limiter, chars=420, max_tokens=200) for _ in range(300)))
+    assert {r.source for r in results} == {"redis"}
+    assert sum(r.refused is None for r in results) == 60_000 // 305
+
+
 async def test_a_refused_request_takes_nothing_from_the_other_limits(
     replica: Replica, redis_server: RedisServer
 ) -> None:
