@@ -116,11 +116,14 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--tokens-per-minute", type=int, default=60_000)
+    parser.add_argument("--work", type=Path, help="keep the logs and audit logs here")
+    parser.add_argument("--cases", default="honest,under-declared")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as scratch:
+        work = args.work or Path(scratch)
         outcomes = [
-            await run_case(Path(scratch), case, args.tokens_per_minute, args.clients, args.duration)
-            for case in ("honest", "under-declared")
+            await run_case(work, case, args.tokens_per_minute, args.clients, args.duration)
+            for case in args.cases.split(",")
         ]
     print(
         f"3 sidecar processes, 1 Redis, {args.clients} clients, "

@@ -169,7 +169,7 @@ class S3Server:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
         config.write_text(json.dumps({"identities": [identity]}))
-        ports = [free_port() for _ in range(6)]
+        ports = [free_port() for _ in range(7)]
         log = self._directory / "weed.log"
         with log.open("ab") as sink:
             self.process = subprocess.Popen(
@@ -187,9 +187,14 @@ class S3Server:
                     f"-filer.port.grpc={ports[5]}",
                     "-s3",
                     f"-s3.port={self.port}",
+                    f"-s3.port.grpc={ports[6]}",
+                    # Off: they would take fixed ports (8181, 9101) other servers use.
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
                     f"-s3.config={config}",
-                    "-volume.max=8",
-                    "-master.volumeSizeLimitMB=64",
+                    "-volume.max=400",
+                    "-master.volumeSizeLimitMB=8",
+                    "-volume.preStopSeconds=0",
                 ],
                 stdout=sink,
                 stderr=sink,

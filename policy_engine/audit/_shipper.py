@@ -168,10 +168,12 @@ class Shipper:
 
     def ship_once(self) -> int:
         """Ship the newest checkpoint not yet shipped; the records shipped (0 if none)."""
-        if not self._reconciled:
-            self._reconcile()
         waiting = [(s, p) for s, p in list_checkpoints(self._directory) if s > self.state.size]
         self._measure(waiting)
+        if not self._reconciled:
+            self._reconcile()
+            waiting = [(s, p) for s, p in waiting if s > self.state.size]
+            self._measure(waiting)
         if not waiting or self.conflict is not None:
             return 0
         size, path = waiting[-1]

@@ -24,7 +24,7 @@ class RedisSettings(_Strict):
     password_env: str | None = Field(None, description="Environment variable holding the password")
     password_file: Path | None = Field(None, description="File holding the password")
     timeout_ms: float = Field(
-        50, gt=0, le=5000, description="Bound on every Redis call, connecting included"
+        250, gt=0, le=5000, description="Bound on every Redis call, connecting included"
     )
     retry_s: float = Field(
         1.0, gt=0, description="After a failure, Redis is skipped this long, then tried again"

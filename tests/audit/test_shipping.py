@@ -183,7 +183,8 @@ def test_a_replaced_log_under_the_same_name_is_refused(
 def test_the_backlog_shows_in_metrics_and_past_its_bound_in_readiness(
     log_settings: AuditSettings, bucket: str
 ) -> None:
-    unreachable = ObjectStore(s3_client("http://127.0.0.1:9", "us-east-1", 0.5), bucket)
+    client = s3_client("http://127.0.0.1:9", "us-east-1", 0.5, credentials=("id", "secret"))
+    unreachable = ObjectStore(client, bucket)
     registry = CollectorRegistry()
     ship = shipper(log_settings, unreachable, registry, max_backlog=5)
     append(log_settings, 8)

@@ -46,11 +46,12 @@ class Fixture:
         self.settings = settings
         self.store = store
         self.cosigner = cosigner
-        self.registry = CollectorRegistry()
         self.state = state
         self.witness = self.restart()
 
     def restart(self) -> Witness:
+        """A new witness process: its memory is only what it saved."""
+        self.registry = CollectorRegistry()
         key = load_private_key(self.settings.signing_key_file).public_key()
         self.witness = Witness(
             self.store, PREFIX, [key], self.cosigner, self.state, WitnessMetrics(self.registry)
