@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry
 
+from policy_engine.fleet import (
+    FleetMetrics,
+    Limiter,
+    LimitsSettings,
+    RedisLimits,
+    RedisSettings,
+    SharedState,
+)
 from tests.fakes import FakeProvider, Ok
 from tests.reliability._process import SidecarProcess
 from tests.servers import RedisServer
@@ -111,6 +121,41 @@ async def run_case(
     return Outcome(case, answered, refused, used, allowed, elapsed)
 
 
+async def timed(limiter: Limiter, latencies: list[float]) -> None:
+    started = time.perf_counter()
+    await limiter.admit("sandbox", None, 420, 200)
+    latencies.append(time.perf_counter() - started)
+
+
+async def admission_cost(work: Path, count: int = 3000) -> list[tuple[str, float, float]]:
+    """p50 latency and this process's CPU per admission (one Lua script call), in µs:
+    one caller at a time, and 64 at once."""
+    redis = RedisServer(work / "admission" / "redis")
+    redis.start()
+    state = SharedState(RedisSettings(url=redis.url), None)
+    limits = LimitsSettings.model_validate(
+        {"tenants": {"sandbox": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12}}}
+    )
+    limiter = Limiter(limits, RedisLimits(state), {}, FleetMetrics(CollectorRegistry()))
+    rows = []
+    try:
+        for concurrency in (1, 64):
+            latencies: list[float] = []
+
+            await timed(limiter, [])  # connect and load the script first
+            cpu = time.process_time()
+            for _ in range(count // concurrency):
+                await asyncio.gather(*(timed(limiter, latencies) for _ in range(concurrency)))
+            cpu = time.process_time() - cpu
+            rows.append(
+                (f"c={concurrency}", statistics.median(latencies) * 1e6, cpu / len(latencies) * 1e6)
+            )
+    finally:
+        await state.close()
+        redis.stop()
+    return rows
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20)
@@ -125,6 +170,7 @@ async def main() -> None:
             await run_case(work, case, args.tokens_per_minute, args.clients, args.duration)
             for case in args.cases.split(",")
         ]
+        costs = await admission_cost(work)
     print(
         f"3 sidecar processes, 1 Redis, {args.clients} clients, "
         f"tokens_per_minute {args.tokens_per_minute}, {args.duration:.0f} s per case"
@@ -137,6 +183,11 @@ async def main() -> None:
             f"| {o.case} | {o.answered:,} | {o.refused:,} | {o.used:,} | {o.allowed:,.0f} "
             f"| {o.overshoot:+,.0f} ({share:+.1f}%) |"
         )
+    print("\nOne admission (a Lua script over requests and tokens per minute), in this process:")
+    print("| callers | p50 latency | CPU per admission |")
+    print("|---|---:|---:|")
+    for label, p50, cpu in costs:
+        print(f"| {label} | {p50:,.0f} µs | {cpu:,.0f} µs |")
 
 
 if __name__ == "__main__":

@@ -73,14 +73,21 @@ class CircuitSync:
         self._interval = interval_s
         self._metrics = metrics
         self._keys = {p: f"{state.prefix}c:{p}" for p in self._breakers}
-        # Providers whose circuit another replica opened, and when that ends (monotonic).
-        self._remote: dict[str, float] = {}
+        # When each shared open this replica knows of ends (monotonic): its own, as it
+        # wrote it, or another replica's, as it applied it. A key read back within one
+        # interval of that is the same open, not news.
+        self._ends: dict[str, float] = {}
+        self._remote: set[str] = set()  # of those, the ones another replica opened
         self._writes: set[asyncio.Task[None]] = set()
         for provider, breaker in self._breakers.items():
             breaker.listener = _Publisher(self, provider)
 
     def publish(self, provider: str, open_s: float | None) -> None:
-        self._remote.pop(provider, None)
+        self._remote.discard(provider)
+        if open_s is None:
+            self._ends.pop(provider, None)
+        else:
+            self._ends[provider] = time.monotonic() + open_s
         task = asyncio.get_running_loop().create_task(self._write(provider, open_s))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
@@ -116,15 +123,21 @@ class CircuitSync:
         for provider, ttl_ms in zip(providers, remaining, strict=True):
             breaker = self._breakers[provider]
             if ttl_ms > 0:
+                ends = now + ttl_ms / 1000
+                known = self._ends.get(provider)
+                if known is not None and ends <= known + self._interval:
+                    continue
+                self._ends[provider] = ends
                 if breaker.open_remotely(ttl_ms / 1000):
-                    self._remote[provider] = now + ttl_ms / 1000
+                    self._remote.add(provider)
                     self._metrics.circuit_syncs.labels(provider).inc()
                     self._changed(provider, "open")
                     _log.warning("circuit_opened_by_fleet", provider=provider)
                 continue
-            ends = self._remote.pop(provider, None)
-            if ends is not None and now < ends - self._interval:
-                # Deleted before its time: another replica's probe succeeded. A key that
+            ends_at = self._ends.pop(provider, None)
+            self._remote.discard(provider)
+            if ends_at is not None and now < ends_at - self._interval:
+                # Deleted before its time: a replica's probe succeeded. A key that
                 # expired leaves the breaker to its own half-open probe.
                 breaker.close_remotely()
                 self._changed(provider, "closed")

@@ -27,10 +27,23 @@ class Clock:
 
 
 class Replica:
-    def __init__(self, sync: CircuitSync, breakers: dict[str, CircuitBreaker], clock: Clock):
+    def __init__(
+        self,
+        sync: CircuitSync,
+        breakers: dict[str, CircuitBreaker],
+        clock: Clock,
+        registry: CollectorRegistry,
+    ):
         self.sync = sync
         self.breakers = breakers
         self.clock = clock
+        self.registry = registry
+
+    def learned(self, provider: str = "flaky") -> float:
+        value = self.registry.get_sample_value(
+            "policy_engine_shared_circuit_opens_total", {"provider": provider}
+        )
+        return value or 0.0
 
     async def fail_until_open(self, provider: str = "flaky") -> None:
         breaker = self.breakers[provider]
@@ -50,9 +63,10 @@ async def replica(redis_server: RedisServer) -> AsyncIterator[Build]:
         state = SharedState(RedisSettings(url=url, timeout_ms=2000), None)
         clock = Clock()
         breakers = {p: CircuitBreaker(threshold=2, open_s=OPEN_S, clock=clock) for p in PROVIDERS}
-        sync = CircuitSync(state, breakers, name, 0.1, FleetMetrics(CollectorRegistry()))
+        registry = CollectorRegistry()
+        sync = CircuitSync(state, breakers, name, 0.1, FleetMetrics(registry))
         made.append((state, sync))
-        return Replica(sync, breakers, clock)
+        return Replica(sync, breakers, clock, registry)
 
     yield build
     for state, sync in made:
@@ -67,6 +81,24 @@ async def test_a_circuit_opened_by_one_replica_opens_on_the_others(replica: Buil
     assert b.breakers["flaky"].state is CircuitState.OPEN
     assert not b.breakers["flaky"].available()
     assert b.breakers["steady"].state is CircuitState.CLOSED
+
+
+async def test_a_shared_open_is_learned_once_however_often_it_is_read(replica: Build) -> None:
+    a, b = replica("a"), replica("b")
+    await a.fail_until_open()
+    for _ in range(3):
+        b.clock.now += 0.05  # the reads come a little later each time
+        await b.sync.read_once()
+    assert b.learned() == 1
+
+
+async def test_the_replica_that_opened_a_circuit_does_not_learn_it_back(replica: Build) -> None:
+    a = replica("a")
+    await a.fail_until_open()
+    for _ in range(3):
+        a.clock.now += 0.05  # its key was written after it opened, and read later still
+        await a.sync.read_once()
+    assert a.learned() == 0
 
 
 async def test_the_shared_key_names_the_replica_that_opened_it(
