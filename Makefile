@@ -51,7 +51,7 @@ $(WEED):
 	  && work=$$(mktemp -d) && cp -r "$$src"/. "$$work" && chmod -R u+w "$$work" \
 	  && (cd "$$work" && GOFLAGS=-mod=mod go build -o $(CURDIR)/$(WEED) ./weed) \
 	  ; status=$$?; rm -rf "$$work"; exit $$status
-	$(WEED) version | grep -q "weed"
+	$(WEED) version | grep -q "^version "
 
 demo: setup
 	$(PY) deploy/demo/run_demo.py $(DEMO_CONFIG)
