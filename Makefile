@@ -5,11 +5,15 @@ OPA_VERSION := v1.22.2
 VENV := .venv
 PY := $(VENV)/bin/python
 OPA := tools/bin/opa
+# SeaweedFS: the S3-compatible store (object lock included) the shipping tests run against.
+WEED_VERSION := v0.0.0-20261109003541-7506e5f91cd6
+WEED := tools/bin/weed
+DEMO_CONFIG ?= deploy/demo/policy-engine.yaml
 export PATH := $(CURDIR)/tools/bin:$(PATH)
 
-.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
+.PHONY: demo test setup redis-server policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
 
-setup: $(VENV)/.installed $(VENV)/.native $(OPA)
+setup: $(VENV)/.installed $(VENV)/.native $(OPA) $(WEED) redis-server
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +33,28 @@ $(OPA):
 	GOBIN=$(CURDIR)/tools/bin GOFLAGS=-mod=mod go install github.com/open-policy-agent/opa@$(OPA_VERSION)
 	$(OPA) version | grep -q "$(patsubst v%,%,$(OPA_VERSION))"
 
+# Redis for the fleet tests, and for `make demo` when its config sets fleet.redis
+# (DEMO_CONFIG=deploy/demo/fleet.yaml): Debian's redis-server, installed when missing.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
+	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y --no-install-recommends redis-server; }; }
+
+# SeaweedFS from the Go module proxy, built once into tools/bin and reused. Its go.mod
+# has replace directives, which `go install module@version` refuses, so the module's
+# source is copied out of the module cache and built as the main module.
+$(WEED):
+	mkdir -p tools/bin
+	src=$$(go mod download -json github.com/seaweedfs/seaweedfs@$(WEED_VERSION) \
+	       | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
+	  && work=$$(mktemp -d) && cp -r "$$src"/. "$$work" && chmod -R u+w "$$work" \
+	  && (cd "$$work" && GOFLAGS=-mod=mod go build -o $(CURDIR)/$(WEED) ./weed) \
+	  ; status=$$?; rm -rf "$$work"; exit $$status
+	$(WEED) version | grep -q "^version "
+
 demo: setup
-	$(PY) deploy/demo/run_demo.py
+	$(PY) deploy/demo/run_demo.py $(DEMO_CONFIG)
 
 policy-test: $(OPA)
 	$(OPA) check --strict policies/

@@ -2,7 +2,7 @@
 
 The top level re-exports the config and the error tree; each stage is a subpackage
 with its own public names (`decision`, `routing`, `redaction`, `audit`, `pipeline`,
-`api`, `telemetry`, `resilience`).
+`api`, `telemetry`, `resilience`, `fleet`).
 """
 
 from importlib.metadata import version
@@ -17,6 +17,8 @@ from policy_engine._errors import (
     BodyTooLarge,
     ConfigError,
     InternalError,
+    LimitExceeded,
+    LimitsUnavailable,
     ObligationUnmet,
     PolicyDenied,
     PolicyEngineError,
@@ -34,6 +36,8 @@ __all__ = [
     "BodyTooLarge",
     "ConfigError",
     "InternalError",
+    "LimitExceeded",
+    "LimitsUnavailable",
     "ObligationUnmet",
     "PolicyDenied",
     "PolicyEngineError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,7 +23,8 @@ from pydantic import (
 from adapters import ADAPTER_NAMES
 from policy_engine._auth import CallerToken, token_digest
 from policy_engine._errors import ConfigError
-from policy_engine.audit import AuditSettings
+from policy_engine.audit import AuditSettings, ShippingSettings
+from policy_engine.fleet import FleetSettings
 from policy_engine.telemetry import TracingSettings
 
 ProviderId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
@@ -224,6 +226,8 @@ class Settings(_Strict):
     stages: StageSettings = Field(default_factory=StageSettings)
     providers: list[ProviderConfig] = Field(min_length=1)
     audit: AuditSettings
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
+    shipping: ShippingSettings | None = None
 
     @field_validator("providers")
     @classmethod
@@ -260,6 +264,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         for key in ("dir", "signing_key_file"):
             if isinstance(audit.get(key), str):
                 audit[key] = str((base / audit[key]).resolve())
+    fleet = raw.get("fleet")
+    redis = fleet.get("redis") if isinstance(fleet, dict) else None
+    if isinstance(redis, dict) and isinstance(redis.get("password_file"), str):
+        redis["password_file"] = str((base / redis["password_file"]).resolve())
     for provider in raw.get("providers") or []:
         if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
             provider["api_key_file"] = str((base / provider["api_key_file"]).resolve())
@@ -270,11 +278,24 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             token["token_file"] = str((base / token["token_file"]).resolve())
 
 
+def _expand_replica(raw: dict[str, Any]) -> None:
+    """`{replica}` in audit.origin becomes this replica's name: one config file for a
+    fleet, one log origin per replica (a witness tells logs apart by origin)."""
+    audit = raw.get("audit")
+    origin = audit.get("origin") if isinstance(audit, dict) else None
+    if isinstance(audit, dict) and isinstance(origin, str) and "{replica}" in origin:
+        fleet = raw.get("fleet")
+        configured = fleet.get("replica") if isinstance(fleet, dict) else None
+        name = configured if isinstance(configured, str) and configured else _replica_name()
+        audit["origin"] = origin.replace("{replica}", name)
+
+
 def parse_config(raw: Any, *, source: str = "config", base: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     if base is not None:
         _resolve_paths(raw, base)
+    _expand_replica(raw)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as error:
@@ -339,3 +360,51 @@ def resolve_api_keys(
             )
         keys[provider.id] = SecretStr(value) if value else None
     return keys
+
+
+REPLICA_ENV = "POLICY_ENGINE_REPLICA"
+
+
+def _replica_name(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(REPLICA_ENV, "").strip() or socket.gethostname()
+
+
+def resolve_replica(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+    """This replica's name: `fleet.replica`, else POLICY_ENGINE_REPLICA, else the host name
+    (a Kubernetes pod's host name is the pod's name)."""
+    return settings.fleet.replica or _replica_name(environ)
+
+
+def resolve_s3_credentials(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """The shipping keys from the named variables; None leaves boto3 its own chain."""
+    shipping = settings.shipping
+    if shipping is None or shipping.access_key_id_env is None:
+        return None
+    assert shipping.secret_access_key_env is not None
+    env = os.environ if environ is None else environ
+    key_id = env.get(shipping.access_key_id_env, "").strip()
+    secret = env.get(shipping.secret_access_key_env, "").strip()
+    if not key_id or not secret:
+        raise ConfigError(
+            f"shipping: {shipping.access_key_id_env} and {shipping.secret_access_key_env} "
+            "must both be set"
+        )
+    return key_id, secret
+
+
+def resolve_redis_password(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> SecretStr | None:
+    redis = settings.fleet.redis
+    if redis is None:
+        return None
+    env = os.environ if environ is None else environ
+    value: str | None = None
+    if redis.password_env:
+        value = env.get(redis.password_env)
+    elif redis.password_file:
+        value = _read_secret_file(redis.password_file, "fleet.redis.password_file")
+    return SecretStr(value) if value else None

@@ -10,6 +10,7 @@ from typing import Any
 from adapters import ChatRequest, ImagePart
 from policy_engine._config import Settings
 from policy_engine._errors import BadRequest
+from policy_engine.fleet import NO_BUDGET, BudgetView
 
 TENANT_HEADER = "x-tenant-id"
 RESIDENCY_HEADER = "x-data-residency"
@@ -39,6 +40,7 @@ class RoutingContext:
     stream: bool
     input_chars: int
     protocol: str
+    budget: BudgetView | None = None  # the tenant's and caller's limits, when any apply
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -96,15 +98,22 @@ def approximate_input_chars(request: ChatRequest) -> int:
     return total
 
 
-def routing_context(headers: RoutingHeaders, request: ChatRequest, protocol: str) -> RoutingContext:
+def routing_context(
+    headers: RoutingHeaders,
+    request: ChatRequest,
+    protocol: str,
+    input_chars: int | None = None,
+    budget: BudgetView | None = None,
+) -> RoutingContext:
     return RoutingContext(
         tenant=headers.tenant,
         residency=headers.residency,
         privacy_tags=headers.privacy_tags,
         model=request.model,
         stream=request.stream,
-        input_chars=approximate_input_chars(request),
+        input_chars=approximate_input_chars(request) if input_chars is None else input_chars,
         protocol=protocol,
+        budget=budget,
     )
 
 
@@ -131,5 +140,6 @@ def policy_input(context: RoutingContext, catalog: Mapping[str, Any]) -> dict[st
             "input_chars": context.input_chars,
             "protocol": context.protocol,
         },
+        "budget": (context.budget or NO_BUDGET).policy_input(),
         "providers": catalog,
     }

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 class PolicyEngineError(Exception):
     status: int = 500
     error_type: str = "api_error"
+    retry_after_s: float | None = None  # sent as Retry-After when set
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -86,6 +87,29 @@ class ProvidersUnavailable(PolicyEngineError):
 
     status = 503
     error_type = "providers_unavailable"
+
+
+class LimitExceeded(PolicyEngineError):
+    """A tenant's or caller's rate limit or budget is used up, fleet-wide."""
+
+    status = 429
+    error_type = "rate_limit"
+
+    def __init__(self, message: str, limit: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.limit = limit  # "tenant:tokens_per_minute"
+        self.retry_after_s = retry_after_s
+
+
+class LimitsUnavailable(PolicyEngineError):
+    """A limit could not be checked (shared state unreachable) and is set to fail closed."""
+
+    status = 503
+    error_type = "api_error"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class AuditWriteFailed(PolicyEngineError):

@@ -193,6 +193,7 @@ def test_policy_input_has_the_documented_shape() -> None:
             "input_chars": 5,
             "protocol": "anthropic",
         },
+        "budget": {"exhausted": [], "remaining": {}},
         "providers": catalog,
     }
 

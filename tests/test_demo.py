@@ -7,10 +7,13 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import yaml
+
+from policy_engine.audit import iter_records
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "deploy" / "demo"
@@ -24,9 +27,13 @@ def free_port() -> int:
         return port
 
 
-def demo_config_on_free_ports(tmp_path: Path) -> tuple[Path, int]:
+def demo_config_on_free_ports(
+    tmp_path: Path, fleet: dict[str, Any] | None = None
+) -> tuple[Path, int]:
     """The shipped demo config, moved to free ports and a temporary audit folder."""
     raw = yaml.safe_load((DEMO / "policy-engine.yaml").read_text())
+    if fleet is not None:
+        raw["fleet"] = fleet
     raw["server"]["port"] = port = free_port()
     raw["policy"]["policy_dir"] = str((DEMO / raw["policy"]["policy_dir"]).resolve())
     raw["audit"]["dir"] = str(tmp_path / "audit")
@@ -40,10 +47,8 @@ def demo_config_on_free_ports(tmp_path: Path) -> tuple[Path, int]:
     return config, port
 
 
-async def test_the_demo_starts_answers_the_printed_request_and_stops_on_ctrl_c(
-    tmp_path: Path,
-) -> None:
-    config, port = demo_config_on_free_ports(tmp_path)
+async def run_demo_once(config: Path, port: int) -> str:
+    """Start the demo, send the printed request, stop it with Ctrl-C; what it printed."""
     launcher = await asyncio.create_subprocess_exec(
         sys.executable,
         str(DEMO / "run_demo.py"),
@@ -86,3 +91,38 @@ async def test_the_demo_starts_answers_the_printed_request_and_stops_on_ctrl_c(
         if launcher.returncode is None:
             launcher.kill()
             await launcher.wait()
+    return printed
+
+
+async def test_the_demo_starts_answers_the_printed_request_and_stops_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    config, port = demo_config_on_free_ports(tmp_path)
+    printed = await run_demo_once(config, port)
+    assert "Redis: not configured" in printed
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+async def test_the_demo_starts_redis_when_its_config_asks_for_it_and_stops_it_after(
+    tmp_path: Path,
+) -> None:
+    redis_port = free_port()
+    fleet = {
+        "replica": "demo",
+        "redis": {"url": f"redis://127.0.0.1:{redis_port}/0", "timeout_ms": 2000},
+        "limits": {"tenants": {"acme-eu": {"requests_per_minute": 60}}},
+    }
+    config, port = demo_config_on_free_ports(tmp_path, fleet)
+    printed = await run_demo_once(config, port)
+    assert f"redis://127.0.0.1:{redis_port}/0" in printed
+    records = [r.event for _, r in iter_records(tmp_path / "audit") if r.kind == "request"]
+    assert records[-1]["limits"]["source"] == "redis"
+    assert not redis_answers(redis_port)

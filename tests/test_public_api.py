@@ -13,6 +13,8 @@ def test_the_top_level_exports_exactly_the_config_context_and_error_tree() -> No
             "BodyTooLarge",
             "ConfigError",
             "InternalError",
+            "LimitExceeded",
+            "LimitsUnavailable",
             "ObligationUnmet",
             "PolicyDenied",
             "PolicyEngineError",

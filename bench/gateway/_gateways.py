@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters._native import PURE_PYTHON_ENV
 from bench.gateway._install import litellm_binary, portkey_entry
-from bench.gateway._payload import API_KEY, UPSTREAM_MODEL, request_headers
+from bench.gateway._payload import API_KEY, TENANT, UPSTREAM_MODEL, request_headers
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 from policy_engine._config import parse_config
 from policy_engine._errors import ConfigError
@@ -160,6 +161,54 @@ class Sidecar:
         return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
 
 
+# Every limit on the bench tenant, set so high that none refuses: the row measures the
+# shared check (one Lua script per request, the settlement batched after the answer).
+_UNREACHABLE_LIMITS = {
+    "requests_per_minute": 10**9,
+    "tokens_per_minute": 10**12,
+    "cost_per_day_usd": 10**9,
+    "cost_per_month_usd": 10**9,
+}
+
+
+@dataclass(frozen=True)
+class SidecarWithRedisLimits:
+    """The full pipeline with per-tenant limits checked in a local redis-server."""
+
+    name: str
+    group: str = "sidecar"
+
+    @staticmethod
+    def overrides(redis_port: int) -> dict[str, Any]:
+        return {
+            "fleet": {
+                "redis": {"url": f"redis://127.0.0.1:{redis_port}/0"},
+                "limits": {"tenants": {TENANT: _UNREACHABLE_LIMITS}},
+            }
+        }
+
+    def unavailable(self, tools: Path) -> str | None:
+        if shutil.which("redis-server") is None:
+            return "redis-server missing (make setup installs it)"
+        return Sidecar(self.name, self.overrides(6379)).unavailable(tools)
+
+    def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
+        data = work / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        redis = supervisor.start(
+            f"{self.name}-redis",
+            [
+                shutil.which("redis-server") or "redis-server",
+                *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            log=work / "redis.log",
+        )
+        wait_listening(redis, port, timeout_s=30)
+        return Sidecar(self.name, self.overrides(port)).start(supervisor, upstream, work, tools)
+
+
 @dataclass(frozen=True)
 class LiteLLM:
     name: str
@@ -236,6 +285,8 @@ SCENARIOS: dict[str, Scenario] = {
         Sidecar("sidecar-no-redaction", {"stages": {"redaction": False}}),
         Sidecar("sidecar-no-audit", {"stages": {"audit": False}}),
         Sidecar("sidecar-bare", {"stages": {"redaction": False, "audit": False}}),
+        # The same full pipeline with shared per-tenant limits in Redis on every request.
+        SidecarWithRedisLimits("sidecar-redis-limits"),
         LiteLLM("litellm"),
         LiteLLM("litellm-2w", workers=2),
         Portkey(),

@@ -10,8 +10,11 @@ import asyncio
 import contextlib
 import os
 import shlex
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # the fakes live in tests/
 
-from policy_engine._config import load_config  # noqa: E402
+from policy_engine._config import Settings, load_config  # noqa: E402
 from policy_engine.audit import PUBLIC_KEY_NAME, load_public_key, record_key_id, write_key_pair  # noqa: E402
 from tests.fakes import FakeProvider  # noqa: E402
 
@@ -43,8 +46,41 @@ def _curl(port: int) -> str:
     )
 
 
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16).startswith(b"+PONG")
+    return False
+
+
+async def _start_redis(settings: Settings) -> asyncio.subprocess.Process | None:
+    """A redis-server for `fleet.redis` when it points at this machine and none answers."""
+    if settings.fleet.redis is None:
+        return None
+    url = urlsplit(settings.fleet.redis.url)
+    port = url.port or 6379
+    if url.hostname not in ("127.0.0.1", "localhost") or _answers(port):
+        return None
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("fleet.redis is set but redis-server is missing: run `make setup`")
+    server = await asyncio.create_subprocess_exec(
+        binary,
+        *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+        *("--dir", tempfile.mkdtemp(prefix="policy-engine-demo-redis-")),
+        stdout=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(200):
+        if _answers(port):
+            return server
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"redis-server did not answer on port {port}")
+
+
 async def main(config: Path) -> int:
     settings = load_config(config)
+    redis = await _start_redis(settings)
     key_dir = settings.audit.signing_key_file.parent
     if not settings.audit.signing_key_file.exists():
         write_key_pair(key_dir, Ed25519PrivateKey.generate())
@@ -74,6 +110,9 @@ async def main(config: Path) -> int:
         f"Sidecar: http://127.0.0.1:{port} (embedded regopy policy, signed audit log in "
         f"{settings.audit.dir})",
         f"Audit key id: {record_key_id(load_public_key(public_key))}",
+        f"Redis (shared limits and circuits): {settings.fleet.redis.url}"
+        if settings.fleet.redis
+        else "Redis: not configured (limits and circuits are per process)",
         "\nTry it (an EU tenant: only EU providers are allowed, PII is redacted and restored):\n",
         _curl(port),
         f"\nExplain a decision:  .venv/bin/policy-engine decide --config {config} "
@@ -96,6 +135,9 @@ async def main(config: Path) -> int:
             await asyncio.wait_for(waiter, 30)
     for fake in fakes:
         await fake.stop()
+    if redis is not None:
+        redis.terminate()
+        await redis.wait()
     # uvicorn re-raises SIGTERM once it has shut down cleanly.
     return 0 if sidecar.returncode in (0, -signal.SIGTERM) else 1
 

@@ -9,9 +9,24 @@ from typing import Any
 
 from adapters._native import loaded_compiled, pure_python
 from policy_engine._auth import Authenticator
-from policy_engine._config import Settings, resolve_api_keys, resolve_caller_tokens
+from policy_engine._config import (
+    Settings,
+    resolve_api_keys,
+    resolve_caller_tokens,
+    resolve_redis_password,
+    resolve_replica,
+    resolve_s3_credentials,
+)
 from policy_engine._errors import ConfigError
-from policy_engine.audit import AuditLog, RecordKind
+from policy_engine.audit import (
+    AuditLog,
+    ObjectStore,
+    RecordKind,
+    ShipMetrics,
+    Shipper,
+    client_from_settings,
+    replica_root,
+)
 from policy_engine.decision import (
     Decider,
     DecisionEngine,
@@ -19,12 +34,14 @@ from policy_engine.decision import (
     decider_from_settings,
     engine_from_settings,
 )
+from policy_engine.fleet import Fleet
 from policy_engine.pipeline import AuditSink, Pipeline
 from policy_engine.redaction import NATIVE_SCAN, RedactionError, Redactor, default_redactor
 from policy_engine.routing import Router, UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
 _log = get_logger("policy_engine.sidecar")
+_FINAL_SHIP_S = 10.0
 
 
 class _NoAudit:
@@ -53,6 +70,8 @@ class Sidecar:
     pipeline: Pipeline
     authenticator: Authenticator
     tracer: Tracer
+    fleet: Fleet | None = None
+    shipper: Shipper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -95,8 +114,25 @@ class Sidecar:
         for stage, on in (("redaction", stages.redaction), ("audit", stages.audit)):
             if not on:
                 _log.error("stage_disabled", stage=stage, hint="for benchmarks only")
+        fleet = Fleet.start(
+            settings.fleet,
+            resolve_replica(settings),
+            resolve_redis_password(settings),
+            _prices(settings),
+            {provider: health.breaker for provider, health in router.health.items()},
+            metrics.registry,
+            metrics.set_circuit,
+        )
         pipeline = Pipeline(
-            settings, decider, router, redactor, audit, metrics, authenticator, tracer
+            settings,
+            decider,
+            router,
+            redactor,
+            audit,
+            metrics,
+            authenticator,
+            tracer,
+            limits=fleet.limiter,
         )
         sidecar = cls(
             settings,
@@ -109,8 +145,13 @@ class Sidecar:
             pipeline,
             authenticator,
             tracer,
+            fleet,
         )
         metrics.audit_healthy.set_function(lambda: float(audit.healthy))
+        if settings.shipping is not None and stages.audit:
+            sidecar.shipper = _shipper(settings, fleet.replica, metrics)
+            interval = settings.shipping.interval_s
+            sidecar._tasks.append(asyncio.create_task(sidecar.shipper.run(interval)))
         if isinstance(engine, EmbeddedEngine):
             sidecar._tasks.append(asyncio.create_task(engine.watch(sidecar._policy_reloaded)))
         return sidecar
@@ -124,14 +165,48 @@ class Sidecar:
             _log.error("policy_reload_refused", serving_revision=revision, reason=error)
 
     async def ready(self) -> dict[str, bool]:
-        return {"policy": await self.engine.ready(), "audit": self.audit.healthy}
+        checks = {"policy": await self.engine.ready(), "audit": self.audit.healthy}
+        if self.shipper is not None:
+            checks["shipping"] = self.shipper.ready
+        return checks
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.fleet is not None:
+            await self.fleet.close()
         await self.transport.close()
         await self.engine.close()
         await self.audit.close()
+        if self.shipper is not None:
+            # The final checkpoint is written: ship it, within a bound.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.shipper.round(), _FINAL_SHIP_S)
         self.tracer.close()
+
+
+def _prices(settings: Settings) -> dict[str, tuple[float, float]]:
+    """Each priced provider's (USD per 1M input, per 1M output tokens), for budgets."""
+    return {
+        p.id: (p.attributes.price_per_1m_input, p.attributes.price_per_1m_output)
+        for p in settings.providers
+        if p.attributes.price_per_1m_input is not None
+        and p.attributes.price_per_1m_output is not None
+    }
+
+
+def _shipper(settings: Settings, replica: str, metrics: Metrics) -> Shipper:
+    shipping = settings.shipping
+    assert shipping is not None
+    client = client_from_settings(shipping, resolve_s3_credentials(settings))
+    store = ObjectStore(client, shipping.bucket, shipping.retention_mode, shipping.retention_days)
+    return Shipper(
+        settings.audit.dir,
+        store,
+        replica_root(shipping.prefix, replica),
+        ShipMetrics(metrics.registry),
+        shipping.max_backlog_records,
+        shipping.max_lag_s,
+    )

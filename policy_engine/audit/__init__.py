@@ -12,6 +12,12 @@ from policy_engine.audit._auditor import (
     verify_log,
 )
 from policy_engine.audit._checkpoint import Checkpoint, parse_checkpoint
+from policy_engine.audit._cosign import (
+    CosignatureVerifier,
+    Cosigner,
+    cosigner_key_hash,
+    parse_cosignature_key,
+)
 from policy_engine.audit._errors import (
     AuditError,
     AuditUnavailable,
@@ -23,8 +29,11 @@ from policy_engine.audit._errors import (
     ProofError,
     RecordError,
     RootMismatchError,
+    ShipConflict,
+    StoreUnavailable,
     VerificationFailure,
 )
+from policy_engine.audit._frontier import Frontier, consistency_proof_extending
 from policy_engine.audit._hashing import empty_root, hash_children, hash_leaf
 from policy_engine.audit._keys import (
     PRIVATE_KEY_NAME,
@@ -52,7 +61,12 @@ from policy_engine.audit._proof import (
     verify_inclusion,
 )
 from policy_engine.audit._record import Record, RecordSigner, parse_record
+from policy_engine.audit._s3 import ObjectStore, S3Location, client_from_settings, s3_client
 from policy_engine.audit._settings import AuditSettings
+from policy_engine.audit._ship_settings import ShippingSettings
+from policy_engine.audit._shipped import ShippedCopy, fetch_shipped
+from policy_engine.audit._shipper import ShipMetrics, Shipper, ShipState, replica_root
+from policy_engine.audit._witness import LogView, Witness, WitnessMetrics
 
 __all__ = [
     "PRIVATE_KEY_NAME",
@@ -65,13 +79,18 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CompactRange",
+    "CosignatureVerifier",
+    "Cosigner",
+    "Frontier",
     "InclusionBundle",
     "KeyFileError",
     "LogCorrupted",
     "LogLocked",
+    "LogView",
     "NoteError",
     "NoteSigner",
     "NoteVerifier",
+    "ObjectStore",
     "OpenedNote",
     "ProofError",
     "Record",
@@ -79,11 +98,25 @@ __all__ = [
     "RecordKind",
     "RecordSigner",
     "RootMismatchError",
+    "S3Location",
+    "ShipConflict",
+    "ShipMetrics",
+    "ShipState",
+    "ShippedCopy",
+    "Shipper",
+    "ShippingSettings",
+    "StoreUnavailable",
     "VerificationFailure",
     "VerifyReport",
+    "Witness",
+    "WitnessMetrics",
     "check_inclusion_bundle",
+    "client_from_settings",
     "consistency_proof",
+    "consistency_proof_extending",
+    "cosigner_key_hash",
     "empty_root",
+    "fetch_shipped",
     "hash_children",
     "hash_leaf",
     "inclusion_proof",
@@ -94,12 +127,15 @@ __all__ = [
     "open_checkpoint",
     "open_note",
     "parse_checkpoint",
+    "parse_cosignature_key",
     "parse_record",
     "parse_signer_key",
     "parse_verifier_key",
     "prove_request",
     "record_key_id",
+    "replica_root",
     "root_from_inclusion_proof",
+    "s3_client",
     "sign_note",
     "tree_root",
     "verify_consistency",

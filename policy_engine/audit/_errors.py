@@ -55,3 +55,11 @@ class VerificationFailure(AuditError):
 
 class RecordError(AuditError):
     """One log record is malformed, non-canonical, or not signed by a trusted key."""
+
+
+class StoreUnavailable(AuditError):
+    """The object store could not be reached, or refused a request (shipping, witness)."""
+
+
+class ShipConflict(AuditError):
+    """The shipped copy and this log disagree: the log was rolled back, rewritten or replaced."""

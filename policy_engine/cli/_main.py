@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
-from policy_engine.cli import _audit, _decide, _keys, _resilience, _serve
+from policy_engine.cli import _audit, _decide, _keys, _resilience, _serve, _shipped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +17,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (_serve, _decide, _audit, _keys, _resilience):
         module.register(sub)
+    _shipped.extend_audit(_subcommands(sub.choices["audit"]))
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+    """The subcommands of `parser` (argparse keeps them among its actions)."""
+    for action in parser._actions:  # argparse has no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise LookupError(f"{parser.prog} has no subcommands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

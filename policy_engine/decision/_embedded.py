@@ -90,7 +90,15 @@ class _Compiled:
     cache_fields: frozenset[str]
 
 
-REQUEST_FIELDS = ("residency", "privacy_tags", "model", "stream", "input_chars", "protocol")
+REQUEST_FIELDS = (
+    "residency",
+    "privacy_tags",
+    "model",
+    "stream",
+    "input_chars",
+    "protocol",
+    "budget",
+)
 
 
 def _compile(source: PolicySource, entrypoint: str) -> _Compiled:

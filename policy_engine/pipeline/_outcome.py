@@ -18,6 +18,7 @@ from typing import Any
 from adapters import Usage
 from policy_engine._context import RoutingContext
 from policy_engine.decision import PolicyDecision
+from policy_engine.fleet import Admission
 from policy_engine.routing import Attempt, Candidate
 
 # The integers RFC 8785 (and so a record) can hold exactly.
@@ -43,6 +44,7 @@ class RequestOutcome:
     usage: Usage | None = None  # checked: every count a non-negative record-safe integer
     invalid: dict[str, str] = field(default_factory=dict)  # provider values refused, described
     intent_seq: int | None = None  # the intent record's seq, once durable
+    limits: Admission | None = None  # the pass through the tenant's and caller's limits
     audited: bool = False
 
     def checked_usage(self, usage: Usage) -> Usage:
@@ -83,7 +85,7 @@ class RequestOutcome:
 
     def audit_event(self) -> dict[str, Any]:
         """The outcome record body: ids, constraints, reasons, counts; never content or values."""
-        return {
+        event: dict[str, Any] = {
             "request_id": self.request_id,
             "intent_seq": self.intent_seq,
             "protocol": self.protocol,
@@ -106,6 +108,9 @@ class RequestOutcome:
             },
             "invalid": self.invalid,
         }
+        if self.limits is not None:
+            event["limits"] = self.limits.summary()
+        return event
 
     def log_fields(self) -> dict[str, Any]:
         decision = self.decision

@@ -10,6 +10,7 @@ that record is durable.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -39,6 +40,8 @@ from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
     InternalError,
+    LimitExceeded,
+    LimitsUnavailable,
     ObligationUnmet,
     PolicyDenied,
     PolicyEngineError,
@@ -48,6 +51,7 @@ from policy_engine._errors import (
     UnknownModel,
 )
 from policy_engine.decision import Decider, PolicyDecision
+from policy_engine.fleet import NO_BUDGET, Limiter
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
 from policy_engine.redaction import RedactionSession, Redactor
@@ -68,6 +72,8 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     InternalError: "internal_error",
     Unauthenticated: "unauthenticated",
     TenantForbidden: "forbidden",
+    LimitExceeded: "rate_limited",
+    LimitsUnavailable: "limits_unavailable",
 }
 
 
@@ -99,8 +105,10 @@ class Pipeline:
         metrics: Metrics,
         authenticator: Authenticator,
         tracer: Tracer,
+        limits: Limiter | None = None,
     ) -> None:
         self._tracer = tracer
+        self._limits = limits
         self._settings = settings
         self._auth = authenticator
         self._decider = decider
@@ -158,6 +166,21 @@ class Pipeline:
             raise UnknownModel(_unknown_model_message(request.model))
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
+        if self._limits is not None:
+            admission = await self._limits.admit(
+                context.tenant, caller.name, context.input_chars, request.max_tokens
+            )
+            if admission is not None:
+                outcome.limits = admission
+                admission.raise_if_refused()
+                if admission.view is not NO_BUDGET:
+                    outcome.context = routing_context(
+                        routing_headers,
+                        request,
+                        outcome.protocol,
+                        context.input_chars,
+                        admission.view,
+                    )
         decision = await self._decide(outcome)
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
@@ -264,7 +287,13 @@ class Pipeline:
         return headers
 
     async def _finish(self, outcome: RequestOutcome, result: str, status: int) -> None:
-        await self._records.outcome(outcome, result, status)
+        first = not outcome.audited
+        try:
+            await self._records.outcome(outcome, result, status)
+        finally:
+            # After the record: what the request used is settled against its limits once.
+            if first and self._limits is not None and outcome.limits is not None:
+                self._limits.settle(outcome.limits, outcome.provider, outcome.usage)
 
     async def _fail(
         self, codec: ClientCodec, outcome: RequestOutcome, error: PolicyEngineError
@@ -276,7 +305,10 @@ class Pipeline:
             error = audit_error
         param = error.param if isinstance(error, BadRequest) else None
         body = codec.encode_error(error.status, error.error_type, error.client_message, param)
-        return JsonReply(error.status, body, self._headers(outcome))
+        headers = self._headers(outcome)
+        if error.retry_after_s is not None:
+            headers["retry-after"] = str(max(1, math.ceil(error.retry_after_s)))
+        return JsonReply(error.status, body, headers)
 
     # -- streaming ------------------------------------------------------------------
 

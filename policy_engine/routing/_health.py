@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Protocol
 
 
 class CircuitState(StrEnum):
@@ -13,11 +14,22 @@ class CircuitState(StrEnum):
     HALF_OPEN = "half_open"
 
 
+class CircuitListener(Protocol):
+    """Told when this replica's own attempts open or close a circuit (shared circuits)."""
+
+    def opened(self, open_s: float) -> None: ...
+
+    def closed(self) -> None: ...
+
+
 class CircuitBreaker:
     """Opens after `threshold` consecutive failures; after `open_s` lets one probe through.
 
-    A probe that succeeds closes the circuit; one that fails opens it again.
+    A probe that succeeds closes the circuit; one that fails opens it again. Another
+    replica's view can open it too (`open_remotely`), for what is left of its open time.
     """
+
+    listener: CircuitListener | None = None
 
     def __init__(
         self, threshold: int, open_s: float, clock: Callable[[], float] = time.monotonic
@@ -55,14 +67,35 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        was_open = self._opened_at is not None
         self._failures = 0
         self._opened_at = None
         self._probing = False
+        if was_open and self.listener is not None:
+            self.listener.closed()
 
     def record_failure(self) -> None:
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
+            opening = self.state is not CircuitState.OPEN
             self._opened_at = self._clock()
+            if opening and self.listener is not None:
+                self.listener.opened(self._open_s)
+        self._probing = False
+
+    def open_remotely(self, remaining_s: float) -> bool:
+        """Open for `remaining_s` (another replica's circuit); False if already open longer."""
+        opened_at = self._clock() + remaining_s - self._open_s
+        if self._opened_at is not None and self._opened_at >= opened_at:
+            return False
+        self._opened_at = opened_at
+        self._probing = False
+        return True
+
+    def close_remotely(self) -> None:
+        """Another replica's probe succeeded: close without telling the listener back."""
+        self._failures = 0
+        self._opened_at = None
         self._probing = False
 
     def release(self) -> None:

@@ -58,6 +58,29 @@ def test_public_names_are_exactly_these() -> None:
         "verify_inclusion",
         "verify_log",
         "write_key_pair",
+        # Shipping to S3-compatible storage, and the witness (issue 24).
+        "CosignatureVerifier",
+        "Cosigner",
+        "Frontier",
+        "LogView",
+        "ObjectStore",
+        "S3Location",
+        "ShipConflict",
+        "ShipMetrics",
+        "ShipState",
+        "ShippedCopy",
+        "Shipper",
+        "ShippingSettings",
+        "StoreUnavailable",
+        "Witness",
+        "WitnessMetrics",
+        "client_from_settings",
+        "consistency_proof_extending",
+        "cosigner_key_hash",
+        "fetch_shipped",
+        "parse_cosignature_key",
+        "replica_root",
+        "s3_client",
     }
 
 
@@ -65,7 +88,7 @@ def test_every_error_derives_from_audit_error() -> None:
     errors = [
         getattr(audit, name)
         for name in audit.__all__
-        if name.endswith(("Error", "Unavailable", "Corrupted", "Locked", "Failure"))
+        if name.endswith(("Error", "Unavailable", "Corrupted", "Locked", "Failure", "Conflict"))
     ]
     assert all(issubclass(error, audit.AuditError) for error in errors)
 

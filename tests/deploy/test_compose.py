@@ -81,4 +81,41 @@ def test_sidecar_runs_read_only_without_capabilities(services: dict[str, Any]) -
 
 def test_provider_keys_come_from_the_environment_not_the_file(services: dict[str, Any]) -> None:
     environment = services["policy-engine"]["environment"]
-    assert all(value.startswith("${") and value.endswith(":-}") for value in environment.values())
+    assert all(value.startswith("${") and value.endswith("}") for value in environment.values())
+    keys = [name for name in environment if name.endswith("_API_KEY")]
+    assert keys and all(environment[name].endswith(":-}") for name in keys)
+
+
+def test_the_sidecar_shares_limits_and_circuits_through_the_redis_service(
+    services: dict[str, Any],
+) -> None:
+    settings = load_config(COMPOSE / "policy-engine.yaml")
+    assert settings.fleet.redis is not None
+    assert settings.fleet.redis.url.startswith("redis://redis:6379/")
+    assert settings.fleet.redis.password_env in services["policy-engine"]["environment"]
+    assert "redis" in services["policy-engine"]["depends_on"]
+
+
+def test_the_audit_log_ships_to_an_object_locked_bucket_the_witness_follows(
+    services: dict[str, Any],
+) -> None:
+    shipping = load_config(COMPOSE / "policy-engine.yaml").shipping
+    assert shipping is not None
+    assert shipping.endpoint_url == "http://s3:8333"
+    create = services["audit-bucket"]["command"][0]
+    assert f"--bucket {shipping.bucket} --object-lock-enabled-for-bucket" in create
+    witness = services["witness"]["command"]
+    assert witness[:2] == ["audit", "witness"]
+    assert flag(witness, "--bucket") == shipping.bucket
+    assert flag(witness, "--prefix") == shipping.prefix
+    assert flag(witness, "--endpoint-url") == shipping.endpoint_url
+
+
+def test_the_witness_checks_the_sidecars_public_key_with_a_key_of_its_own(
+    services: dict[str, Any],
+) -> None:
+    witness = services["witness"]
+    log_key = flag(witness["command"], "--log-key")
+    assert log_key.startswith("/var/lib/policy-engine/keys/")
+    assert "audit-keys:/var/lib/policy-engine/keys:ro" in witness["volumes"]
+    assert flag(witness["command"], "--key").startswith("/var/lib/witness/key/")

@@ -1,4 +1,5 @@
-"""deploy/k8s: schema-valid manifests for one pod of app, sidecar and OPA."""
+"""deploy/k8s: schema-valid manifests for a fleet of pods (app, sidecar and OPA each),
+the Redis they share, and the witness following their shipped logs."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def resource(kind: str, name: str | None = None) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def pod() -> dict[str, Any]:
-    spec: dict[str, Any] = resource("Deployment")["spec"]["template"]["spec"]
+    spec: dict[str, Any] = resource("StatefulSet", "llm-app")["spec"]["template"]["spec"]
     return spec
 
 
@@ -56,7 +57,8 @@ def test_kustomize_output_is_valid_and_puts_everything_in_the_namespace() -> Non
         ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     resources = [d for d in yaml.safe_load_all(built) if d]
-    assert len(resources) == sum(len(documents(p)) for p in MANIFESTS) - 2  # no Secrets
+    secrets = len(documents(K8S / "secrets.yaml"))
+    assert len(resources) == sum(len(documents(p)) for p in MANIFESTS) - secrets
     for document in resources:
         kubernetes_validate.validate(document, VERSIONS[-1], strict=True)
         if document["kind"] != "Namespace":
@@ -90,18 +92,26 @@ def test_opa_is_ready_only_with_its_bundle_active(containers: dict[str, dict[str
     assert containers["opa"]["readinessProbe"]["httpGet"]["path"] == "/health?bundles=true"
 
 
-def test_every_container_has_requests_and_limits(pod: dict[str, Any]) -> None:
-    for container in pod["containers"] + pod["initContainers"]:
-        for kind in ("requests", "limits"):
-            assert set(container["resources"][kind]) == {"cpu", "memory"}, container["name"]
+WORKLOADS = [("StatefulSet", "llm-app"), ("Deployment", "redis"), ("Deployment", "audit-witness")]
 
 
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS)
+def test_every_container_has_requests_and_limits(kind: str, name: str) -> None:
+    spec = resource(kind, name)["spec"]["template"]["spec"]
+    for container in spec["containers"] + spec.get("initContainers", []):
+        for kind_ in ("requests", "limits"):
+            assert set(container["resources"][kind_]) == {"cpu", "memory"}, container["name"]
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS)
 def test_every_container_is_non_root_read_only_and_drops_all_capabilities(
-    pod: dict[str, Any],
+    kind: str, name: str
 ) -> None:
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] > 0
-    for container in pod["containers"] + pod["initContainers"]:
+    spec = resource(kind, name)["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] > 0
+    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    for container in spec["containers"] + spec.get("initContainers", []):
         context = container["securityContext"]
         assert context["readOnlyRootFilesystem"] is True, container["name"]
         assert context["allowPrivilegeEscalation"] is False, container["name"]
@@ -124,12 +134,13 @@ def volume(pod: dict[str, Any], name: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_audit_log_is_on_the_persistent_volume(
-    pod: dict[str, Any], containers: dict[str, dict[str, Any]], sidecar_config: Settings
+def test_each_replica_writes_its_audit_log_on_a_volume_of_its_own(
+    containers: dict[str, dict[str, Any]], sidecar_config: Settings
 ) -> None:
     name = mounts(containers["policy-engine"])[str(sidecar_config.audit.dir)]
-    claim = volume(pod, name)["persistentVolumeClaim"]["claimName"]
-    assert resource("PersistentVolumeClaim", claim)
+    templates = resource("StatefulSet", "llm-app")["spec"]["volumeClaimTemplates"]
+    (claim,) = [t for t in templates if t["metadata"]["name"] == name]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
 def test_audit_key_is_copied_0600_from_its_secret_into_memory(
@@ -186,9 +197,66 @@ def test_opa_verifies_bundles_with_the_key_it_is_given(
 
 
 def test_network_policy_admits_only_the_app_port_and_limits_egress() -> None:
-    policy = resource("NetworkPolicy")["spec"]
+    policy = resource("NetworkPolicy", "llm-app")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     (ingress,) = policy["ingress"]
     assert ingress["ports"] == [{"protocol": "TCP", "port": 8000}]
     ports = sorted((p["protocol"], p["port"]) for rule in policy["egress"] for p in rule["ports"])
-    assert ports == [("TCP", 53), ("TCP", 443), ("TCP", 8080), ("UDP", 53)]
+    assert ports == [("TCP", 53), ("TCP", 443), ("TCP", 6379), ("TCP", 8080), ("UDP", 53)]
+
+
+def test_the_sidecars_share_the_redis_service(sidecar_config: Settings) -> None:
+    redis = sidecar_config.fleet.redis
+    assert redis is not None
+    host_port = redis.url.split("//", 1)[1].split("/", 1)[0]
+    service = resource("Service", "redis")["spec"]
+    assert host_port == f"redis:{service['ports'][0]['port']}"
+    assert service["selector"] == {"app.kubernetes.io/name": "redis"}
+    assert sidecar_config.fleet.limits.enabled
+
+
+def test_the_redis_password_is_a_mounted_secret_file(
+    pod: dict[str, Any], containers: dict[str, dict[str, Any]], sidecar_config: Settings
+) -> None:
+    redis = sidecar_config.fleet.redis
+    assert redis is not None and redis.password_file is not None
+    mounted = volume(pod, mounts(containers["policy-engine"])[str(redis.password_file.parent)])
+    assert mounted["secret"]["secretName"] == "policy-engine-redis"
+    assert redis.password_file.name in resource("Secret", "policy-engine-redis")["stringData"]
+
+
+def test_only_the_app_pods_may_reach_redis() -> None:
+    policy = resource("NetworkPolicy", "redis")["spec"]
+    (ingress,) = policy["ingress"]
+    assert ingress["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "llm-app"}}}
+    ]
+    assert policy["egress"] == []
+
+
+def test_each_replica_ships_under_its_own_origin(sidecar_config: Settings) -> None:
+    shipping = sidecar_config.shipping
+    assert shipping is not None and shipping.retention_mode == "COMPLIANCE"
+    raw = yaml.safe_load(resource("ConfigMap", "policy-engine-config")["data"]["config.yaml"])
+    assert "{replica}" in raw["audit"]["origin"]
+
+
+def test_the_witness_follows_the_bucket_and_prefix_the_sidecars_ship_to(
+    sidecar_config: Settings,
+) -> None:
+    shipping = sidecar_config.shipping
+    assert shipping is not None
+    spec = resource("Deployment", "audit-witness")["spec"]
+    (witness,) = spec["template"]["spec"]["containers"]
+    args = dict(arg.removeprefix("--").split("=", 1) for arg in witness["args"][2:])
+    assert witness["args"][:2] == ["audit", "witness"]
+    assert (args["bucket"], args["prefix"]) == (shipping.bucket, shipping.prefix)
+    assert spec["replicas"] == 1
+
+
+def test_the_witness_key_is_copied_0600_from_its_secret_into_memory() -> None:
+    spec = resource("Deployment", "audit-witness")["spec"]["template"]["spec"]
+    (init,) = spec["initContainers"]
+    assert init["command"][:3] == ["install", "-m", "0600"]
+    (witness,) = spec["containers"]
+    assert f"--key={init['command'][-1]}" in witness["args"]

@@ -158,6 +158,13 @@ CASES: dict[str, dict[str, Any]] = {
     "providers-not-an-object": routed("sandbox", providers=["openai-us"]),
     "request-not-an-object": {"tenant": "sandbox", "request": "eu", "providers": CATALOG},
     "empty-input": {},
+    "budget-used-up": {**routed("sandbox"), "budget": {"exhausted": ["cost_per_day_usd"]}},
+    "budget-two-used-up": {
+        **routed("acme-eu"),
+        "budget": {"exhausted": ["cost_per_month_usd", "cost_per_day_usd"], "remaining": {}},
+    },
+    "budget-malformed": {**routed("sandbox"), "budget": {"exhausted": "cost_per_day_usd"}},
+    "budget-not-an-object": {**routed("sandbox"), "budget": ["cost_per_day_usd"]},
     "non-ascii-ids": routed(
         "sandbox", "eu", providers={"prüf-eu": {"attributes": {"residency": "eu"}}}
     ),

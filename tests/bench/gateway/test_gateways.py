@@ -4,12 +4,25 @@ from pathlib import Path
 
 import pytest
 
-from bench.gateway._gateways import _LOOPBACK_PRELOAD, DEFAULT_SCENARIOS, SCENARIOS, Sidecar
+from bench.gateway._gateways import (
+    _LOOPBACK_PRELOAD,
+    DEFAULT_SCENARIOS,
+    SCENARIOS,
+    Sidecar,
+    SidecarWithRedisLimits,
+)
+from bench.gateway._payload import TENANT
 
 
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if n.startswith("sidecar")])
 def test_every_sidecar_scenario_config_is_accepted(name: str, tmp_path: Path) -> None:
     assert SCENARIOS[name].unavailable(tmp_path) is None
+
+
+def test_the_redis_limits_row_runs_in_the_default_set_beside_the_plain_sidecar() -> None:
+    assert {"sidecar", "sidecar-redis-limits"} <= set(DEFAULT_SCENARIOS)
+    limits = SidecarWithRedisLimits.overrides(6379)["fleet"]["limits"]["tenants"]
+    assert set(limits) == {TENANT}
 
 
 def test_a_stage_switch_the_config_rejects_skips_the_scenario(tmp_path: Path) -> None:
