@@ -3,13 +3,14 @@ hash-chained, and checkpointed as an RFC 6962 Merkle tree in C2SP signed notes.
 """
 
 from policy_engine.audit._auditor import (
+    ConsistencyProof,
     InclusionBundle,
-    VerifyReport,
+    check_consistency,
     check_inclusion_bundle,
     iter_records,
     open_checkpoint,
+    prove_consistency,
     prove_request,
-    verify_log,
 )
 from policy_engine.audit._checkpoint import Checkpoint, parse_checkpoint
 from policy_engine.audit._errors import (
@@ -35,8 +36,15 @@ from policy_engine.audit._keys import (
     write_key_pair,
 )
 from policy_engine.audit._log import UNRECORDED, AuditLog
-from policy_engine.audit._merkle import CompactRange, consistency_proof, inclusion_proof, tree_root
+from policy_engine.audit._merkle import (
+    CompactRange,
+    consistency_proof,
+    consistency_proof_from,
+    inclusion_proof,
+    tree_root,
+)
 from policy_engine.audit._note import (
+    MAX_SIGNATURES,
     NoteSigner,
     NoteVerifier,
     OpenedNote,
@@ -51,10 +59,15 @@ from policy_engine.audit._proof import (
     verify_consistency,
     verify_inclusion,
 )
+from policy_engine.audit._quarantine import Quarantined
 from policy_engine.audit._record import Record, RecordSigner, parse_record
 from policy_engine.audit._settings import AuditSettings
+from policy_engine.audit._trust import DEFAULT_ORIGIN, LogTrust
+from policy_engine.audit._verify import Interrupted, VerifyReport, verify_log
 
 __all__ = [
+    "DEFAULT_ORIGIN",
+    "MAX_SIGNATURES",
     "PRIVATE_KEY_NAME",
     "PUBLIC_KEY_NAME",
     "UNRECORDED",
@@ -65,23 +78,29 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CompactRange",
+    "ConsistencyProof",
     "InclusionBundle",
+    "Interrupted",
     "KeyFileError",
     "LogCorrupted",
     "LogLocked",
+    "LogTrust",
     "NoteError",
     "NoteSigner",
     "NoteVerifier",
     "OpenedNote",
     "ProofError",
+    "Quarantined",
     "Record",
     "RecordError",
     "RecordSigner",
     "RootMismatchError",
     "VerificationFailure",
     "VerifyReport",
+    "check_consistency",
     "check_inclusion_bundle",
     "consistency_proof",
+    "consistency_proof_from",
     "empty_root",
     "hash_children",
     "hash_leaf",
@@ -96,6 +115,7 @@ __all__ = [
     "parse_record",
     "parse_signer_key",
     "parse_verifier_key",
+    "prove_consistency",
     "prove_request",
     "record_key_id",
     "root_from_inclusion_proof",

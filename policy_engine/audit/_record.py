@@ -1,7 +1,7 @@
 """One audit record: canonical JSON (RFC 8785) on one line, signed with Ed25519.
 
 Fields: `at` (UTC time), `event` (what the pipeline recorded), `kid` (key id, see
-`_keys`), `kind` ("request" or "recovery"), `prev` (hex leaf hash of the previous
+`_keys`), `kind` ("intent", "request" or "recovery"), `prev` (hex leaf hash of the previous
 record, 64 zeros for the first), `seq` (0-based; also the Merkle leaf index) and
 `sig` (base64 Ed25519 signature over the canonical record without `sig`).
 The record's leaf hash is SHA-256(0x00 || line), line without its newline.
@@ -26,7 +26,7 @@ from policy_engine.audit._hashing import hash_leaf
 from policy_engine.audit._keys import record_key_id
 
 GENESIS_PREV = "0" * 64
-KINDS = ("request", "recovery")
+KINDS = ("request", "intent", "recovery")
 _FIELDS = frozenset({"at", "event", "kid", "kind", "prev", "seq", "sig"})
 # RFC 8785 allows only integers a double holds exactly; larger ones take the slow path,
 # where rfc8785 refuses them as it always did.

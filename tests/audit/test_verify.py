@@ -70,7 +70,7 @@ def read(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
-def failure(directory: Path, keys: list[Ed25519PublicKey], **held: str) -> VerificationFailure:
+def failure(directory: Path, keys: list[Ed25519PublicKey], **held: bytes) -> VerificationFailure:
     with pytest.raises(VerificationFailure) as caught:
         verify_log(directory, keys, list(held.items()))
     return caught.value
@@ -167,7 +167,7 @@ def test_truncating_the_log_is_caught_by_the_last_checkpoint(
 def test_truncation_with_checkpoints_removed_is_caught_by_a_held_checkpoint(
     log_dir: Path, trusted: list[Ed25519PublicKey]
 ) -> None:
-    held = (log_dir / "checkpoints" / f"{RECORDS:020d}.note").read_text()
+    held = (log_dir / "checkpoints" / f"{RECORDS:020d}.note").read_bytes()
     shutil.rmtree(log_dir / "checkpoints")
     path, index = locate(log_dir, RECORDS - 2)
     path.write_bytes(b"".join(read(path)[:index]))
@@ -250,7 +250,7 @@ def test_a_checkpoint_with_a_wrong_root_is_named(
 ) -> None:
     body = f"policy-engine/audit\n8\n{base64.b64encode(bytes(32)).decode()}\n"
     forged = sign_note(body, [NoteSigner("policy-engine/audit", key)])
-    found = failure(log_dir, trusted, **{"elsewhere.note": forged})
+    found = failure(log_dir, trusted, **{"elsewhere.note": forged.encode()})
     assert found.where == "elsewhere.note"
     assert "does not match the root" in found.reason
 
