@@ -1,0 +1,135 @@
+"""`policy-engine audit show`: list a log's requests, filtered.
+
+A request is shown once: by its outcome record, or, when a crash left its intent
+record without an outcome, by the intent, as `interrupted`. Other records (recovery)
+are shown as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from policy_engine.audit import AuditError, Record, iter_records
+from policy_engine.cli._output import EXIT_FAILED, EXIT_OK, fail
+
+INTERRUPTED = "interrupted"
+# The outcomes a request record can hold (README, "Metrics"), and the one `show` gives
+# an intent whose outcome never came.
+OUTCOMES = (
+    "answered",
+    "denied",
+    "failed_closed",
+    "all_failed",
+    "bad_request",
+    "provider_rejected",
+    "stream_failed",
+    "client_disconnected",
+    "unauthenticated",
+    "forbidden",
+    "audit_failed",
+    "internal_error",
+    INTERRUPTED,
+)
+_AGO = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_TIME_FORMATS = (
+    "an ISO 8601 date or time (2026-01-31, 2026-01-31T12:00, 2026-01-31T12:00:00+02:00; "
+    "without an offset it is UTC) or a time ago (30m, 24h, 7d)"
+)
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    show = commands.add_parser(
+        "show",
+        help="List requests (an interrupted one by its intent), filtered.",
+        description=f"--since and --until take {_TIME_FORMATS}.",
+    )
+    show.add_argument("dir", type=Path)
+    show.add_argument("--tenant")
+    show.add_argument("--provider", help="records with an attempt at this provider")
+    show.add_argument("--outcome", choices=OUTCOMES, metavar="OUTCOME", help=", ".join(OUTCOMES))
+    show.add_argument("--since", type=moment, metavar="TIME", help="from this time on")
+    show.add_argument("--until", type=moment, metavar="TIME", help="before this time")
+    show.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    show.set_defaults(func=run_show)
+
+
+def moment(text: str) -> datetime:
+    """A point in time from `--since`/`--until`; argparse shows the error as it is."""
+    ago = _AGO.fullmatch(text.strip())
+    if ago is not None:
+        amount, unit = ago.groups()
+        return datetime.now(UTC) - timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {_TIME_FORMATS}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    try:
+        records = [record for _, record in iter_records(args.dir)]
+    except (AuditError, OSError) as exc:
+        return fail(f"error: {exc}", EXIT_FAILED)
+    for record, outcome in _requests(records):
+        if _matches(record, outcome, args):
+            print(record.line.decode() if args.json else _summary(record, outcome))
+    return EXIT_OK
+
+
+def _requests(records: list[Record]) -> Iterator[tuple[Record, str | None]]:
+    """Each record shown, with the outcome it stands for; answered intents are skipped."""
+    answered = {record.event.get("intent_seq") for record in records if record.kind == "request"}
+    for record in records:
+        if record.kind == "intent":
+            if record.seq not in answered:
+                yield record, INTERRUPTED
+        elif record.kind == "request":
+            yield record, _text(record.event.get("outcome"))
+        else:
+            yield record, None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _providers(record: Record) -> list[str]:
+    attempts = record.event.get("attempts")
+    if not isinstance(attempts, list):
+        return []
+    return [str(item.get("provider")) for item in attempts if isinstance(item, dict)]
+
+
+def _matches(record: Record, outcome: str | None, args: argparse.Namespace) -> bool:
+    event = record.event
+    if args.tenant is not None and event.get("tenant") != args.tenant:
+        return False
+    if args.outcome is not None and outcome != args.outcome:
+        return False
+    if args.provider is not None and args.provider not in _providers(record):
+        return False
+    at = datetime.fromisoformat(record.at)
+    if args.since is not None and at < args.since:
+        return False
+    return args.until is None or at < args.until
+
+
+def _summary(record: Record, outcome: str | None) -> str:
+    event = record.event
+    if record.kind not in ("request", "intent"):
+        return f"{record.seq:>8}  {record.at}  [{record.kind}] {json.dumps(event, sort_keys=True)}"
+    fields = (
+        _text(event.get("tenant")),
+        outcome,
+        ",".join(_providers(record)),
+        _text(event.get("request_id")),
+    )
+    return f"{record.seq:>8}  {record.at}  " + "  ".join(value or "-" for value in fields)
