@@ -12,11 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from policy_engine.audit._errors import RecordError
-from policy_engine.audit._record import Record, parse_record
+from policy_engine.audit._record import parse_record
 from policy_engine.audit._store import QUARANTINE_DIR, fsync_directory, split_lines, write_durably
 
 _NAME = re.compile(rf"{QUARANTINE_DIR}/(\d{{20}})-[0-9a-f]{{16}}\.bin")
@@ -71,16 +72,18 @@ class Quarantined:
 
 
 def read_quarantined(
-    directory: Path, recovery: Record, trusted: Mapping[str, Ed25519PublicKey]
+    directory: Path,
+    recovery_seq: int,
+    event: Mapping[str, Any],
+    trusted: Mapping[str, Ed25519PublicKey],
 ) -> Quarantined:
-    """Check a recovery record's quarantine file; raise RecordError when it is missing
-    or does not match what the record says."""
-    event = recovery.event
+    """Check the quarantine file a recovery record's event names; raise RecordError when
+    it is missing or does not match what the record says."""
     size, digest, name = event.get("cut_bytes"), event.get("cut_sha256"), event.get("quarantine")
     if type(size) is not int or not isinstance(digest, str):
         raise RecordError("recovery record without cut_bytes and cut_sha256")
     if name is None:
-        return Quarantined(recovery.seq, None, size, digest, ())
+        return Quarantined(recovery_seq, None, size, digest, ())
     if quarantine_seq(name) is None:
         raise RecordError(f"recovery record names {name!r}, not a quarantine file")
     try:
@@ -92,7 +95,7 @@ def read_quarantined(
             f"quarantine file {name} has {len(data)} bytes, SHA-256 "
             f"{hashlib.sha256(data).hexdigest()}; the recovery record says {size}, {digest}"
         )
-    return Quarantined(recovery.seq, str(name), size, digest, _signed_records(data, trusted))
+    return Quarantined(recovery_seq, str(name), size, digest, _signed_records(data, trusted))
 
 
 def _signed_records(data: bytes, trusted: Mapping[str, Ed25519PublicKey]) -> tuple[int, ...]:

@@ -16,12 +16,13 @@ reported, not failed: a crash leaves one) and checks every quarantined tail.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from policy_engine.audit._checked import Checked, Unreadable, check_all
 from policy_engine.audit._checkpoint import Checkpoint
 from policy_engine.audit._errors import (
     AuditError,
@@ -34,7 +35,6 @@ from policy_engine.audit._errors import (
 from policy_engine.audit._merkle import CompactRange, consistency_proof_from
 from policy_engine.audit._proof import verify_consistency
 from policy_engine.audit._quarantine import Quarantined, list_quarantine, read_quarantined
-from policy_engine.audit._record import Record, parse_record
 from policy_engine.audit._resume import ResumePoint, load_resume, scan_prefix, start_of_log
 from policy_engine.audit._store import Line, list_checkpoints, list_segments, read_lines, read_note
 from policy_engine.audit._trust import LogTrust
@@ -77,13 +77,15 @@ def verify_log(
     held_checkpoints: Sequence[tuple[str, bytes]] = (),
     *,
     since: tuple[str, bytes] | None = None,
+    jobs: int = 1,
 ) -> VerifyReport:
     """Check every record and checkpoint; raise `VerificationFailure` at the first fault.
 
     `trust` is the pinned origin and keys (bare keys pin the default origin).
     `held_checkpoints` are (label, note) pairs kept outside the log directory; one
     larger than the log proves the log was truncated. `since` is a trusted
-    checkpoint (label, note): only what was appended after it is checked.
+    checkpoint (label, note): only what was appended after it is checked. `jobs`
+    processes share the signature checks.
     """
     trust = LogTrust.of(trust)
     segments = list_segments(directory) if directory.is_dir() else []
@@ -93,13 +95,9 @@ def verify_log(
     # Bad checkpoints are reported after the records, so a damaged record is named first.
     held, bad_checkpoints = _load_checkpoints(directory, trust, held_checkpoints, start.size)
     walk = _Walk(directory, trust, start, held)
-    read = 0
-    for number, path in segments:
-        if number < start.segment:
-            continue
-        read += 1
-        for line in read_lines(path, start.offset if number == start.segment else 0):
-            walk.line(path, line)
+    read = {number for number, _ in segments if number >= start.segment}
+    for (path, line), checked in check_all(_lines(segments, start), trust.record_keys, jobs):
+        walk.line(path, line, checked)
     if bad_checkpoints:
         raise bad_checkpoints[0]
     for item in held:
@@ -117,7 +115,7 @@ def verify_log(
         origin=trust.origin,
         first_seq=start.size,
         records=walk.tree.size - start.size,
-        segments=read,
+        segments=len(read),
         checkpoints=walk.matched,
         root_hash=walk.tree.root(),
         records_by_key=walk.by_key,
@@ -128,6 +126,16 @@ def verify_log(
         quarantined=tuple(walk.quarantined),
         consistent_to=consistent_to,
     )
+
+
+def _lines(
+    segments: list[tuple[int, Path]], start: ResumePoint
+) -> Iterator[tuple[tuple[Path, Line], bytes | None]]:
+    """Every line from `start` on, with its bytes (None for a torn last line)."""
+    for number, path in segments:
+        if number >= start.segment:
+            for line in read_lines(path, start.offset if number == start.segment else 0):
+                yield (path, line), line.data if line.complete else None
 
 
 def _start(
@@ -186,6 +194,10 @@ def _load_checkpoints(
     return held, bad
 
 
+def _where(path: Path, line: Line, seq: int) -> str:
+    return f"{path.name} line {line.number} (seq {seq})"
+
+
 @dataclass
 class _Walk:
     """The running state of one pass over the records."""
@@ -212,34 +224,39 @@ class _Walk:
             self._by_size.setdefault(item.checkpoint.size, []).append(item)
         self._keep_leaves = self.start.size > 0
 
-    def line(self, path: Path, line: Line) -> None:
-        where = f"{path.name} line {line.number} (seq {self.tree.size})"
-        if not line.complete:
-            raise VerificationFailure(where, "incomplete last line (torn write, not recovered)")
+    def line(self, path: Path, line: Line, checked: Checked | Unreadable | None) -> None:
+        if checked is None:
+            raise VerificationFailure(
+                _where(path, line, self.tree.size),
+                "incomplete last line (torn write, not recovered)",
+            )
+        if isinstance(checked, Unreadable):
+            raise VerificationFailure(_where(path, line, self.tree.size), checked.reason)
         try:
-            record = parse_record(line.data)
-            where = f"{path.name} line {line.number} (seq {record.seq})"
-            self._check_link(record)
-            record.verify(self._keys)
-            if record.kind == "intent":
-                self._intent(record)
-            elif record.kind == "request":
-                self._outcome(record)
-            elif record.kind == "recovery":
-                self.quarantined.append(read_quarantined(self.directory, record, self._keys))
+            self._check_link(checked)
+            if checked.signature_error is not None:
+                raise RecordError(checked.signature_error)
+            if checked.kind == "intent":
+                self._intent(checked)
+            elif checked.kind == "request":
+                self._outcome(checked)
+            elif checked.recovery is not None:
+                self.quarantined.append(
+                    read_quarantined(self.directory, checked.seq, checked.recovery, self._keys)
+                )
         except RecordError as exc:
-            raise VerificationFailure(where, str(exc)) from exc
-        leaf = record.leaf_hash
+            raise VerificationFailure(_where(path, line, checked.seq), str(exc)) from exc
+        leaf = checked.leaf
         self.tree.append(leaf)
         if self._keep_leaves:
             self.leaves.append(leaf)
         self.prev = leaf.hex()
-        self.by_key[record.kid] = self.by_key.get(record.kid, 0) + 1
+        self.by_key[checked.kid] = self.by_key.get(checked.kid, 0) + 1
         matching = self._by_size.get(self.tree.size)
         if matching:
             self._check_roots(matching)
 
-    def _check_link(self, record: Record) -> None:
+    def _check_link(self, record: Checked) -> None:
         if record.seq != self.tree.size:
             raise RecordError(
                 f"seq {record.seq} where {self.tree.size} was expected "
@@ -259,15 +276,15 @@ class _Walk:
                 )
             self.matched += 1
 
-    def _intent(self, record: Record) -> None:
-        request_id = record.event.get("request_id")
+    def _intent(self, record: Checked) -> None:
+        request_id = record.request_id
         if not isinstance(request_id, str) or not request_id:
             raise RecordError("intent record without a request_id")
         self.pending[record.seq] = (request_id, record.at)
         self.intents += 1
 
-    def _outcome(self, record: Record) -> None:
-        intent_seq = record.event.get("intent_seq")
+    def _outcome(self, record: Checked) -> None:
+        intent_seq = record.intent_seq
         if intent_seq is None:
             return  # no intent was written (e.g. denied before any route), or an older record
         if type(intent_seq) is not int or not 0 <= intent_seq < record.seq:
@@ -280,10 +297,10 @@ class _Walk:
                 f"intent_seq {intent_seq} names no intent awaiting its outcome "
                 "(not an intent record, or one already answered)"
             )
-        if intent[0] != record.event.get("request_id"):
+        if intent[0] != record.request_id:
             raise RecordError(
                 f"intent_seq {intent_seq} is the intent of request {intent[0]!r}, "
-                f"not of {record.event.get('request_id')!r}"
+                f"not of {record.request_id!r}"
             )
 
     def check_quarantine_files(self) -> None:

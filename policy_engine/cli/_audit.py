@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="a trusted checkpoint note: check only the records appended after it, and "
         "that the log's newest checkpoint is consistent with it",
     )
+    verify.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="processes checking signatures, for a large log (default 1)",
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=run_verify)
 
@@ -107,6 +114,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     consistency.set_defaults(func=run_consistency)
 
     _audit_show.register(commands)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _trust_options(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +174,7 @@ def run_verify(args: argparse.Namespace) -> int:
     except (AuditError, OSError) as exc:
         return fail(f"error: {exc}", EXIT_USAGE)
     try:
-        report = verify_log(args.dir, trust, held, since=since)
+        report = verify_log(args.dir, trust, held, since=since, jobs=args.jobs)
     except VerificationFailure as exc:
         return fail(f"FAIL {exc.where}: {exc.reason}", EXIT_FAILED)
     if args.json:

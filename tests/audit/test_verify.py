@@ -278,3 +278,24 @@ def test_records_of_rotated_keys_verify_against_all_trusted_keys(
         named(*locate(log_dir, RECORDS), RECORDS),
         f"signed by untrusted key id {record_key_id(new_key.public_key())!r}",
     )
+
+
+def test_worker_processes_give_the_same_report(
+    log_dir: Path, trusted: list[Ed25519PublicKey]
+) -> None:
+    assert verify_log(log_dir, trusted, jobs=2) == verify_log(log_dir, trusted)
+
+
+def test_worker_processes_name_the_same_first_fault(
+    log_dir: Path, trusted: list[Ed25519PublicKey]
+) -> None:
+    path, index = locate(log_dir, TARGET)
+    lines = read(path)
+    lines[index] = _flip_in_field(lines[index], "seq")  # also breaks the signature
+    path.write_bytes(b"".join(lines))
+    alone = failure(log_dir, trusted)
+    with pytest.raises(VerificationFailure) as caught:
+        verify_log(log_dir, trusted, jobs=2)
+    shared = caught.value
+    assert (shared.where, shared.reason) == (alone.where, alone.reason)
+    assert f"where {TARGET} was expected" in alone.reason
