@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,26 +74,38 @@ def moment(text: str) -> datetime:
 
 def run_show(args: argparse.Namespace) -> int:
     try:
-        records = [record for _, record in iter_records(args.dir)]
+        # Two passes rather than the whole log in memory: which intents were answered
+        # is known only once their outcomes are read.
+        answered = _answered(args.dir)
+        for _, record in iter_records(args.dir):
+            outcome = _outcome(record, answered)
+            if outcome is not _HIDDEN and _matches(record, outcome, args):
+                print(record.line.decode() if args.json else _summary(record, outcome))
+    except BrokenPipeError:
+        raise  # the reader left: `main` ends quietly
     except (AuditError, OSError) as exc:
         return fail(f"error: {exc}", EXIT_FAILED)
-    for record, outcome in _requests(records):
-        if _matches(record, outcome, args):
-            print(record.line.decode() if args.json else _summary(record, outcome))
     return EXIT_OK
 
 
-def _requests(records: list[Record]) -> Iterator[tuple[Record, str | None]]:
-    """Each record shown, with the outcome it stands for; answered intents are skipped."""
-    answered = {record.event.get("intent_seq") for record in records if record.kind == "request"}
-    for record in records:
-        if record.kind == "intent":
-            if record.seq not in answered:
-                yield record, INTERRUPTED
-        elif record.kind == "request":
-            yield record, _text(record.event.get("outcome"))
-        else:
-            yield record, None
+_HIDDEN = "hidden"  # an intent shown through its outcome record
+
+
+def _answered(directory: Path) -> set[object]:
+    return {
+        record.event.get("intent_seq")
+        for _, record in iter_records(directory)
+        if record.kind == "request"
+    }
+
+
+def _outcome(record: Record, answered: set[object]) -> str | None:
+    """The outcome a shown record stands for (None for other kinds), or _HIDDEN."""
+    if record.kind == "intent":
+        return _HIDDEN if record.seq in answered else INTERRUPTED
+    if record.kind == "request":
+        return _text(record.event.get("outcome"))
+    return None
 
 
 def _text(value: object) -> str | None:
