@@ -255,10 +255,15 @@ class LogWriter:
             return
         body = Checkpoint(self._settings.origin, state.tree.size, state.tree.root()).body()
         note = sign_note(body, [self._notes])
+        # The resume file first, and its failure is not the checkpoint's: a checkpoint
+        # without one only costs the next start a longer read, never a wrong state.
         try:
-            # The resume file first: a checkpoint without one only costs the next start
-            # a longer read, never a wrong state (it is checked against the root).
             write_resume(self._settings.dir, self._resume_point())
+        except OSError as exc:
+            self._emit(
+                "warning", "audit_resume_file_failed", {"error": str(exc), "size": state.tree.size}
+            )
+        try:
             write_durably(checkpoint_path(self._settings.dir, state.tree.size), note.encode())
         except OSError as exc:
             self.healthy = False

@@ -19,7 +19,7 @@ from policy_engine.audit import (
     verify_log,
 )
 from policy_engine.audit._resume import ResumePoint
-from tests.audit._writing import append, open_writer, outcome
+from tests.audit._writing import Logged, append, open_writer, outcome
 
 SEGMENT = 1500  # bytes: a few records per segment
 
@@ -115,4 +115,17 @@ async def test_a_checkpoint_taken_right_after_rotation_resumes_in_the_previous_s
     assert ResumePoint.from_json(resume_file(settings, 3).read_bytes()).segment == 1
     assert await reopen_and_append(settings, "after") == (3, 3)
     assert [record.seq for _, record in iter_records(settings.dir)] == [0, 1, 2, 3]
+    verify_log(settings.dir, [public_key(settings)])
+
+
+def test_a_resume_file_that_cannot_be_written_does_not_stop_the_checkpoint(
+    settings: AuditSettings,
+) -> None:
+    (settings.dir / "checkpoints" / f"{3:020d}.resume.tmp").mkdir(parents=True)
+    logged: Logged = []
+    with open_writer(settings, logged) as writer:
+        append(writer, requests(3))
+    assert (settings.dir / "checkpoints" / f"{3:020d}.note").is_file()
+    assert not resume_file(settings, 3).exists()
+    assert [event for _, event, _ in logged] == ["audit_resume_file_failed"]
     verify_log(settings.dir, [public_key(settings)])
