@@ -10,10 +10,10 @@ Writes a log of --records records (audit_bench.py's sample event, a checkpoint e
 - `startup`: the writer's start-up (recovery) resumed from the latest checkpoint, the
   same with the resume files moved away (the whole log read), and a full
   `AuditLog.open` + `close` (writer process included);
-- `checkpoints`: verify of 100,000 records with a checkpoint every 256 records, the
-  case that was quadratic in checkpoints. It calls only `verify_log(dir, [key])`, so
-  it also runs against an older checkout (`PYTHONPATH=that/checkout`) for a before
-  figure.
+- `checkpoints`: verify of --many-records records (100,000) with a checkpoint every
+  --many-every records (256), the case that was quadratic in checkpoints. It calls only
+  `verify_log(dir, [key])`, so it also runs against an older checkout
+  (`PYTHONPATH=that/checkout`) for a before figure.
 --reuse keeps the generated logs in --dir and reuses them on the next run.
 CPU is reported beside wall time: on a shared machine the wall time says more about
 the other load than about the verifier.
@@ -149,11 +149,11 @@ def bench_startup(settings: AuditSettings) -> None:
     print(f"AuditLog.open + close (writer process, resumed): {seconds * 1000:.0f} ms")
 
 
-def bench_checkpoints(root: Path) -> None:
-    settings = generate(root, 100_000, 256)
+def bench_checkpoints(root: Path, records: int, every: int) -> None:
+    settings = generate(root, records, every)
     report, seconds = timed(lambda: verify_log(settings.dir, [public(settings)]))
     print(
-        f"verify, 100000 records with a checkpoint every 256 ({report.checkpoints} "
+        f"verify, {records} records with a checkpoint every {every} ({report.checkpoints} "
         f"checkpoints): {seconds:.1f} s = {report.records / seconds:,.0f} records/s"
     )
 
@@ -166,6 +166,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="where to write (default: a temp dir)")
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the logs in --dir")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
+    parser.add_argument("--many-records", type=int, default=100_000, help="for `checkpoints`")
+    parser.add_argument("--many-every", type=int, default=256, help="for `checkpoints`")
     args = parser.parse_args()
     if args.reuse and args.dir is None:
         parser.error("--reuse needs --dir")
@@ -182,7 +184,9 @@ def main() -> None:
             if "startup" in args.only:
                 bench_startup(settings)
         if "checkpoints" in args.only:
-            bench_checkpoints(root / "checkpoints")
+            bench_checkpoints(
+                root / f"checkpoints-{args.many_every}", args.many_records, args.many_every
+            )
     finally:
         if not args.reuse:
             shutil.rmtree(root)
