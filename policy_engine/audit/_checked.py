@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, NamedTuple, TypeVar
 
@@ -82,7 +82,7 @@ def check_all(
     items: Iterable[tuple[Item, bytes | None]],
     keys: Mapping[str, Ed25519PublicKey],
     jobs: int,
-) -> Iterator[tuple[Item, Checked | Unreadable | None]]:
+) -> Generator[tuple[Item, Checked | Unreadable | None], None, None]:
     """Each item with its line checked (None for a None line), in order; `jobs`
     processes share the checking when more than one."""
     if jobs <= 1:

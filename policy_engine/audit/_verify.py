@@ -17,6 +17,7 @@ reported, not failed: a crash leaves one) and checks every quarantined tail.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,9 +96,11 @@ def verify_log(
     # Bad checkpoints are reported after the records, so a damaged record is named first.
     held, bad_checkpoints = _load_checkpoints(directory, trust, held_checkpoints, start.size)
     walk = _Walk(directory, trust, start, held)
-    read = {number for number, _ in segments if number >= start.segment}
-    for (path, line), checked in check_all(_lines(segments, start), trust.record_keys, jobs):
-        walk.line(path, line, checked)
+    read = sum(1 for number, _ in segments if number >= start.segment)
+    # closing(): a fault ends the worker processes now, not when the traceback goes.
+    with closing(check_all(_lines(segments, start), trust.record_keys, jobs)) as checked_lines:
+        for (path, line), checked in checked_lines:
+            walk.line(path, line, checked)
     if bad_checkpoints:
         raise bad_checkpoints[0]
     for item in held:
@@ -115,7 +118,7 @@ def verify_log(
         origin=trust.origin,
         first_seq=start.size,
         records=walk.tree.size - start.size,
-        segments=len(read),
+        segments=read,
         checkpoints=walk.matched,
         root_hash=walk.tree.root(),
         records_by_key=walk.by_key,
