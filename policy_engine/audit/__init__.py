@@ -3,13 +3,14 @@ hash-chained, and checkpointed as an RFC 6962 Merkle tree in C2SP signed notes.
 """
 
 from policy_engine.audit._auditor import (
+    ConsistencyProof,
     InclusionBundle,
-    VerifyReport,
+    check_consistency,
     check_inclusion_bundle,
     iter_records,
     open_checkpoint,
+    prove_consistency,
     prove_request,
-    verify_log,
 )
 from policy_engine.audit._checkpoint import Checkpoint, parse_checkpoint
 from policy_engine.audit._cosign import (
@@ -33,7 +34,6 @@ from policy_engine.audit._errors import (
     StoreUnavailable,
     VerificationFailure,
 )
-from policy_engine.audit._frontier import Frontier, consistency_proof_extending
 from policy_engine.audit._hashing import empty_root, hash_children, hash_leaf
 from policy_engine.audit._keys import (
     PRIVATE_KEY_NAME,
@@ -44,8 +44,15 @@ from policy_engine.audit._keys import (
     write_key_pair,
 )
 from policy_engine.audit._log import UNRECORDED, AuditLog, RecordKind
-from policy_engine.audit._merkle import CompactRange, consistency_proof, inclusion_proof, tree_root
+from policy_engine.audit._merkle import (
+    CompactRange,
+    consistency_proof,
+    consistency_proof_from,
+    inclusion_proof,
+    tree_root,
+)
 from policy_engine.audit._note import (
+    MAX_SIGNATURES,
     NoteSigner,
     NoteVerifier,
     OpenedNote,
@@ -60,15 +67,20 @@ from policy_engine.audit._proof import (
     verify_consistency,
     verify_inclusion,
 )
+from policy_engine.audit._quarantine import Quarantined
 from policy_engine.audit._record import Record, RecordSigner, parse_record
 from policy_engine.audit._s3 import ObjectStore, S3Location, client_from_settings, s3_client
 from policy_engine.audit._settings import AuditSettings
 from policy_engine.audit._ship_settings import ShippingSettings
 from policy_engine.audit._shipped import ShippedCopy, fetch_shipped
 from policy_engine.audit._shipper import ShipMetrics, Shipper, ShipState, replica_root
+from policy_engine.audit._trust import DEFAULT_ORIGIN, LogTrust
+from policy_engine.audit._verify import Interrupted, VerifyReport, verify_log
 from policy_engine.audit._witness import LogView, Witness, WitnessMetrics
 
 __all__ = [
+    "DEFAULT_ORIGIN",
+    "MAX_SIGNATURES",
     "PRIVATE_KEY_NAME",
     "PUBLIC_KEY_NAME",
     "UNRECORDED",
@@ -79,13 +91,15 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CompactRange",
+    "ConsistencyProof",
     "CosignatureVerifier",
     "Cosigner",
-    "Frontier",
     "InclusionBundle",
+    "Interrupted",
     "KeyFileError",
     "LogCorrupted",
     "LogLocked",
+    "LogTrust",
     "LogView",
     "NoteError",
     "NoteSigner",
@@ -93,6 +107,7 @@ __all__ = [
     "ObjectStore",
     "OpenedNote",
     "ProofError",
+    "Quarantined",
     "Record",
     "RecordError",
     "RecordKind",
@@ -110,10 +125,11 @@ __all__ = [
     "VerifyReport",
     "Witness",
     "WitnessMetrics",
+    "check_consistency",
     "check_inclusion_bundle",
     "client_from_settings",
     "consistency_proof",
-    "consistency_proof_extending",
+    "consistency_proof_from",
     "cosigner_key_hash",
     "empty_root",
     "fetch_shipped",
@@ -131,6 +147,7 @@ __all__ = [
     "parse_record",
     "parse_signer_key",
     "parse_verifier_key",
+    "prove_consistency",
     "prove_request",
     "record_key_id",
     "replica_root",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policy_engine.audit._hashing import empty_root, hash_children
+from policy_engine.audit._hashing import HASH_SIZE, empty_root, hash_children
 
 
 def _split(size: int) -> int:
@@ -68,6 +68,34 @@ class CompactRange:
     def size(self) -> int:
         return self._size
 
+    @classmethod
+    def from_hashes(cls, size: int, hashes: Sequence[bytes]) -> CompactRange:
+        """The range of `size` leaves whose subtree roots are `hashes`, largest first."""
+        if size < 0 or len(hashes) != size.bit_count():
+            raise ValueError(f"a range of {size} leaves has {size.bit_count()} subtree roots")
+        if any(len(node) != HASH_SIZE for node in hashes):
+            raise ValueError(f"a subtree root has {HASH_SIZE} bytes")
+        made = cls()
+        made._size = size
+        made._hashes = list(hashes)
+        return made
+
+    @property
+    def hashes(self) -> tuple[bytes, ...]:
+        """The roots of the perfect subtrees covering [0, size), largest (leftmost) first."""
+        return tuple(self._hashes)
+
+    def nodes(self) -> dict[tuple[int, int], bytes]:
+        """Each subtree root by the leaf interval [start, end) it covers."""
+        found: dict[tuple[int, int], bytes] = {}
+        start = 0
+        for node in self._hashes:
+            # The subtrees shrink left to right, each a power of two taken from `size`.
+            width = 1 << ((self._size - start).bit_length() - 1)
+            found[(start, start + width)] = node
+            start += width
+        return found
+
     def copy(self) -> CompactRange:
         clone = CompactRange()
         clone._size = self._size
@@ -91,3 +119,31 @@ class CompactRange:
         for left in reversed(self._hashes[:-1]):
             node = hash_children(left, node)
         return node
+
+
+def consistency_proof_from(prefix: CompactRange, tail: Sequence[bytes]) -> list[bytes]:
+    """The proof that the tree of size `prefix.size` is a prefix of that tree extended by
+    the leaf hashes `tail`: the same proof as `consistency_proof`, built without the
+    leaves before `prefix.size`, whose every subtree the proof needs is in `prefix`."""
+    old, size = prefix.size, prefix.size + len(tail)
+    if old in (0, size):
+        return []
+    known = prefix.nodes()
+
+    def node(start: int, end: int) -> bytes:
+        if end <= old:
+            return known[(start, end)]
+        if start >= old:
+            return tree_root(tail[start - old : end - old])
+        k = _split(end - start)
+        return hash_children(node(start, start + k), node(start + k, end))
+
+    def subproof(start: int, end: int, complete: bool) -> list[bytes]:
+        if old == end:
+            return [] if complete else [node(start, end)]
+        k = _split(end - start)
+        if old - start <= k:
+            return [*subproof(start, start + k, complete), node(start + k, end)]
+        return [*subproof(start + k, end, False), node(start, start + k)]
+
+    return subproof(0, size, True)

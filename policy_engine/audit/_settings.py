@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from policy_engine.audit._note import key_name_problem
+from policy_engine.audit._trust import DEFAULT_ORIGIN
 
 
 class AuditSettings(BaseModel):
@@ -59,8 +62,17 @@ class AuditSettings(BaseModel):
         ),
     )
     origin: str = Field(
-        default="policy-engine/audit",
-        min_length=1,
-        pattern=r"^[^\s+]+$",
-        description="Checkpoint origin line and the checkpoint signing key's name (C2SP).",
+        default=DEFAULT_ORIGIN,
+        description=(
+            "Checkpoint origin line and the checkpoint signing key's name (C2SP): "
+            "non-empty, no '+', no space and no control character; auditors pin it."
+        ),
     )
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_is_a_key_name(cls, origin: str) -> str:
+        problem = key_name_problem(origin)
+        if problem is not None:
+            raise ValueError(f"not a signed-note key name: {problem}")
+        return origin

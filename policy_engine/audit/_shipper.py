@@ -32,8 +32,8 @@ from policy_engine.audit._errors import (
     ShipConflict,
     StoreUnavailable,
 )
-from policy_engine.audit._frontier import Frontier, consistency_proof_extending
 from policy_engine.audit._hashing import hash_leaf
+from policy_engine.audit._merkle import CompactRange, consistency_proof_from
 from policy_engine.audit._s3 import (
     ObjectStore,
     checkpoint_key,
@@ -55,16 +55,16 @@ class ShipState:
     size: int = 0
     segment: int = 0
     offset: int = 0
-    frontier: Frontier | None = None
+    frontier: CompactRange | None = None
 
     def to_json(self) -> dict[str, Any]:
-        frontier = self.frontier or Frontier()
+        frontier = self.frontier or CompactRange()
         return {
             "version": 1,
             "size": self.size,
             "segment": self.segment,
             "offset": self.offset,
-            "frontier": frontier.to_json(),
+            "frontier": [base64.b64encode(node).decode() for node in frontier.hashes],
         }
 
     @classmethod
@@ -78,7 +78,9 @@ class ShipState:
                 size,
                 int(data["segment"]),
                 int(data["offset"]),
-                Frontier.from_json(size, data["frontier"]),
+                CompactRange.from_hashes(
+                    size, [base64.b64decode(node, validate=True) for node in data["frontier"]]
+                ),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ShipConflict(f"{path} is unreadable ({error}); refusing to guess") from None
@@ -183,7 +185,7 @@ class Shipper:
         except (NoteError, CheckpointError) as error:
             raise ShipConflict(f"{path.name}: {error}") from None
         runs, leaves = self._records(size - self.state.size)
-        frontier = (self.state.frontier or Frontier()).copy()
+        frontier = (self.state.frontier or CompactRange()).copy()
         for leaf in leaves:
             frontier.append(leaf)
         if frontier.size != size or frontier.root() != checkpoint.root_hash:
@@ -201,7 +203,7 @@ class Shipper:
                 "old_root": base64.b64encode(self.state.frontier.root()).decode(),
                 "proof": [
                     base64.b64encode(node).decode()
-                    for node in consistency_proof_extending(self.state.frontier, leaves)
+                    for node in consistency_proof_from(self.state.frontier, leaves)
                 ],
             }
             body = json.dumps(proof, sort_keys=True).encode()
@@ -238,7 +240,7 @@ class Shipper:
                 ) from None
             self.state = ShipState()
             runs, leaves = self._records(size)
-            frontier = Frontier()
+            frontier = CompactRange()
             for leaf in leaves:
                 frontier.append(leaf)
             if frontier.root() != shipped.root_hash:

@@ -1,7 +1,9 @@
 """Where the log lives on disk: numbered segment files and checkpoint notes.
 
 `DIR/segment-00000001.jsonl`, `-00000002`, ... hold records, one per line;
-`DIR/checkpoints/<tree size, 20 digits>.note` hold signed checkpoints.
+`DIR/checkpoints/<tree size, 20 digits>.note` hold signed checkpoints, each with a
+`.resume` file beside it (see `_resume`); `DIR/quarantine/` holds the bytes recovery
+moved out of a segment (see `_quarantine`).
 
 While the writer runs, the segment it writes to ends in a run of NUL bytes: space
 written with zeros ahead of the records, because overwriting blocks that are already
@@ -20,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policy_engine.audit._errors import LogLocked
+from policy_engine.audit._note import MAX_NOTE_BYTES
 
 _SEGMENT = re.compile(r"segment-(\d{8})\.jsonl")
 _CHECKPOINT = re.compile(r"(\d{20})\.note")
 CHECKPOINT_DIR = "checkpoints"
+QUARANTINE_DIR = "quarantine"
 LOCK_NAME = "writer.lock"
 
 
@@ -69,11 +73,12 @@ def data_size(data: bytes) -> int:
     return len(data.rstrip(b"\0"))
 
 
-def split_lines(data: bytes) -> Iterator[Line]:
-    """The lines of a segment's bytes, up to the zero tail; NULs inside lines are kept."""
+def split_lines(data: bytes, start: int = 0) -> Iterator[Line]:
+    """The lines of a segment's bytes from offset `start` (a line's first byte), up to
+    the zero tail; NULs inside lines are kept."""
     size = data_size(data)
-    offset = 0
-    number = 1
+    offset = start
+    number = data.count(b"\n", 0, start) + 1
     while offset < size:
         end = data.find(b"\n", offset, size)
         if end < 0:
@@ -84,8 +89,14 @@ def split_lines(data: bytes) -> Iterator[Line]:
         number += 1
 
 
-def read_lines(path: Path) -> Iterator[Line]:
-    return split_lines(path.read_bytes())
+def read_lines(path: Path, start: int = 0) -> Iterator[Line]:
+    return split_lines(path.read_bytes(), start)
+
+
+def read_note(path: Path) -> bytes:
+    """A checkpoint note's bytes (never newline-translated text), bounded in size."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_NOTE_BYTES + 1)
 
 
 def fsync_directory(directory: Path) -> None:

@@ -26,10 +26,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from policy_engine.audit._checkpoint import Checkpoint, parse_checkpoint
+from policy_engine.audit._checkpoint import Checkpoint
 from policy_engine.audit._cosign import Cosigner
 from policy_engine.audit._errors import CheckpointError, NoteError, ProofError, StoreUnavailable
-from policy_engine.audit._note import NoteVerifier, open_note
 from policy_engine.audit._proof import verify_consistency
 from policy_engine.audit._s3 import (
     ObjectStore,
@@ -39,6 +38,7 @@ from policy_engine.audit._s3 import (
     proof_key,
 )
 from policy_engine.audit._store import write_durably
+from policy_engine.audit._trust import LogTrust
 from policy_engine.telemetry import get_logger
 
 _log = get_logger("policy_engine.audit.witness")
@@ -198,12 +198,12 @@ class Witness:
         return accepted
 
     def _open(self, note: str, origin: str | None, size: int) -> Checkpoint:
+        # A replica's origin is learnt from its first accepted checkpoint, then pinned.
         name = note.split("\n", 1)[0]
         if origin is not None and name != origin:
             raise Refusal("signature", f"checkpoint {size} is for origin {name!r}, not {origin!r}")
         try:
-            opened = open_note(note, [NoteVerifier(name, key) for key in self._keys])
-            checkpoint = parse_checkpoint(opened.text)
+            checkpoint = LogTrust(name, tuple(self._keys)).open_checkpoint(note.encode())
         except (NoteError, CheckpointError) as error:
             raise Refusal("signature", f"checkpoint {size}: {error}") from None
         if checkpoint.size != size:

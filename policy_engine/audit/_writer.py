@@ -22,6 +22,7 @@ from policy_engine.audit._hashing import hash_leaf
 from policy_engine.audit._note import NoteSigner, sign_note
 from policy_engine.audit._record import RecordSigner
 from policy_engine.audit._recovery import LogState
+from policy_engine.audit._resume import ResumePoint, write_resume
 from policy_engine.audit._settings import AuditSettings
 from policy_engine.audit._store import (
     checkpoint_path,
@@ -254,6 +255,14 @@ class LogWriter:
             return
         body = Checkpoint(self._settings.origin, state.tree.size, state.tree.root()).body()
         note = sign_note(body, [self._notes])
+        # The resume file first, and its failure is not the checkpoint's: a checkpoint
+        # without one only costs the next start a longer read, never a wrong state.
+        try:
+            write_resume(self._settings.dir, self._resume_point())
+        except OSError as exc:
+            self._emit(
+                "warning", "audit_resume_file_failed", {"error": str(exc), "size": state.tree.size}
+            )
         try:
             write_durably(checkpoint_path(self._settings.dir, state.tree.size), note.encode())
         except OSError as exc:
@@ -263,6 +272,17 @@ class LogWriter:
             )
             return
         state.checkpoint_size = state.tree.size
+
+    def _resume_point(self) -> ResumePoint:
+        state = self._state
+        if state.segment_bytes:
+            return ResumePoint(state.tree.copy(), state.segment, state.segment_bytes, state.prev)
+        # Just rotated, with no record in the new segment yet: the last one ends the
+        # previous segment, which rotation trimmed to its records.
+        previous = segment_path(self._settings.dir, state.segment - 1)
+        return ResumePoint(
+            state.tree.copy(), state.segment - 1, previous.stat().st_size, state.prev
+        )
 
     def close(self) -> None:
         """The final checkpoint, then end the segment at its last record."""

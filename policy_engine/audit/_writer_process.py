@@ -147,9 +147,15 @@ def _open(channel: _Channel, settings: AuditSettings) -> LogWriter:
     state = recover(settings.dir)
     (settings.dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
     writer = LogWriter(settings, state, RecordSigner(key), NoteSigner(settings.origin, key), emit)
-    if state.recovered is not None:
-        emit("warning", "audit_torn_tail_cut", {"cut": state.recovered})
-        ((_, outcome),) = writer.commit([(0, "recovery", state.recovered)])
+    emit(
+        "info",
+        "audit_log_opened",
+        {"records": state.tree.size, "read_from": state.resumed_from},
+    )
+    for cut in state.recovered:
+        emit("warning", "audit_torn_tail_cut", {"cut": cut})
+    outcomes = writer.commit([(0, "recovery", cut) for cut in state.recovered])
+    for _, outcome in outcomes:
         if isinstance(outcome, tuple):
             kind, message = outcome
             if kind == "invalid" or settings.on_failure == "fail_closed":

@@ -60,7 +60,7 @@ def test_a_cosignature_verifies_and_gives_its_time(log: NoteSigner, witness: Cos
 def test_the_log_signature_still_opens_the_cosigned_note(
     log: NoteSigner, witness: Cosigner
 ) -> None:
-    opened = open_note(witness.cosign(sign_note(BODY, [log]), TIME), [log.verifier])
+    opened = open_note(witness.cosign(sign_note(BODY, [log]), TIME).encode(), [log.verifier])
     assert opened.text == BODY
     assert opened.unverified == 1
 

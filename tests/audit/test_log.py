@@ -143,7 +143,7 @@ async def test_an_idle_log_checkpoints_after_the_interval(settings: AuditSetting
 async def test_checkpoint_root_is_the_merkle_root_of_the_records(settings: AuditSettings) -> None:
     await write(settings, 9)
     leaves = [record.leaf_hash for _, record in iter_records(settings.dir)]
-    note = (settings.dir / "checkpoints" / f"{9:020d}.note").read_text()
+    note = (settings.dir / "checkpoints" / f"{9:020d}.note").read_bytes()
     checkpoint = open_checkpoint(note, [public_key(settings)])
     assert (checkpoint.origin, checkpoint.size) == (settings.origin, 9)
     assert checkpoint.root_hash == tree_root(leaves)

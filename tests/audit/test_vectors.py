@@ -85,7 +85,7 @@ def test_signing_the_note_vector_reproduces_it_byte_for_byte(vectors: Path) -> N
 
 def test_the_note_vector_verifies_with_its_verifier_key(vectors: Path) -> None:
     case = _note_vector(vectors)
-    opened = open_note(case["signed_note"], [parse_verifier_key(case["verifier_key"])])
+    opened = open_note(case["signed_note"].encode(), [parse_verifier_key(case["verifier_key"])])
     assert opened.text == case["text"]
 
 
@@ -101,9 +101,5 @@ def test_changing_any_byte_of_the_note_vector_fails_verification(vectors: Path) 
     for index in range(len(note)):
         tampered = bytearray(note)
         tampered[index] ^= 0x01
-        try:
-            text = tampered.decode()
-        except UnicodeDecodeError:
-            continue  # not a note at all; nothing to verify
         with pytest.raises(NoteError):
-            open_note(text, [verifier])
+            open_note(bytes(tampered), [verifier])

@@ -70,7 +70,7 @@ def read(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
-def failure(directory: Path, keys: list[Ed25519PublicKey], **held: str) -> VerificationFailure:
+def failure(directory: Path, keys: list[Ed25519PublicKey], **held: bytes) -> VerificationFailure:
     with pytest.raises(VerificationFailure) as caught:
         verify_log(directory, keys, list(held.items()))
     return caught.value
@@ -167,7 +167,7 @@ def test_truncating_the_log_is_caught_by_the_last_checkpoint(
 def test_truncation_with_checkpoints_removed_is_caught_by_a_held_checkpoint(
     log_dir: Path, trusted: list[Ed25519PublicKey]
 ) -> None:
-    held = (log_dir / "checkpoints" / f"{RECORDS:020d}.note").read_text()
+    held = (log_dir / "checkpoints" / f"{RECORDS:020d}.note").read_bytes()
     shutil.rmtree(log_dir / "checkpoints")
     path, index = locate(log_dir, RECORDS - 2)
     path.write_bytes(b"".join(read(path)[:index]))
@@ -250,7 +250,7 @@ def test_a_checkpoint_with_a_wrong_root_is_named(
 ) -> None:
     body = f"policy-engine/audit\n8\n{base64.b64encode(bytes(32)).decode()}\n"
     forged = sign_note(body, [NoteSigner("policy-engine/audit", key)])
-    found = failure(log_dir, trusted, **{"elsewhere.note": forged})
+    found = failure(log_dir, trusted, **{"elsewhere.note": forged.encode()})
     assert found.where == "elsewhere.note"
     assert "does not match the root" in found.reason
 
@@ -278,3 +278,24 @@ def test_records_of_rotated_keys_verify_against_all_trusted_keys(
         named(*locate(log_dir, RECORDS), RECORDS),
         f"signed by untrusted key id {record_key_id(new_key.public_key())!r}",
     )
+
+
+def test_worker_processes_give_the_same_report(
+    log_dir: Path, trusted: list[Ed25519PublicKey]
+) -> None:
+    assert verify_log(log_dir, trusted, jobs=2) == verify_log(log_dir, trusted)
+
+
+def test_worker_processes_name_the_same_first_fault(
+    log_dir: Path, trusted: list[Ed25519PublicKey]
+) -> None:
+    path, index = locate(log_dir, TARGET)
+    lines = read(path)
+    lines[index] = _flip_in_field(lines[index], "seq")  # also breaks the signature
+    path.write_bytes(b"".join(lines))
+    alone = failure(log_dir, trusted)
+    with pytest.raises(VerificationFailure) as caught:
+        verify_log(log_dir, trusted, jobs=2)
+    shared = caught.value
+    assert (shared.where, shared.reason) == (alone.where, alone.reason)
+    assert f"where {TARGET} was expected" in alone.reason

@@ -103,7 +103,7 @@ def test_a_stored_cosignature_verifies_with_the_witness_key_and_the_log_key(fx: 
     note = (fx.store.get(key) or b"").decode()
     assert fx.cosigner.verifier.verify(note) > 0
     log_key = load_private_key(fx.settings.signing_key_file).public_key()
-    assert open_note(note, [NoteVerifier(note.split("\n", 1)[0], log_key)]).text
+    assert open_note(note.encode(), [NoteVerifier(note.split("\n", 1)[0], log_key)]).text
 
 
 def test_the_witness_resumes_from_its_saved_state(fx: Fixture) -> None:

@@ -164,17 +164,39 @@ async def test_a_batch_torn_page_by_page_is_cut_with_a_recovery_record(
     verify_log(crashed.dir, [public_key(settings)])
 
 
-async def test_a_hole_under_a_checkpoint_refuses_to_open(
+def hole_in_record(directory: Path, index: int) -> None:
+    segment = directory / FIRST
+    lines = segment.read_bytes().split(b"\n")
+    lines[index] = lines[index][:10] + b"\0" + lines[index][11:]
+    segment.write_bytes(b"\n".join(lines))
+
+
+async def test_a_hole_under_a_checkpoint_refuses_to_open_when_the_log_is_read_whole(
     settings: AuditSettings, live: AuditLog, tmp_path: Path
 ) -> None:
     # Checkpoints cover only durable records: NULs below one are damage, not a tear.
+    # Without resume files, start-up reads the whole log and finds it.
     crashed = crashed_copy(settings, tmp_path)
-    segment = crashed.dir / FIRST
-    lines = segment.read_bytes().split(b"\n")
-    lines[2] = lines[2][:10] + b"\0" + lines[2][11:]
-    segment.write_bytes(b"\n".join(lines))
+    for path in (crashed.dir / "checkpoints").glob("*.resume"):
+        path.unlink()
+    hole_in_record(crashed.dir, 2)
     with pytest.raises(LogCorrupted, match=rf"{FIRST}:3: damaged, and checkpoint 4"):
         await AuditLog.open(crashed)
+
+
+async def test_a_hole_under_a_checkpoint_is_left_to_verify_by_a_resumed_start(
+    settings: AuditSettings, live: AuditLog, tmp_path: Path
+) -> None:
+    # Start-up reads only the tail after the latest checkpoint, so it cannot see damage
+    # under it; it leaves those bytes alone, and verify names the record.
+    crashed = crashed_copy(settings, tmp_path)
+    hole_in_record(crashed.dir, 2)
+    log = await AuditLog.open(crashed)
+    assert await log.append(event("after")) == 6
+    await log.close()
+    with pytest.raises(VerificationFailure) as caught:
+        verify_log(crashed.dir, [public_key(settings)])
+    assert caught.value.where == f"{FIRST} line 3 (seq 2)"
 
 
 async def test_a_zero_tail_left_on_an_earlier_segment_is_trimmed_silently(

@@ -88,7 +88,7 @@ def verify(s3_server: S3Server, target: str, settings: Settings, *extra: str) ->
     return main(
         [
             *("audit", "verify", target, "--public-key", public_key(settings)),
-            *("--endpoint-url", s3_server.endpoint, *extra),
+            *("--origin", settings.audit.origin, "--endpoint-url", s3_server.endpoint, *extra),
         ]
     )
 
