@@ -1,62 +1,79 @@
-# Two commands matter: `make demo` and `make test`. Both install what they need.
+# Two commands matter: `make demo` and `make test`. Both install what they need, and
+# each long step prints one line: what it does, how long it took here the first time.
+# Only the targets that run OPA build it (`make demo` runs the embedded engine).
 SHELL := /bin/bash
 PYTHON ?= python3
 OPA_VERSION := v1.22.2
 VENV := .venv
 PY := $(VENV)/bin/python
 OPA := tools/bin/opa
+STEP := tools/step.sh
 export PATH := $(CURDIR)/tools/bin:$(PATH)
+# Other ports for a second demo beside a running one: make demo DEMO_PORT=8090 DEMO_FAKE_PORT=9201
+DEMO_PORT ?=
+DEMO_FAKE_PORT ?=
 
-.PHONY: demo test setup policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
+.PHONY: demo test setup opa policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
 
-setup: $(VENV)/.installed $(VENV)/.native $(OPA)
+setup: $(VENV)/.installed $(VENV)/.native
 
+opa: $(OPA)
+
+# -qq: pip still prints errors, not setuptools' notice about every editable install.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip 'setuptools>=77'
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
-	touch $@
+	@$(STEP) "Python packages into $(VENV)" "~2-4 min" bash -c "\
+		$(PYTHON) -m venv $(VENV) && \
+		$(VENV)/bin/pip install -qq --upgrade pip 'setuptools>=77' && \
+		$(VENV)/bin/pip install -qq -e '.[dev]'"
+	@touch $@
 
 # The hot modules compiled with mypyc (from the dev extra) and the detector's native scan
 # (Rust, crates pinned by native/scan/Cargo.lock), again whenever one changes.
 $(VENV)/.native: $(VENV)/.installed tools/native.py $(shell $(PYTHON) tools/native.py --sources)
-	$(PY) tools/native.py
-	touch $@
+	@$(STEP) "compiling the hot modules (mypyc) and the PII scan (Rust)" "~3-5 min" \
+		$(PY) tools/native.py
+	@touch $@
 
 # Real OPA, built from the Go module proxy into a project-local folder, reused when present.
 $(OPA):
-	mkdir -p tools/bin
-	GOBIN=$(CURDIR)/tools/bin GOFLAGS=-mod=mod go install github.com/open-policy-agent/opa@$(OPA_VERSION)
-	$(OPA) version | grep -q "$(patsubst v%,%,$(OPA_VERSION))"
+	@mkdir -p tools/bin
+	@$(STEP) "building OPA $(OPA_VERSION) from the Go module proxy into tools/bin" "~4-5 min" \
+		env GOBIN=$(CURDIR)/tools/bin GOFLAGS=-mod=mod go install github.com/open-policy-agent/opa@$(OPA_VERSION)
+	@$(OPA) version | grep -q "$(patsubst v%,%,$(OPA_VERSION))"
 
 demo: setup
-	$(PY) deploy/demo/run_demo.py
+	$(PY) deploy/demo/run_demo.py $(if $(DEMO_PORT),--port $(DEMO_PORT)) $(if $(DEMO_FAKE_PORT),--fake-port $(DEMO_FAKE_PORT))
 
 policy-test: $(OPA)
+	@echo "==> OPA policy tests: check, fmt, test with coverage (~10 s)"
 	$(OPA) check --strict policies/
 	$(OPA) fmt --fail --list policies/
 	$(OPA) test --fail-on-empty --coverage --threshold 90 policies/ > /dev/null
 	$(OPA) test --fail-on-empty -v policies/ | tail -n 1
 
 lint: setup
+	@echo "==> lint: ruff, cargo fmt and clippy (~30 s)"
 	$(VENV)/bin/ruff check policy_engine adapters tests bench deploy tools/native.py
 	$(VENV)/bin/ruff format --check policy_engine adapters tests bench deploy tools/native.py
 	cargo fmt --check --manifest-path native/scan/Cargo.toml
 	PYO3_PYTHON=$(CURDIR)/$(PY) cargo clippy --quiet --release --locked --manifest-path native/scan/Cargo.toml -- -D warnings
 
 typecheck: setup
+	@echo "==> typecheck: mypy --strict (~1 min)"
 	$(VENV)/bin/mypy
 
-pytest: setup
+# Real OPA for the parity, differential, bundle and REST tests.
+pytest: setup $(OPA)
+	@echo "==> pytest: the whole suite (~5 min on 2 idle cores)"
 	$(VENV)/bin/pytest -q
 
 test: setup policy-test lint typecheck pytest
 
 # Benchmarks print numbers and ratios measured in the same run; they never gate `make test`.
 bench-setup: setup
-	$(VENV)/bin/pip install --quiet -e '.[bench]' py-spy
+	$(VENV)/bin/pip install -qq -e '.[bench]' py-spy
 
-bench: bench-setup
+bench: bench-setup $(OPA)
 	$(PY) bench/decision_bench.py
 	$(PY) bench/audit_bench.py
 	$(PY) bench/redaction_bench.py
