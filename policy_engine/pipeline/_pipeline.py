@@ -51,7 +51,7 @@ from policy_engine.audit import AuditError
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
-from policy_engine.routing import Candidate, Router, StreamRoute
+from policy_engine.routing import Candidate, Router, StreamRoute, served_by
 from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
@@ -122,10 +122,18 @@ class Pipeline:
         self._metrics = metrics
         self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in CLIENT_PROTOCOLS}
         self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
+        # Aliases, and the provider models they map to (`gpt-4o`), which are served as is.
+        self._models = self._aliases | {m for p in settings.providers for m in p.models.values()}
 
     @property
     def aliases(self) -> frozenset[str]:
         return self._aliases
+
+    def serves(self, model: str) -> bool:
+        return model in self._models
+
+    def unknown_model(self, model: str) -> UnknownModel:
+        return UnknownModel(_unknown_model_message(model, self._aliases))
 
     async def handle(self, protocol: str, headers: Mapping[str, str], body: bytes) -> Reply:
         outcome = RequestOutcome(request_id=request_id(), protocol=protocol)
@@ -164,10 +172,10 @@ class Pipeline:
         outcome.tenant = routing_headers.tenant
         caller.check_tenant(routing_headers.tenant)
         request = self._parse(codec, body)
-        if request.model not in self._aliases:
-            # Checked before the context is recorded: an unknown alias is free text
+        if request.model not in self._models:
+            # Checked before the context is recorded: an unknown model is free text
             # from the client and stays out of the audit record.
-            raise UnknownModel(_unknown_model_message(request.model))
+            raise self.unknown_model(request.model)
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
         decision = await self._decide(outcome)
@@ -228,7 +236,7 @@ class Pipeline:
         plan = self._router.plan(decision, alias)
         if plan:
             return plan
-        serving = [p.id for p in self._settings.providers if alias in p.models]
+        serving = list(served_by(self._settings.providers, alias))
         allowed = [p for p in serving if p in decision.allowed]
         if not allowed:
             reasons = {p: decision.denied.get(p, ()) for p in serving}
@@ -412,11 +420,14 @@ def request_id() -> str:
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._:/-]{0,63}")
 
 
-def _unknown_model_message(alias: str) -> str:
+def _unknown_model_message(model: str, aliases: frozenset[str]) -> str:
     # Echoed only when it looks like a model name (starts with a letter, no spaces),
     # as the routing headers are: a card or phone number pasted here is not sent back.
-    shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
-    return f"{shown} is not configured; see GET /v1/models"
+    shown = f"model {model!r}" if _ALIAS.fullmatch(model) else "the requested model"
+    return (
+        f"{shown} is neither a configured alias nor a model a configured provider serves; "
+        f"aliases: {', '.join(sorted(aliases))} (GET /v1/models)"
+    )
 
 
 def _where(error: BaseException) -> str:
