@@ -38,6 +38,7 @@ from policy_engine._context import read_routing_headers, routing_context
 from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
+    BodyTooLarge,
     InternalError,
     ObligationUnmet,
     PolicyDenied,
@@ -59,6 +60,7 @@ _request_line = EventLogger("policy_engine.request", "request")
 
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
+    BodyTooLarge: "bad_request",  # the record's error_type says request_too_large
     UnknownModel: "bad_request",
     PolicyUnavailable: "failed_closed",
     PolicyDenied: "denied",
@@ -70,6 +72,12 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     Unauthenticated: "unauthenticated",
     TenantForbidden: "forbidden",
 }
+# Every final outcome a request is counted and audited with (the README lists them); an
+# error missing above is a bug, and is recorded as one.
+_UNMAPPED = "internal_error"
+OUTCOMES = frozenset(
+    {*_OUTCOMES.values(), "answered", "stream_failed", "client_disconnected", _UNMAPPED}
+)
 
 
 @dataclass(slots=True)
@@ -337,7 +345,7 @@ class Pipeline:
     ) -> JsonReply:
         outcome.error_type = error.error_type
         try:
-            await self._finish(outcome, _OUTCOMES.get(type(error), "error"), error.status)
+            await self._finish(outcome, _OUTCOMES.get(type(error), _UNMAPPED), error.status)
         except AuditWriteFailed as audit_error:
             error = audit_error
         param = error.param if isinstance(error, BadRequest) else None
