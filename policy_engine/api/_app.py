@@ -243,7 +243,9 @@ async def decisions(request: Request) -> Response:
         limit = sidecar.settings.server.max_body_bytes
         body = await _receive_body(request.receive, request.headers.get("content-length"), limit)
         query = DecisionQuery.model_validate_json(body or b"{}")
-        result = await explain(sidecar.decider, sidecar.settings, query, sidecar.router.health)
+        result = await explain(
+            sidecar.decider, sidecar.settings, query, sidecar.router.health, sidecar.not_ready
+        )
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -258,8 +260,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    checks = await _sidecar(request).ready()
-    return _json(200 if all(checks.values()) else 503, {"ready": all(checks.values()), **checks})
+    sidecar = _sidecar(request)
+    checks = await sidecar.ready()
+    ready = all(checks.values())
+    # Ready while one provider can be called; the others are named with what they lack.
+    body = {"ready": ready, **checks, "providers_not_ready": sidecar.not_ready}
+    return _json(200 if ready else 503, body)
 
 
 async def openapi(request: Request) -> Response:

@@ -28,6 +28,7 @@ class RequestOutcome:
     provider: str | None = None
     redactions: dict[str, int] = field(default_factory=dict)
     unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
+    skipped: dict[str, str] = field(default_factory=dict)  # allowed provider -> why left out
     usage: Usage | None = None
     audited: bool = False
 
@@ -47,6 +48,7 @@ class RequestOutcome:
             "error_type": self.error_type,
             "redactions": dict(sorted(self.redactions.items())),
             "unredactable": self.unredactable,
+            "skipped": self.skipped,
             "usage": None
             if self.usage is None
             else {

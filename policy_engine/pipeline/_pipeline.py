@@ -187,6 +187,8 @@ class Pipeline:
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
         decision = await self._decide(outcome)
+        if self._router.not_ready:
+            outcome.skipped = self._skipped(decision, request.model)
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
         try:
@@ -252,9 +254,18 @@ class Pipeline:
             raise PolicyDenied(
                 f"the policy allows no provider for model {alias!r} ({summary})", reasons
             )
+        why = [f"{p} ({self._router.not_ready.get(p, 'circuit open')})" for p in allowed]
         raise ProvidersUnavailable(
-            f"every allowed provider for model {alias!r} has an open circuit: {', '.join(allowed)}"
+            f"every allowed provider for model {alias!r} is unavailable: {', '.join(why)}"
         )
+
+    def _skipped(self, decision: PolicyDecision, model: str) -> dict[str, str]:
+        """The allowed providers for the model left out for want of their API key."""
+        serving = served_by(self._settings.providers, model)
+        not_ready = self._router.not_ready
+        return {
+            p: not_ready[p] for p in sorted(not_ready) if p in serving and p in decision.allowed
+        }
 
     def _redactable(self, plan: list[Candidate], outcome: RequestOutcome) -> list[Candidate]:
         """Keep the candidates whose redaction obligations this sidecar can meet.

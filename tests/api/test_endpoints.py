@@ -73,7 +73,13 @@ async def test_healthz_and_readyz_are_green_when_policy_and_audit_are_ready(
     assert (await http.get("/healthz")).status_code == 200
     ready = await http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "policy": True, "audit": True}
+    assert ready.json() == {
+        "ready": True,
+        "policy": True,
+        "audit": True,
+        "providers": True,
+        "providers_not_ready": {},
+    }
 
 
 async def test_a_model_alias_is_retrieved_in_the_openai_shape(http: httpx.AsyncClient) -> None:
