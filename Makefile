@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/tools/bin:$(PATH)
 DEMO_PORT ?=
 DEMO_FAKE_PORT ?=
 
-.PHONY: demo test setup opa policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
+.PHONY: demo serve test setup opa policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos clean
 
 setup: $(VENV)/.installed $(VENV)/.native
 
@@ -43,6 +43,15 @@ $(OPA):
 
 demo: setup
 	$(PY) deploy/demo/run_demo.py $(if $(DEMO_PORT),--port $(DEMO_PORT)) $(if $(DEMO_FAKE_PORT),--fake-port $(DEMO_FAKE_PORT))
+
+# The sidecar on real providers: keys from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY,
+# AZURE_OPENAI_API_KEY, MISTRAL_API_KEY (the ones you have); the config is checked first.
+PROVIDERS_CONFIG := deploy/providers/policy-engine.yaml
+PROVIDERS_KEY := var/providers/keys/audit-signing-key.pem
+serve: setup
+	@test -f $(PROVIDERS_KEY) || $(VENV)/bin/policy-engine keys generate --out $(dir $(PROVIDERS_KEY)) > /dev/null
+	@$(VENV)/bin/policy-engine config check $(PROVIDERS_CONFIG)
+	$(VENV)/bin/policy-engine serve --config $(PROVIDERS_CONFIG)
 
 policy-test: $(OPA)
 	@echo "==> OPA policy tests: check, fmt, test with coverage (~10 s)"
