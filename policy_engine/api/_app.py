@@ -189,7 +189,8 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
     """Starlette's 404 and 405: under /v1/ in the protocol's error JSON, as SDKs parse it;
     elsewhere (probes, metrics) its plain text."""
     assert isinstance(exc, HTTPException)
-    if not request.url.path.startswith("/v1/"):
+    path = request.url.path
+    if path != "/v1" and not path.startswith("/v1/"):
         return Response(exc.detail, exc.status_code, headers=exc.headers)
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")

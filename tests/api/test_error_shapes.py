@@ -67,6 +67,12 @@ async def test_an_unknown_route_under_v1_is_a_404_in_the_openai_shape(
     assert (error["type"], error["code"]) == ("not_found_error", "not_found")
 
 
+async def test_the_bare_v1_prefix_is_a_404_in_the_openai_shape(http: httpx.AsyncClient) -> None:
+    response = await http.get("/v1")
+    assert response.status_code == 404
+    assert openai_error(response)["code"] == "not_found"
+
+
 async def test_an_unknown_route_is_a_404_in_the_anthropic_shape_for_anthropic_clients(
     http: httpx.AsyncClient,
 ) -> None:
