@@ -21,7 +21,7 @@ opa: $(OPA)
 
 # -qq: pip still prints errors, not setuptools' notice about every editable install.
 $(VENV)/.installed: pyproject.toml
-	@$(STEP) "Python packages into $(VENV)" "~2-4 min" bash -c "\
+	@$(STEP) "Python packages into $(VENV)" "~1.5-2 min" bash -c "\
 		$(PYTHON) -m venv $(VENV) && \
 		$(VENV)/bin/pip install -qq --upgrade pip 'setuptools>=77' && \
 		$(VENV)/bin/pip install -qq -e '.[dev]'"
@@ -30,14 +30,14 @@ $(VENV)/.installed: pyproject.toml
 # The hot modules compiled with mypyc (from the dev extra) and the detector's native scan
 # (Rust, crates pinned by native/scan/Cargo.lock), again whenever one changes.
 $(VENV)/.native: $(VENV)/.installed tools/native.py $(shell $(PYTHON) tools/native.py --sources)
-	@$(STEP) "compiling the hot modules (mypyc) and the PII scan (Rust)" "~3-5 min" \
+	@$(STEP) "compiling the hot modules (mypyc) and the PII scan (Rust)" "~3.5-4.5 min" \
 		$(PY) tools/native.py
 	@touch $@
 
 # Real OPA, built from the Go module proxy into a project-local folder, reused when present.
 $(OPA):
 	@mkdir -p tools/bin
-	@$(STEP) "building OPA $(OPA_VERSION) from the Go module proxy into tools/bin" "~4-5 min" \
+	@$(STEP) "building OPA $(OPA_VERSION) from the Go module proxy into tools/bin" "~5 min" \
 		env GOBIN=$(CURDIR)/tools/bin GOFLAGS=-mod=mod go install github.com/open-policy-agent/opa@$(OPA_VERSION)
 	@$(OPA) version | grep -q "$(patsubst v%,%,$(OPA_VERSION))"
 
@@ -73,7 +73,7 @@ typecheck: setup
 
 # Real OPA for the parity, differential, bundle and REST tests.
 pytest: setup $(OPA)
-	@echo "==> pytest: the whole suite (~5 min on 2 idle cores)"
+	@echo "==> pytest: the whole suite (~5-8 min on 2 cores)"
 	$(VENV)/bin/pytest -q
 
 test: setup policy-test lint typecheck pytest
