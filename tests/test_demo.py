@@ -74,7 +74,13 @@ async def launch(config: Path, *flags: str) -> asyncio.subprocess.Process:
 async def refused(config: Path, *flags: str) -> str:
     """What a launcher that must refuse to start prints, once it has exited 1."""
     launcher = await launch(config, *flags)
-    out, err = await asyncio.wait_for(launcher.communicate(), 60)
+    try:
+        out, err = await asyncio.wait_for(launcher.communicate(), 60)
+    finally:
+        if launcher.returncode is None:
+            # It started instead of refusing: Ctrl-C, so its sidecar stops with it.
+            launcher.send_signal(signal.SIGINT)
+            await asyncio.wait_for(launcher.wait(), 30)
     assert launcher.returncode == 1
     printed = out.decode() + err.decode()
     assert "Traceback" not in printed
