@@ -71,16 +71,26 @@ async def launch(config: Path, *flags: str) -> asyncio.subprocess.Process:
     )
 
 
+async def stop(launcher: asyncio.subprocess.Process) -> None:
+    """Ctrl-C, so the launcher stops the sidecar it started in a session of its own (a
+    SIGKILL would leave that sidecar running); SIGKILL only if that does not end it."""
+    if launcher.returncode is not None:
+        return
+    launcher.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(launcher.wait(), 40)
+    except TimeoutError:
+        launcher.kill()
+        await launcher.wait()
+
+
 async def refused(config: Path, *flags: str) -> str:
     """What a launcher that must refuse to start prints, once it has exited 1."""
     launcher = await launch(config, *flags)
     try:
         out, err = await asyncio.wait_for(launcher.communicate(), 60)
     finally:
-        if launcher.returncode is None:
-            # It started instead of refusing: Ctrl-C, so its sidecar stops with it.
-            launcher.send_signal(signal.SIGINT)
-            await asyncio.wait_for(launcher.wait(), 30)
+        await stop(launcher)  # it started instead of refusing
     assert launcher.returncode == 1
     printed = out.decode() + err.decode()
     assert "Traceback" not in printed
@@ -140,9 +150,7 @@ async def test_the_demo_runs_on_the_ports_it_is_given(tmp_path: Path) -> None:
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:
-        if launcher.returncode is None:
-            launcher.kill()
-            await launcher.wait()
+        await stop(launcher)
 
 
 async def read_until_ready(stdout: asyncio.StreamReader) -> str:
@@ -187,6 +195,4 @@ async def test_the_demo_starts_answers_the_printed_request_and_stops_on_ctrl_c(
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:
-        if launcher.returncode is None:
-            launcher.kill()
-            await launcher.wait()
+        await stop(launcher)
