@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -344,22 +345,49 @@ def resolve_caller_tokens(
     return tokens
 
 
-def resolve_api_keys(
-    settings: Settings, environ: Mapping[str, str] | None = None
-) -> dict[str, SecretStr | None]:
-    """Each provider's key, from its environment variable or secret file; never from a request."""
+@dataclass(frozen=True, slots=True)
+class ProviderKeys:
+    """Each provider's API key, and why a configured one could not be had."""
+
+    keys: dict[str, SecretStr | None]  # None: configured without a key (vLLM, Ollama), or missing
+    missing: dict[str, str]  # provider id -> where its key was to come from and what is wrong
+
+
+def _api_key(provider: ProviderConfig, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(the key, or why it is missing); never the value in the reason."""
+    if provider.api_key_env:
+        value = env.get(provider.api_key_env, "").strip()
+        if not value:
+            state = "empty" if provider.api_key_env in env else "not set"
+            return None, f"api_key_env {provider.api_key_env} is {state}"
+        return value, None
+    if provider.api_key_file:
+        try:
+            value = provider.api_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            return None, f"api_key_file {provider.api_key_file}: {why}"
+        if not value:
+            return None, f"api_key_file {provider.api_key_file} is empty"
+        return value, None
+    return None, None
+
+
+def resolve_api_keys(settings: Settings, environ: Mapping[str, str] | None = None) -> ProviderKeys:
+    """Each provider's key, from its environment variable or secret file; never from a request.
+
+    A missing key does not stop startup: that provider is left out of every route (the
+    router never calls it without its key) and reported, so the others keep serving.
+    """
     env = os.environ if environ is None else environ
     keys: dict[str, SecretStr | None] = {}
+    missing: dict[str, str] = {}
     for provider in settings.providers:
-        value: str | None = None
-        if provider.api_key_env:
-            value = env.get(provider.api_key_env)
-        elif provider.api_key_file:
-            value = _read_secret_file(
-                provider.api_key_file, f"providers[{provider.id}].api_key_file"
-            )
+        value, why = _api_key(provider, env)
         keys[provider.id] = SecretStr(value) if value else None
-    return keys
+        if why is not None:
+            missing[provider.id] = why
+    return ProviderKeys(keys, missing)
 
 
 REPLICA_ENV = "POLICY_ENGINE_REPLICA"

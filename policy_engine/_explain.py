@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from policy_engine._config import Settings
 from policy_engine._context import RoutingContext, read_routing_headers
 from policy_engine.decision import Decider
-from policy_engine.routing import ProviderHealth, plan_route
+from policy_engine.routing import ProviderHealth, plan_route, served_by
 
 
 class DecisionQuery(BaseModel):
@@ -51,14 +51,20 @@ async def explain(
     settings: Settings,
     query: DecisionQuery,
     health: Mapping[str, ProviderHealth],
+    not_ready: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The decision and the route a request would take; `not_ready` (provider id -> why)
+    are left out of the route, as the router leaves them out, and listed as skipped."""
     context = query.context()
     decision = await decider.decide(context)
-    route = plan_route(
-        decision, context.model, settings.providers, health, settings.routing.strategy
-    )
+    missing = not_ready or {}
+    providers = [p for p in settings.providers if p.id not in missing]
+    route = plan_route(decision, context.model, providers, health, settings.routing.strategy)
+    serving = served_by(settings.providers, context.model)
+    skipped = {p: missing[p] for p in decision.allowed if p in missing and p in serving}
     return {
         "input": decider.input_for(context),
         "decision": decision.summary(),
         "route": [{"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in route],
+        "skipped": skipped,
     }

@@ -38,17 +38,22 @@ class ProviderSpec:
     attributes: dict[str, Any] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=lambda: {"default": "test-model"})
     priority: int = 100
+    api_key_env: str | None = "TEST_PROVIDER_KEY"  # set to API_KEY by start_sidecar
+    api_key_file: str | None = None
 
     def config(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "id": self.id,
             "adapter": self.fake.protocol,
             "base_url": self.fake.base_url,
-            "api_key_env": "TEST_PROVIDER_KEY",
             "models": self.models,
             "priority": self.priority,
             "attributes": self.attributes,
         }
+        if self.api_key_file is not None:
+            entry["api_key_file"] = self.api_key_file
+        elif self.api_key_env is not None:
+            entry["api_key_env"] = self.api_key_env
         if self.fake.protocol == "azure_openai":
             entry["options"] = {"api_version": "2024-10-21"}
         return entry

@@ -214,20 +214,31 @@ def test_absolute_paths_are_kept(tmp_path: Path) -> None:
 
 def test_api_keys_come_from_the_given_environment() -> None:
     settings = parse_config(valid_config())
-    keys = resolve_api_keys(settings, {"TEST_OPENAI_KEY": "synthetic-openai"})
+    keys = resolve_api_keys(settings, {"TEST_OPENAI_KEY": "synthetic-openai"}).keys
     openai_key = keys["openai-us"]
     assert openai_key is not None
     assert openai_key.get_secret_value() == "synthetic-openai"
 
 
-def test_api_key_missing_from_the_environment_is_none() -> None:
-    keys = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": "synthetic"})
-    assert keys["azure-eu"] is None
+def test_an_api_key_missing_from_the_environment_is_reported_by_its_variable() -> None:
+    resolved = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": "synthetic"})
+    assert resolved.keys["azure-eu"] is None
+    assert resolved.missing == {"azure-eu": "api_key_env TEST_AZURE_KEY is not set"}
 
 
-def test_empty_api_key_is_none() -> None:
-    keys = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": ""})
-    assert keys["openai-us"] is None
+def test_an_empty_api_key_is_reported_as_empty() -> None:
+    environ = {"TEST_OPENAI_KEY": " \n", "TEST_AZURE_KEY": "synthetic"}
+    resolved = resolve_api_keys(parse_config(valid_config()), environ)
+    assert resolved.keys["openai-us"] is None
+    assert resolved.missing == {"openai-us": "api_key_env TEST_OPENAI_KEY is empty"}
+
+
+def test_a_provider_configured_without_a_key_is_not_missing_one() -> None:
+    raw = valid_config()
+    first_provider(raw).pop("api_key_env")
+    resolved = resolve_api_keys(parse_config(raw), {"TEST_AZURE_KEY": "synthetic"})
+    assert resolved.keys["openai-us"] is None
+    assert resolved.missing == {}
 
 
 def test_api_key_comes_from_a_secret_file_without_its_newline(tmp_path: Path) -> None:
@@ -236,19 +247,44 @@ def test_api_key_comes_from_a_secret_file_without_its_newline(tmp_path: Path) ->
     raw = valid_config()
     first_provider(raw).pop("api_key_env")
     first_provider(raw)["api_key_file"] = str(secret)
-    openai_key = resolve_api_keys(parse_config(raw), {})["openai-us"]
+    openai_key = resolve_api_keys(parse_config(raw), {}).keys["openai-us"]
     assert openai_key is not None
     assert openai_key.get_secret_value() == "synthetic-from-file"
 
 
-def test_unreadable_secret_file_names_the_provider(tmp_path: Path) -> None:
+def test_an_absent_secret_file_is_reported_with_its_path(tmp_path: Path) -> None:
     raw = valid_config()
     first_provider(raw).pop("api_key_env")
     first_provider(raw)["api_key_file"] = str(tmp_path / "absent")
-    with pytest.raises(ConfigError, match=r"providers\[openai-us\]\.api_key_file"):
-        resolve_api_keys(parse_config(raw), {})
+    resolved = resolve_api_keys(parse_config(raw), {"TEST_AZURE_KEY": "synthetic"})
+    assert resolved.keys["openai-us"] is None
+    assert resolved.missing == {
+        "openai-us": f"api_key_file {tmp_path / 'absent'}: No such file or directory"
+    }
+
+
+def test_an_empty_secret_file_is_reported_as_empty(tmp_path: Path) -> None:
+    secret = tmp_path / "empty"
+    secret.write_text("\n")
+    raw = valid_config()
+    first_provider(raw).pop("api_key_env")
+    first_provider(raw)["api_key_file"] = str(secret)
+    resolved = resolve_api_keys(parse_config(raw), {"TEST_AZURE_KEY": "synthetic"})
+    assert resolved.missing == {"openai-us": f"api_key_file {secret} is empty"}
+
+
+def test_a_missing_key_reason_never_holds_a_key(tmp_path: Path) -> None:
+    secret = tmp_path / "binary"
+    secret.write_bytes(b"sk-synthetic\xff\xfe")
+    raw = valid_config()
+    first_provider(raw).pop("api_key_env")
+    first_provider(raw)["api_key_file"] = str(secret)
+    resolved = resolve_api_keys(parse_config(raw), {"TEST_AZURE_KEY": "synthetic"})
+    assert "sk-synthetic" not in resolved.missing["openai-us"]
+    assert "not UTF-8" in resolved.missing["openai-us"]
 
 
 def test_api_keys_are_never_shown_in_the_settings_repr() -> None:
     keys = resolve_api_keys(parse_config(valid_config()), {"TEST_OPENAI_KEY": "synthetic-abc"})
     assert "synthetic-abc" not in repr(keys)
+    assert "synthetic-abc" not in str(keys)

@@ -27,6 +27,26 @@ def free_port() -> int:
         return port
 
 
+def free_port_run(length: int) -> int:
+    """The first of `length` consecutive ports that are free now."""
+    for _ in range(100):
+        first = free_port()
+        if first + length < 65536 and all(
+            port_is_free(port) for port in range(first, first + length)
+        ):
+            return first
+    raise RuntimeError(f"no {length} consecutive free ports")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def demo_config_on_free_ports(
     tmp_path: Path, fleet: dict[str, Any] | None = None
 ) -> tuple[Path, int]:
@@ -36,8 +56,8 @@ def demo_config_on_free_ports(
         raw["fleet"] = fleet
     raw["server"]["port"] = port = free_port()
     raw["policy"]["policy_dir"] = str((DEMO / raw["policy"]["policy_dir"]).resolve())
-    raw["audit"]["dir"] = str(tmp_path / "audit")
-    raw["audit"]["signing_key_file"] = str(tmp_path / "keys" / "audit-signing-key.pem")
+    raw["audit"]["dir"] = str(tmp_path / "demo" / "audit")
+    raw["audit"]["signing_key_file"] = str(tmp_path / "demo" / "keys" / "audit-signing-key.pem")
     for provider in raw["providers"]:
         parts = urlsplit(provider["base_url"])
         netloc = f"127.0.0.1:{free_port()}"
@@ -47,23 +67,115 @@ def demo_config_on_free_ports(
     return config, port
 
 
-async def run_demo_once(config: Path, port: int) -> str:
-    """Start the demo, send the printed request, stop it with Ctrl-C; what it printed."""
-    launcher = await asyncio.create_subprocess_exec(
+async def launch(config: Path, *flags: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         str(DEMO / "run_demo.py"),
         str(config),
+        *flags,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def stop(launcher: asyncio.subprocess.Process) -> None:
+    """Ctrl-C, so the launcher stops the sidecar it started in a session of its own (a
+    SIGKILL would leave that sidecar running); SIGKILL only if that does not end it."""
+    if launcher.returncode is not None:
+        return
+    launcher.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(launcher.wait(), 40)
+    except TimeoutError:
+        launcher.kill()
+        await launcher.wait()
+
+
+async def refused(config: Path, *flags: str) -> str:
+    """What a launcher that must refuse to start prints, once it has exited 1."""
+    launcher = await launch(config, *flags)
+    try:
+        out, err = await asyncio.wait_for(launcher.communicate(), 60)
+    finally:
+        await stop(launcher)  # it started instead of refusing
+    assert launcher.returncode == 1
+    printed = out.decode() + err.decode()
+    assert "Traceback" not in printed
+    return printed
+
+
+async def test_a_busy_sidecar_port_is_refused_with_the_ports_to_use_instead(
+    tmp_path: Path,
+) -> None:
+    config, port = demo_config_on_free_ports(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        printed = await refused(config)
+    assert f"port {port} (the sidecar) is already in use" in printed
+    assert "make demo DEMO_PORT=" in printed and "DEMO_FAKE_PORT=" in printed
+
+
+async def test_a_busy_fake_provider_port_is_refused_the_same_way(tmp_path: Path) -> None:
+    config, _ = demo_config_on_free_ports(tmp_path)
+    gemini = next(
+        p for p in yaml.safe_load(config.read_text())["providers"] if p["id"] == "gemini-eu"
+    )
+    busy = urlsplit(gemini["base_url"]).port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", busy))
+        taken.listen()
+        printed = await refused(config)
+    assert f"port {busy} (the fake gemini-eu) is already in use" in printed
+
+
+async def test_a_port_given_on_the_command_line_is_checked_too(tmp_path: Path) -> None:
+    config, _ = demo_config_on_free_ports(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        printed = await refused(config, "--port", str(busy))
+    assert f"port {busy} (the sidecar) is already in use" in printed
+
+
+async def test_the_demo_runs_on_the_ports_it_is_given(tmp_path: Path) -> None:
+    config, _ = demo_config_on_free_ports(tmp_path)
+    port, fakes = free_port(), free_port_run(7)
+    launcher = await launch(config, "--port", str(port), "--fake-port", str(fakes))
     assert launcher.stdout is not None
     try:
-        printed = ""
-        async with asyncio.timeout(60):
-            while "Ctrl-C stops everything." not in printed:
-                line = await launcher.stdout.readline()
-                assert line, "the demo exited before it was ready"
-                printed += line.decode()
+        printed = await read_until_ready(launcher.stdout)
+        assert f"127.0.0.1:{fakes}-{fakes + 6}" in printed
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            response = await http.post(
+                "/v1/chat/completions",
+                json={"model": "default", "messages": [{"role": "user", "content": PROMPT}]},
+                headers={"X-Tenant-ID": "acme-eu", "X-Privacy-Tags": "pii"},
+            )
+        assert response.status_code == 200
+        launcher.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(launcher.wait(), 30) == 0
+    finally:
+        await stop(launcher)
+
+
+async def read_until_ready(stdout: asyncio.StreamReader) -> str:
+    printed = ""
+    async with asyncio.timeout(60):
+        while "Ctrl-C stops everything." not in printed:
+            line = await stdout.readline()
+            assert line, "the demo exited before it was ready"
+            printed += line.decode()
+    return printed
+
+
+async def run_demo_once(config: Path, port: int) -> str:
+    """Start the demo, send the printed request, stop it with Ctrl-C; what it printed."""
+    launcher = await launch(config)
+    assert launcher.stdout is not None
+    try:
+        printed = await read_until_ready(launcher.stdout)
         assert f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in printed
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             for _ in range(200):
@@ -88,9 +200,7 @@ async def run_demo_once(config: Path, port: int) -> str:
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:
-        if launcher.returncode is None:
-            launcher.kill()
-            await launcher.wait()
+        await stop(launcher)
     return printed
 
 
@@ -123,6 +233,7 @@ async def test_the_demo_starts_redis_when_its_config_asks_for_it_and_stops_it_af
     config, port = demo_config_on_free_ports(tmp_path, fleet)
     printed = await run_demo_once(config, port)
     assert f"redis://127.0.0.1:{redis_port}/0" in printed
-    records = [r.event for _, r in iter_records(tmp_path / "audit") if r.kind == "request"]
+    audit = tmp_path / "demo" / "audit"
+    records = [r.event for _, r in iter_records(audit) if r.kind == "request"]
     assert records[-1]["limits"]["source"] == "redis"
     assert not redis_answers(redis_port)

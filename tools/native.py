@@ -18,6 +18,8 @@ without the interpreter, for ASCII texts: 10-15 µs less CPU per request in the 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -58,6 +60,9 @@ SCAN_SOURCES = [
     *sorted(str(path.relative_to(ROOT)) for path in (ROOT / SCAN_CRATE / "src").rglob("*.rs")),
 ]
 SCAN_MODULE = Path("policy_engine/redaction") / f"_scan{sysconfig.get_config_var('EXT_SUFFIX')}"
+# mypyc notes every generator it compiles as a list (`"".join(x for x in ...)`): the same
+# result, nothing to act on. Those lines are dropped; any other line it prints is shown.
+MYPYC_NOISE = "warning: Treating generator comprehension as list"
 
 
 def main(argv: list[str]) -> None:
@@ -68,11 +73,18 @@ def main(argv: list[str]) -> None:
     from mypyc.build import mypycify
     from setuptools import setup
 
-    modules = mypycify(
-        [path for paths in GROUPS.values() for path in paths],
-        opt_level="3",
-        separate=[(paths, group) for group, paths in GROUPS.items()],
-    )
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            modules = mypycify(
+                [path for paths in GROUPS.values() for path in paths],
+                opt_level="3",
+                separate=[(paths, group) for group, paths in GROUPS.items()],
+            )
+    finally:
+        for line in printed.getvalue().splitlines():
+            if MYPYC_NOISE not in line:
+                print(line)
     setup(
         name="policy-engine-native",
         ext_modules=modules,

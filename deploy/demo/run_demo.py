@@ -2,10 +2,17 @@
 
 The fakes speak each provider's real wire format (the same ones the test suite uses)
 and echo the user's last message, so the demo shows redaction and restoration.
+
+    run_demo.py [CONFIG] [--port P] [--fake-port F]
+
+`--port` moves the sidecar, `--fake-port` the fakes (to F, F+1, ...): the demo then
+runs from a copy of the config beside its own audit log, so a second demo can run
+beside a first (`make demo DEMO_PORT=8090 DEMO_FAKE_PORT=9201`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -16,19 +23,23 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # the fakes live in tests/
 
 from policy_engine._config import Settings, load_config  # noqa: E402
+from policy_engine._errors import ConfigError  # noqa: E402
 from policy_engine.audit import PUBLIC_KEY_NAME, load_public_key, record_key_id, write_key_pair  # noqa: E402
 from tests.fakes import FakeProvider  # noqa: E402
 
 CONFIG = REPO / "deploy" / "demo" / "policy-engine.yaml"
 DEMO_KEY = "demo-key"  # what the fakes expect; synthetic, never a real credential
+READY_TIMEOUT_S = 120
 
 
 def _curl(port: int) -> str:
@@ -44,6 +55,90 @@ def _curl(port: int) -> str:
             f"  -d {shlex.quote(body)}",
         ]
     )
+
+
+def _port(url: str) -> int:
+    return urlsplit(url).port or 80
+
+
+def _moved(config: Path, settings: Settings, port: int | None, fake_port: int | None) -> Path:
+    """A copy of the config on other ports, with its own audit log and key beside it."""
+    raw = settings.model_dump(mode="json", exclude_unset=True)
+    sidecar_port = settings.server.port if port is None else port
+    raw.setdefault("server", {})["port"] = sidecar_port
+    for index, provider in enumerate(raw["providers"]):
+        if fake_port is not None:
+            parts = urlsplit(provider["base_url"])
+            netloc = f"{parts.hostname}:{fake_port + index}"
+            provider["base_url"] = urlunsplit(parts._replace(netloc=netloc))
+    home = settings.audit.dir.parent
+    state = home.with_name(f"{home.name}-{sidecar_port}")
+    raw["audit"]["dir"] = str(state / "audit")
+    raw["audit"]["signing_key_file"] = str(state / "keys" / settings.audit.signing_key_file.name)
+    state.mkdir(parents=True, exist_ok=True)
+    moved = state / config.name
+    moved.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return moved
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the servers bind: a port left in TIME_WAIT by a demo that ended is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+def _free_run(start: int, length: int) -> int:
+    """The first port from `start` on that begins `length` free ports in a row."""
+    first = start
+    while first + length <= 65535:
+        busy = next((p for p in range(first, first + length) if _in_use(p)), None)
+        if busy is None:
+            return first
+        first = busy + 1
+    raise OSError("no free ports")
+
+
+def _busy_ports(settings: Settings) -> list[str]:
+    wanted = [(settings.server.port, "the sidecar")]
+    wanted += [(_port(p.base_url), f"the fake {p.id}") for p in settings.providers]
+    return [f"port {port} ({what}) is already in use" for port, what in wanted if _in_use(port)]
+
+
+def _refuse(busy: list[str], settings: Settings) -> int:
+    fakes = [_port(p.base_url) for p in settings.providers]
+    port = _free_run(settings.server.port + 1, 1)
+    fake_port = _free_run(max(fakes) + 1, len(fakes))
+    print(
+        *(f"make demo: {line} on 127.0.0.1" for line in busy),
+        "Another `make demo` (or another server) holds it. Stop that one, or run this one "
+        "on other ports:",
+        f"    make demo DEMO_PORT={port} DEMO_FAKE_PORT={fake_port}",
+        f"    (or: .venv/bin/python deploy/demo/run_demo.py --port {port} --fake-port {fake_port})",
+        sep="\n",
+        file=sys.stderr,
+    )
+    return 1
+
+
+async def _ready(port: int, sidecar: asyncio.subprocess.Process) -> bool:
+    """Wait until /readyz answers 200, or the sidecar exits."""
+    url = f"http://127.0.0.1:{port}/readyz"
+    timeout = aiohttp.ClientTimeout(total=2)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        for _ in range(READY_TIMEOUT_S * 10):
+            if sidecar.returncode is not None:
+                return False
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return True
+            await asyncio.sleep(0.1)
+    return False
 
 
 def _answers(port: int) -> bool:
@@ -63,7 +158,7 @@ async def _start_redis(settings: Settings) -> asyncio.subprocess.Process | None:
         return None
     binary = shutil.which("redis-server")
     if binary is None:
-        raise SystemExit("fleet.redis is set but redis-server is missing: run `make setup`")
+        raise SystemExit("fleet.redis is set but redis-server is missing: run `make redis-server`")
     server = await asyncio.create_subprocess_exec(
         binary,
         *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
@@ -78,35 +173,79 @@ async def _start_redis(settings: Settings) -> asyncio.subprocess.Process | None:
     raise SystemExit(f"redis-server did not answer on port {port}")
 
 
-async def main(config: Path) -> int:
-    settings = load_config(config)
+async def main(config: Path, port: int | None, fake_port: int | None) -> int:
+    try:
+        settings = load_config(config)
+        if port is not None or fake_port is not None:
+            config = _moved(config, settings, port, fake_port)
+            settings = load_config(config)
+    except ConfigError as error:
+        print(f"make demo: {error.message}", file=sys.stderr)
+        return 1
+    if busy := _busy_ports(settings):
+        return _refuse(busy, settings)
     redis = await _start_redis(settings)
     key_dir = settings.audit.signing_key_file.parent
     if not settings.audit.signing_key_file.exists():
         write_key_pair(key_dir, Ed25519PrivateKey.generate())
     public_key = key_dir / PUBLIC_KEY_NAME
-    fakes = []
-    for provider in settings.providers:
-        port = urlsplit(provider.base_url).port or 80
-        fake = FakeProvider(provider.adapter, name=provider.id, api_key=DEMO_KEY, port=port)  # type: ignore[arg-type]
-        await fake.start()
-        fakes.append(fake)
-        if provider.api_key_env:
-            os.environ[provider.api_key_env] = DEMO_KEY
-    # Its own session: Ctrl-C reaches only this launcher, which then stops the sidecar
-    # with one SIGTERM (a second signal would make uvicorn skip its graceful shutdown).
-    sidecar = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "policy_engine.cli",
-        "serve",
-        "--config",
-        str(config),
-        start_new_session=True,
-    )
+    fakes: list[FakeProvider] = []
+    sidecar: asyncio.subprocess.Process | None = None
+    try:
+        for provider in settings.providers:
+            fake = FakeProvider(
+                provider.adapter,  # type: ignore[arg-type]
+                name=provider.id,
+                api_key=DEMO_KEY,
+                port=_port(provider.base_url),
+            )
+            try:
+                await fake.start()
+            except OSError:
+                # Taken between the check and now.
+                taken = (
+                    f"port {_port(provider.base_url)} (the fake {provider.id}) is already in use"
+                )
+                return _refuse([taken], settings)
+            fakes.append(fake)
+            if provider.api_key_env:
+                os.environ[provider.api_key_env] = DEMO_KEY
+        # Its own session: Ctrl-C reaches only this launcher, which then stops the sidecar
+        # with one SIGTERM (a second signal would make uvicorn skip its graceful shutdown).
+        sidecar = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "policy_engine.cli",
+            "serve",
+            "--config",
+            str(config),
+            start_new_session=True,
+        )
+        return await _serve(config, settings, sidecar, public_key)
+    finally:
+        if sidecar is not None and sidecar.returncode is None:
+            sidecar.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sidecar.wait(), 30)
+        for fake in fakes:
+            await fake.stop()
+        if redis is not None:
+            redis.terminate()
+            await redis.wait()
+
+
+async def _serve(
+    config: Path, settings: Settings, sidecar: asyncio.subprocess.Process, public_key: Path
+) -> int:
     port = settings.server.port
+    waiter = asyncio.create_task(sidecar.wait())
+    if not await _ready(port, sidecar):
+        print("make demo: the sidecar did not become ready; its log is above", file=sys.stderr)
+        return 1
+    fake_ports = sorted(_port(p.base_url) for p in settings.providers)
     print(
-        f"\nFake providers: {', '.join(p.id for p in settings.providers)} on 127.0.0.1:9101-9107",
+        f"\nFake providers: {', '.join(p.id for p in settings.providers)} on "
+        f"127.0.0.1:{fake_ports[0]}-{fake_ports[-1]}",
         f"Sidecar: http://127.0.0.1:{port} (embedded regopy policy, signed audit log in "
         f"{settings.audit.dir})",
         f"Audit key id: {record_key_id(load_public_key(public_key))}",
@@ -127,20 +266,28 @@ async def main(config: Path) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    waiter = asyncio.create_task(sidecar.wait())
     await asyncio.wait([waiter, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
     if sidecar.returncode is None:
         sidecar.send_signal(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter, 30)
-    for fake in fakes:
-        await fake.stop()
-    if redis is not None:
-        redis.terminate()
-        await redis.wait()
     # uvicorn re-raises SIGTERM once it has shut down cleanly.
     return 0 if sidecar.returncode in (0, -signal.SIGTERM) else 1
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Fake providers and the sidecar, locally.")
+    parser.add_argument("config", nargs="?", type=Path, default=CONFIG)
+    parser.add_argument("--port", type=int, help="the sidecar's port (default: the config's)")
+    parser.add_argument(
+        "--fake-port",
+        type=int,
+        metavar="FIRST",
+        help="the fakes' ports: FIRST, FIRST+1, ... (default: the config's)",
+    )
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else CONFIG)))
+    args = _arguments()
+    raise SystemExit(asyncio.run(main(args.config, args.port, args.fake_port)))

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,11 +23,13 @@ import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import State
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from adapters import CLIENT_PROTOCOLS, client_codec
 from policy_engine._config import Settings
 from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError
 from policy_engine._explain import DecisionQuery, explain
@@ -37,6 +39,7 @@ from policy_engine.pipeline import JsonReply, Reply
 
 _JSON = "application/json"
 _CHAT_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+_CODECS = {protocol: client_codec(protocol) for protocol in CLIENT_PROTOCOLS}
 _JSON_TYPE = (b"content-type", b"application/json")
 _STREAM_HEADERS = (
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -143,30 +146,94 @@ def _sidecar(request: Request) -> Sidecar:
     return sidecar
 
 
+def _protocol(request: Request) -> str:
+    """The client protocol of a request off the chat routes: Anthropic's SDKs send
+    `anthropic-version` on every call, and /v1/messages is Anthropic's; else OpenAI's."""
+    path = request.url.path
+    if "anthropic-version" in request.headers:
+        return "anthropic"
+    return "anthropic" if path == "/v1/messages" or path.startswith("/v1/messages/") else "openai"
+
+
+def _error(
+    request: Request, error: PolicyEngineError, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The error in the request's protocol, encoded by the same codec as the chat routes'."""
+    param = error.param if isinstance(error, BadRequest) else None
+    body = _CODECS[_protocol(request)].encode_error(
+        error.status, error.error_type, error.client_message, param
+    )
+    return Response(body, error.status, headers=headers, media_type=_JSON)
+
+
 def _auth_error(request: Request) -> Response | None:
     """/v1/models and /v1/decisions need the same credentials as the chat routes."""
     try:
         _sidecar(request).authenticator.authenticate(request.headers)
     except PolicyEngineError as error:
-        return _json(error.status, {"error": {"type": error.error_type, "message": error.message}})
+        return _error(request, error)
     return None
+
+
+class _NoRoute(PolicyEngineError):
+    status = 404
+    error_type = "not_found"
+
+
+class _WrongMethod(PolicyEngineError):
+    status = 405
+    error_type = "invalid_request"
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 404 and 405: under /v1/ in the protocol's error JSON, as SDKs parse it;
+    elsewhere (probes, metrics) its plain text."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    if path != "/v1" and not path.startswith("/v1/"):
+        return Response(exc.detail, exc.status_code, headers=exc.headers)
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        error: PolicyEngineError = _WrongMethod(
+            f"{request.method} is not allowed on this endpoint; use {allowed}"
+        )
+    else:
+        error = _NoRoute("no such endpoint; GET /openapi.json lists them")
+    return _error(request, error, exc.headers)
+
+
+def _model(protocol: str, name: str) -> dict[str, object]:
+    if protocol == "anthropic":
+        return {
+            "type": "model",
+            "id": name,
+            "display_name": name,
+            "created_at": "1970-01-01T00:00:00Z",
+        }
+    return {"id": name, "object": "model", "created": 0, "owned_by": "policy-engine"}
 
 
 async def models(request: Request) -> Response:
     if (denied := _auth_error(request)) is not None:
         return denied
     aliases = sorted(_sidecar(request).pipeline.aliases)
-    if "anthropic-version" in request.headers:
-        data: list[dict[str, object]] = [
-            {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
-            for a in aliases
-        ]
+    protocol = _protocol(request)
+    data = [_model(protocol, alias) for alias in aliases]
+    if protocol == "anthropic":
         first, last = (aliases[0], aliases[-1]) if aliases else (None, None)
         return _json(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
-    data = [
-        {"id": a, "object": "model", "created": 0, "owned_by": "policy-engine"} for a in aliases
-    ]
     return _json(200, {"object": "list", "data": data})
+
+
+async def model(request: Request) -> Response:
+    """One model: an alias, or a provider model a configured provider serves as is."""
+    if (denied := _auth_error(request)) is not None:
+        return denied
+    name: str = request.path_params["model"]
+    pipeline = _sidecar(request).pipeline
+    if not pipeline.serves(name):
+        return _error(request, pipeline.unknown_model(name))
+    return _json(200, _model(_protocol(request), name))
 
 
 async def decisions(request: Request) -> Response:
@@ -177,14 +244,15 @@ async def decisions(request: Request) -> Response:
         limit = sidecar.settings.server.max_body_bytes
         body = await _receive_body(request.receive, request.headers.get("content-length"), limit)
         query = DecisionQuery.model_validate_json(body or b"{}")
-        result = await explain(sidecar.decider, sidecar.settings, query, sidecar.router.health)
+        result = await explain(
+            sidecar.decider, sidecar.settings, query, sidecar.router.health, sidecar.not_ready
+        )
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        error_doc = BadRequest(f"{where}: {first['msg']}", param=where)
-        return _json(400, {"error": {"type": error_doc.error_type, "message": error_doc.message}})
+        return _error(request, BadRequest(f"{where}: {first['msg']}", param=where))
     except PolicyEngineError as error:
-        return _json(error.status, {"error": {"type": error.error_type, "message": error.message}})
+        return _error(request, error)
     return _json(200, result)
 
 
@@ -193,8 +261,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    checks = await _sidecar(request).ready()
-    return _json(200 if all(checks.values()) else 503, {"ready": all(checks.values()), **checks})
+    sidecar = _sidecar(request)
+    checks = await sidecar.ready()
+    ready = all(checks.values())
+    # Ready while one provider can be called; the others are named with what they lack.
+    body = {"ready": ready, **checks, "providers_not_ready": sidecar.not_ready}
+    return _json(200 if ready else 503, body)
 
 
 async def openapi(request: Request) -> Response:
@@ -247,12 +319,18 @@ def create_app(settings: Settings) -> SidecarApp:
     routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in chat.items()]
     routes += [
         Route("/v1/models", models, methods=["GET"]),
+        # `:path`: provider models may hold a slash (meta-llama/Llama-3.1-8B-Instruct).
+        Route("/v1/models/{model:path}", model, methods=["GET"]),
         Route("/v1/decisions", decisions, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: _routing_error, 405: _routing_error},
+    )
     app.state.openapi = openapi_document()
     return SidecarApp(app, chat)

@@ -174,9 +174,17 @@ def openapi_document() -> dict[str, Any]:
             "200": "The decision, its reasons and the route",
             "400": "A field is missing or of the wrong type",
             "401": "Missing or invalid caller credentials",
+            "413": "Body over server.max_body_bytes",
             "503": "Policy unavailable",
         },
     )
+    model = _simple(
+        "One model: an alias, or a provider model a configured provider serves",
+        {"200": "The model", "401": "No credentials", "404": "Not served; the aliases listed"},
+    )
+    model["parameters"] = [
+        {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
     decisions["requestBody"] = {
         "required": True,
         "content": {"application/json": {"schema": decision_schema}},
@@ -194,6 +202,7 @@ def openapi_document() -> dict[str, Any]:
             "/v1/models": {
                 "get": _simple("Logical model aliases", {"200": "Aliases", "401": "No credentials"})
             },
+            "/v1/models/{model}": {"get": model},
             "/v1/decisions": {"post": decisions},
             "/healthz": {"get": _simple("Liveness", {"200": "Up"})},
             "/readyz": {

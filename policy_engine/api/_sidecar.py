@@ -84,14 +84,18 @@ class Sidecar:
             first_byte_timeout_s=settings.routing.first_byte_timeout_s,
         )
         tracer = tracer_from_settings(settings.logging.tracing)
-        router = Router(
-            settings.routing,
-            settings.providers,
-            resolve_api_keys(settings),
-            transport,
-            metrics,
-            tracer,
-        )
+        keys = resolve_api_keys(settings)
+        router = Router(settings.routing, settings.providers, keys.keys, transport, metrics, tracer)
+        for provider_id, reason in keys.missing.items():
+            # Started without it rather than refused: one absent key (a provider not signed
+            # up for yet) should not take down the others; the router never calls it.
+            metrics.misconfigured.labels(provider_id).set(1)
+            _log.warning(
+                "provider_not_ready",
+                provider=provider_id,
+                reason=reason,
+                hint="never called without its key; set it and restart",
+            )
         authenticator = Authenticator(resolve_caller_tokens(settings))
         stages = settings.stages
         audit: AuditSink = await AuditLog.open(settings.audit) if stages.audit else _NoAudit()
@@ -164,8 +168,18 @@ class Sidecar:
             self.metrics.policy_reloads.labels("refused").inc()
             _log.error("policy_reload_refused", serving_revision=revision, reason=error)
 
+    @property
+    def not_ready(self) -> dict[str, str]:
+        """Providers never called, and why (`no_api_key`); the log line says which key."""
+        return self.router.not_ready
+
     async def ready(self) -> dict[str, bool]:
-        checks = {"policy": await self.engine.ready(), "audit": self.audit.healthy}
+        callable_providers = len(self.settings.providers) > len(self.not_ready)
+        checks = {
+            "policy": await self.engine.ready(),
+            "audit": self.audit.healthy,
+            "providers": callable_providers,
+        }
         if self.shipper is not None:
             checks["shipping"] = self.shipper.ready
         return checks

@@ -21,6 +21,7 @@ from policy_engine.resilience import (
 )
 
 EXIT_OK = 0
+EXIT_UNKNOWN_TENANT = 1  # as `decide` exits for a tenant the policy data does not have
 EXIT_ERROR = 2  # the config or the policy could not be read or evaluated
 EXIT_GAPS = 3  # --fail-on-spof and a combination has one failure domain or none
 
@@ -51,6 +52,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
+class _UnknownTenants(Exception):
+    def __init__(self, unknown: list[str], known: list[str]) -> None:
+        named = ", ".join(repr(t) for t in unknown)
+        super().__init__(
+            f"unknown tenant {named}; the policy data has: {', '.join(known) or 'no tenants'}"
+        )
+
+
 async def _report(config: Path, tenants: list[str] | None) -> ResilienceReport:
     settings = load_config(config)
     engine = engine_from_settings(settings)
@@ -58,6 +67,10 @@ async def _report(config: Path, tenants: list[str] | None) -> ResilienceReport:
         # Built as the sidecar builds it, so the report takes the request path's decisions.
         decider = decider_from_settings(settings, engine)
         facts = await read_policy_facts(settings)
+        # A misspelt tenant would otherwise read as a tenant with no provider at all.
+        unknown = [t for t in dict.fromkeys(tenants or ()) if t not in facts.tenants]
+        if unknown:
+            raise _UnknownTenants(unknown, sorted(facts.tenants))
         return await build_report(decider, settings, facts, tenants)
     finally:
         await engine.close()
@@ -69,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     except PolicyEngineError as error:
         print(f"policy-engine: {error.message}", file=sys.stderr)
         return EXIT_ERROR
+    except _UnknownTenants as error:
+        print(f"policy-engine: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN_TENANT
     if args.json:
         sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -1,7 +1,21 @@
 """The request pipeline, free of any HTTP framework."""
 
 from policy_engine.pipeline._outcome import RequestOutcome
-from policy_engine.pipeline._pipeline import JsonReply, Pipeline, Reply, StreamReply
+from policy_engine.pipeline._pipeline import (
+    OUTCOMES,
+    JsonReply,
+    Pipeline,
+    Reply,
+    StreamReply,
+)
 from policy_engine.pipeline._records import AuditSink
 
-__all__ = ["AuditSink", "JsonReply", "Pipeline", "Reply", "RequestOutcome", "StreamReply"]
+__all__ = [
+    "OUTCOMES",
+    "AuditSink",
+    "JsonReply",
+    "Pipeline",
+    "Reply",
+    "RequestOutcome",
+    "StreamReply",
+]

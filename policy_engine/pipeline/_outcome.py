@@ -41,6 +41,7 @@ class RequestOutcome:
     provider: str | None = None
     redactions: dict[str, int] = field(default_factory=dict)
     unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
+    skipped: dict[str, str] = field(default_factory=dict)  # allowed provider -> why left out
     usage: Usage | None = None  # checked: every count a non-negative record-safe integer
     invalid: dict[str, str] = field(default_factory=dict)  # provider values refused, described
     intent_seq: int | None = None  # the intent record's seq, once durable
@@ -100,6 +101,7 @@ class RequestOutcome:
             "error_type": self.error_type,
             "redactions": dict(sorted(self.redactions.items())),
             "unredactable": self.unredactable,
+            "skipped": self.skipped,
             "usage": None
             if self.usage is None
             else {

@@ -39,6 +39,7 @@ from policy_engine._context import read_routing_headers, routing_context
 from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
+    BodyTooLarge,
     InternalError,
     LimitExceeded,
     LimitsUnavailable,
@@ -55,13 +56,14 @@ from policy_engine.fleet import NO_BUDGET, Limiter
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
 from policy_engine.redaction import RedactionSession, Redactor
-from policy_engine.routing import Candidate, Router, StreamRoute
+from policy_engine.routing import Candidate, Router, StreamRoute, served_by
 from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
 
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
+    BodyTooLarge: "bad_request",  # the record's error_type says request_too_large
     UnknownModel: "bad_request",
     PolicyUnavailable: "failed_closed",
     PolicyDenied: "denied",
@@ -75,6 +77,12 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     LimitExceeded: "rate_limited",
     LimitsUnavailable: "limits_unavailable",
 }
+# Every final outcome a request is counted and audited with (the README lists them); an
+# error missing above is a bug, and is recorded as one.
+_UNMAPPED = "internal_error"
+OUTCOMES = frozenset(
+    {*_OUTCOMES.values(), "answered", "stream_failed", "client_disconnected", _UNMAPPED}
+)
 
 
 @dataclass(slots=True)
@@ -118,10 +126,18 @@ class Pipeline:
         self._records = Recorder(settings, audit, metrics, tracer)
         self._codecs: dict[str, ClientCodec] = {p: client_codec(p) for p in CLIENT_PROTOCOLS}
         self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
+        # Aliases, and the provider models they map to (`gpt-4o`), which are served as is.
+        self._models = self._aliases | {m for p in settings.providers for m in p.models.values()}
 
     @property
     def aliases(self) -> frozenset[str]:
         return self._aliases
+
+    def serves(self, model: str) -> bool:
+        return model in self._models
+
+    def unknown_model(self, model: str) -> UnknownModel:
+        return UnknownModel(_unknown_model_message(model, self._aliases))
 
     async def handle(self, protocol: str, headers: Mapping[str, str], body: bytes) -> Reply:
         outcome = RequestOutcome(request_id=request_id(), protocol=protocol)
@@ -160,10 +176,10 @@ class Pipeline:
         outcome.tenant = routing_headers.tenant
         caller.check_tenant(routing_headers.tenant)
         request = self._parse(codec, body)
-        if request.model not in self._aliases:
-            # Checked before the context is recorded: an unknown alias is free text
+        if request.model not in self._models:
+            # Checked before the context is recorded: an unknown model is free text
             # from the client and stays out of the audit record.
-            raise UnknownModel(_unknown_model_message(request.model))
+            raise self.unknown_model(request.model)
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
         if self._limits is not None:
@@ -182,6 +198,8 @@ class Pipeline:
                         admission.view,
                     )
         decision = await self._decide(outcome)
+        if self._router.not_ready:
+            outcome.skipped = self._skipped(decision, request.model)
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session()
         # The router awaits it once, just before the first byte leaves for a provider.
@@ -243,7 +261,7 @@ class Pipeline:
         plan = self._router.plan(decision, alias)
         if plan:
             return plan
-        serving = [p.id for p in self._settings.providers if alias in p.models]
+        serving = list(served_by(self._settings.providers, alias))
         allowed = [p for p in serving if p in decision.allowed]
         if not allowed:
             reasons = {p: decision.denied.get(p, ()) for p in serving}
@@ -251,9 +269,18 @@ class Pipeline:
             raise PolicyDenied(
                 f"the policy allows no provider for model {alias!r} ({summary})", reasons
             )
+        why = [f"{p} ({self._router.not_ready.get(p, 'circuit open')})" for p in allowed]
         raise ProvidersUnavailable(
-            f"every allowed provider for model {alias!r} has an open circuit: {', '.join(allowed)}"
+            f"every allowed provider for model {alias!r} is unavailable: {', '.join(why)}"
         )
+
+    def _skipped(self, decision: PolicyDecision, model: str) -> dict[str, str]:
+        """The allowed providers for the model left out for want of their API key."""
+        serving = served_by(self._settings.providers, model)
+        not_ready = self._router.not_ready
+        return {
+            p: not_ready[p] for p in sorted(not_ready) if p in serving and p in decision.allowed
+        }
 
     def _redactable(self, plan: list[Candidate], outcome: RequestOutcome) -> list[Candidate]:
         """Keep the candidates whose redaction obligations this sidecar can meet.
@@ -300,7 +327,7 @@ class Pipeline:
     ) -> JsonReply:
         outcome.error_type = error.error_type
         try:
-            await self._finish(outcome, _OUTCOMES.get(type(error), "error"), error.status)
+            await self._finish(outcome, _OUTCOMES.get(type(error), _UNMAPPED), error.status)
         except AuditWriteFailed as audit_error:
             error = audit_error
         param = error.param if isinstance(error, BadRequest) else None
@@ -402,11 +429,14 @@ def request_id() -> str:
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._:/-]{0,63}")
 
 
-def _unknown_model_message(alias: str) -> str:
+def _unknown_model_message(model: str, aliases: frozenset[str]) -> str:
     # Echoed only when it looks like a model name (starts with a letter, no spaces),
     # as the routing headers are: a card or phone number pasted here is not sent back.
-    shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
-    return f"{shown} is not configured; see GET /v1/models"
+    shown = f"model {model!r}" if _ALIAS.fullmatch(model) else "the requested model"
+    return (
+        f"{shown} is neither a configured alias nor a model a configured provider serves; "
+        f"aliases: {', '.join(sorted(aliases))} (GET /v1/models)"
+    )
 
 
 async def _batches(

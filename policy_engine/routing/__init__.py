@@ -6,7 +6,13 @@ from policy_engine.routing._health import (
     LatencyAverage,
     ProviderHealth,
 )
-from policy_engine.routing._plan import Candidate, backoff_delay, next_candidate, plan_route
+from policy_engine.routing._plan import (
+    Candidate,
+    backoff_delay,
+    next_candidate,
+    plan_route,
+    served_by,
+)
 from policy_engine.routing._router import Attempt, RequestRedactor, Router, RouteResult, StreamRoute
 from policy_engine.routing._transport import (
     UpstreamResponse,
@@ -32,5 +38,6 @@ __all__ = [
     "backoff_delay",
     "next_candidate",
     "plan_route",
+    "served_by",
     "translate_error",
 ]

@@ -48,6 +48,19 @@ def _strategy_key(
     return rank, provider.priority, provider.id
 
 
+def served_by(providers: Sequence[ProviderConfig], model: str) -> dict[str, str]:
+    """Provider id -> the model it is sent, for a requested model name.
+
+    An alias means what each provider maps it to. Any other name is taken as a provider's
+    own model (`gpt-4o`, as LiteLLM and Portkey users send it): the providers that map
+    some alias to exactly that name serve it as is.
+    """
+    by_alias = {p.id: p.models[model] for p in providers if model in p.models}
+    if by_alias:
+        return by_alias
+    return {p.id: model for p in providers if model in p.models.values()}
+
+
 def plan_route(
     decision: PolicyDecision,
     alias: str,
@@ -55,8 +68,9 @@ def plan_route(
     health: Mapping[str, ProviderHealth],
     strategy: Strategy,
 ) -> list[Candidate]:
-    """allowed ∩ maps the alias ∩ circuit not open, ordered by preference then strategy.
+    """allowed ∩ serves the model ∩ circuit not open, ordered by preference then strategy.
 
+    `alias` is a configured alias or, failing that, a provider model (see `served_by`).
     Only the decision's allowed set is ever considered: nothing outside it can appear.
     """
     allowed = decision.allowed_redact  # the allowed providers, each with its redaction types
@@ -67,6 +81,18 @@ def plan_route(
         and alias in p.models
         and (p.id not in health or health[p.id].breaker.available())
     ]
+    models: dict[str, str] | None = None
+    if not eligible:
+        # Not an alias of an allowed provider: a provider model, perhaps. Looked up only
+        # here, so that planning an alias costs what it did.
+        models = served_by(providers, alias)
+        eligible = [
+            p
+            for p in providers
+            if p.id in allowed
+            and p.id in models
+            and (p.id not in health or health[p.id].breaker.available())
+        ]
     if len(eligible) > 1:
         preference = decision.preference_rank
         eligible.sort(
@@ -75,7 +101,9 @@ def plan_route(
                 *_strategy_key(p, strategy, health),
             )
         )
-    return [Candidate(p, p.models[alias], allowed[p.id]) for p in eligible]
+    if models is None:
+        return [Candidate(p, p.models[alias], allowed[p.id]) for p in eligible]
+    return [Candidate(p, models[p.id], allowed[p.id]) for p in eligible]
 
 
 def next_candidate(remaining: Sequence[Candidate], failed: Sequence[Candidate]) -> Candidate:

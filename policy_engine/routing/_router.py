@@ -104,7 +104,14 @@ class Router:
     ) -> None:
         self._tracer = tracer
         self._settings = settings
-        self._providers = list(providers)
+        # A provider whose configured key is missing is never called: it is left out of
+        # every plan (the sidecar says so at startup, in /readyz and in audit records).
+        self.not_ready: dict[str, str] = {
+            p.id: "no_api_key"
+            for p in providers
+            if (p.api_key_env or p.api_key_file) and api_keys.get(p.id) is None
+        }
+        self._providers = [p for p in providers if p.id not in self.not_ready]
         self._api_keys = api_keys
         self._transport = transport
         self._metrics = metrics

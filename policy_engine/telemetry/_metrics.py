@@ -136,7 +136,8 @@ class Metrics:
         )
         self.misconfigured = Gauge(
             "policy_engine_provider_misconfigured",
-            "1 after the provider rejected our credentials (401/403)",
+            "1 while the provider's key is missing (it is never called) or after it rejected "
+            "our credentials (401/403)",
             ("provider",),
             registry=r,
         )

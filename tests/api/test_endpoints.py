@@ -73,4 +73,58 @@ async def test_healthz_and_readyz_are_green_when_policy_and_audit_are_ready(
     assert (await http.get("/healthz")).status_code == 200
     ready = await http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "policy": True, "audit": True}
+    assert ready.json() == {
+        "ready": True,
+        "policy": True,
+        "audit": True,
+        "providers": True,
+        "providers_not_ready": {},
+    }
+
+
+async def test_a_model_alias_is_retrieved_in_the_openai_shape(http: httpx.AsyncClient) -> None:
+    response = await http.get("/v1/models/smart")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": "smart",
+        "object": "model",
+        "created": 0,
+        "owned_by": "policy-engine",
+    }
+
+
+async def test_a_model_alias_is_retrieved_in_the_anthropic_shape_for_anthropic_clients(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/v1/models/default", headers={"anthropic-version": "2023-06-01"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["type"], body["id"], body["display_name"]) == ("model", "default", "default")
+
+
+async def test_an_unknown_model_is_a_404_listing_the_aliases(http: httpx.AsyncClient) -> None:
+    response = await http.get("/v1/models/gpt-17")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("not_found_error", "not_found")
+    assert "'gpt-17'" in error["message"] and "default, smart" in error["message"]
+
+
+async def test_an_unknown_model_is_a_404_in_the_anthropic_shape_for_anthropic_clients(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/v1/models/gpt-17", headers={"anthropic-version": "2023-06-01"})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found_error"
+
+
+async def test_a_model_name_with_a_slash_is_looked_up_whole(http: httpx.AsyncClient) -> None:
+    response = await http.get("/v1/models/meta-llama/Llama-3.1-8B")
+    assert response.status_code == 404
+    assert "meta-llama/Llama-3.1-8B" in response.json()["error"]["message"]
+
+
+async def test_an_unknown_model_that_looks_like_pii_is_not_echoed(http: httpx.AsyncClient) -> None:
+    response = await http.get("/v1/models/4111 1111 1111 1111")
+    assert response.status_code == 404
+    assert "4111" not in response.text

@@ -84,13 +84,28 @@ async def test_a_wrongly_typed_field_is_a_400_naming_the_field(http: httpx.Async
     assert "messages" in openai_error(response)["message"]
 
 
-async def test_an_oversized_body_is_a_413_and_is_audited(
+async def test_an_oversized_body_is_a_413_audited_and_counted_as_a_bad_request(
     http: httpx.AsyncClient, sidecar: RunningSidecar
 ) -> None:
     big = {**CHAT, "messages": [{"role": "user", "content": "x" * 4096}]}
     response = await chat(http, big, {"X-Tenant-ID": "sandbox"})
     assert response.status_code == 413
-    assert sidecar.audit_events()[-1]["status"] == 413
+    assert openai_error(response)["code"] == "request_too_large"
+    event = sidecar.audit_events()[-1]
+    assert (event["status"], event["outcome"]) == (413, "bad_request")
+    assert event["error_type"] == "request_too_large"
+    metrics = (await http.get("/metrics")).text
+    assert 'policy_engine_requests_total{outcome="bad_request",protocol="openai"} 1.0' in metrics
+
+
+async def test_an_oversized_anthropic_body_is_a_413_audited_as_a_bad_request(
+    http: httpx.AsyncClient, sidecar: RunningSidecar
+) -> None:
+    big = {**MESSAGES, "messages": [{"role": "user", "content": "x" * 4096}]}
+    response = await http.post("/v1/messages", json=big, headers={"X-Tenant-ID": "sandbox"})
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert sidecar.audit_events()[-1]["outcome"] == "bad_request"
 
 
 async def test_an_unknown_model_alias_is_a_404(http: httpx.AsyncClient) -> None:

@@ -77,13 +77,27 @@ def test_tenant_limits_the_report_to_the_named_tenants(
     assert {row["tenant"] for row in document["rows"]} == {"pinned"}
 
 
-def test_a_tenant_the_policy_does_not_know_has_no_provider(
+def test_a_tenant_the_policy_does_not_know_is_an_error_naming_the_known_ones(
     gappy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["resilience", "--config", str(gappy), "--json", "--tenant", "nobody"])
-    rows = json.loads(capsys.readouterr().out)["rows"]
-    assert {row["status"] for row in rows} == {"none"}
-    assert all("unknown tenant" in row["reasons"] for row in rows)
+    assert main(["resilience", "--config", str(gappy), "--tenant", "nobody"]) == 1
+    printed = capsys.readouterr()
+    assert "unknown tenant 'nobody'" in printed.err
+    assert "martian, pinned, spread" in printed.err
+    assert printed.out == ""
+
+
+def test_one_unknown_tenant_among_known_ones_is_still_an_error(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["resilience", "--config", str(gappy), "--json", "--tenant", "pinned", "--tenant", "x"]
+    assert main(argv) == 1
+    assert "unknown tenant 'x'" in capsys.readouterr().err
+
+
+def test_an_unknown_tenant_is_an_error_rather_than_a_gap_under_fail_on_spof(gappy: Path) -> None:
+    argv = ["resilience", "--config", str(gappy), "--fail-on-spof", "--tenant", "Pinned"]
+    assert main(argv) == 1
 
 
 def test_table_counts_each_tenants_combinations(

@@ -15,6 +15,7 @@ from policy_engine.routing import (
     backoff_delay,
     next_candidate,
     plan_route,
+    served_by,
 )
 
 
@@ -128,3 +129,40 @@ def test_backoff_is_full_jitter_below_the_exponential_ceiling(round_index: int) 
 
 def test_backoff_never_undercuts_retry_after() -> None:
     assert backoff_delay(0, 0.1, 1.0, 3.0, random.Random(1)) == 3.0
+
+
+def test_a_provider_model_name_is_served_as_is_by_the_providers_that_map_it() -> None:
+    a = provider("a", models={"default": "gpt-4o-mini", "smart": "gpt-4o"})
+    b = provider("b", models={"default": "gpt-4o"})
+    c = provider("c", models={"default": "claude"})
+    plan = plan_route(decision(["a", "b", "c"]), "gpt-4o", [a, b, c], health(a, b, c), "priority")
+    assert [(x.id, x.model) for x in plan] == [("a", "gpt-4o"), ("b", "gpt-4o")]
+
+
+def test_a_provider_model_name_is_still_limited_to_the_allowed_set() -> None:
+    a = provider("a", models={"default": "gpt-4o"})
+    b = provider("b", models={"default": "gpt-4o"})
+    plan = plan_route(decision(["b"]), "gpt-4o", [a, b], health(a, b), "priority")
+    assert [x.id for x in plan] == ["b"]
+
+
+def test_an_alias_wins_over_a_provider_model_of_the_same_name() -> None:
+    # "smart" is an alias of a and the provider model of b: the alias means what a maps it to.
+    a = provider("a", models={"default": "x", "smart": "big"})
+    b = provider("b", models={"default": "smart"})
+    plan = plan_route(decision(["a", "b"]), "smart", [a, b], health(a, b), "priority")
+    assert [(x.id, x.model) for x in plan] == [("a", "big")]
+
+
+def test_an_alias_whose_providers_are_all_denied_does_not_fall_back_to_provider_models() -> None:
+    a = provider("a", models={"default": "x", "smart": "big"})
+    b = provider("b", models={"default": "smart"})
+    assert plan_route(decision(["b"]), "smart", [a, b], health(a, b), "priority") == []
+
+
+def test_served_by_names_each_provider_and_the_model_it_is_sent() -> None:
+    a = provider("a", models={"default": "gpt-4o-mini", "smart": "gpt-4o"})
+    b = provider("b", models={"default": "gpt-4o"})
+    assert served_by([a, b], "smart") == {"a": "gpt-4o"}
+    assert served_by([a, b], "gpt-4o") == {"a": "gpt-4o", "b": "gpt-4o"}
+    assert served_by([a, b], "gpt-5") == {}
