@@ -46,7 +46,8 @@ class ProviderError(Exception):
     """A provider call that did not produce an answer.
 
     `message` is the provider's own text; it may echo request content, so it is shown
-    to the client (whose content it is) but never logged or audited.
+    to the client (whose content it is) but never logged or audited. `param` is the
+    request field the provider named as the culprit, in the provider's own spelling.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         provider_code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(kind.value)
         self.kind = kind
@@ -64,6 +66,7 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.provider_code = provider_code
+        self.param = param
 
     @property
     def retryable(self) -> bool:

@@ -256,6 +256,16 @@ def _reasons(details: Any) -> set[str]:
     }
 
 
+def _field(details: Any) -> str | None:
+    """The first field a google.rpc.BadRequest detail names as violated."""
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("BadRequest"):
+            for violation in detail.get("fieldViolations") or []:
+                if isinstance(violation, dict) and isinstance(violation.get("field"), str):
+                    return str(violation["field"])
+    return None
+
+
 def error_from_object(
     obj: Mapping[str, Any], status: int | None, headers: Mapping[str, str]
 ) -> ProviderError:
@@ -279,6 +289,7 @@ def error_from_object(
         status=status,
         retry_after=wait if wait is not None else retry_after(headers),
         provider_code=code or None,
+        param=_field(details),
     )
 
 

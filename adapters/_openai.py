@@ -161,12 +161,14 @@ def error_from_object(
     message = str(error.get("message") or "")
     code = str(error.get("code") or "")
     error_type = str(error.get("type") or "")
+    param = error.get("param")
     return ProviderError(
         _error_kind(status, code, error_type, message),
         message,
         status=status,
         retry_after=retry_after(headers),
         provider_code=code or error_type or None,
+        param=param if isinstance(param, str) and param else None,
     )
 
 

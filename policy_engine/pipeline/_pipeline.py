@@ -332,8 +332,7 @@ class Pipeline:
             await self._finish(outcome, _OUTCOMES.get(type(error), "error"), error.status)
         except AuditWriteFailed as audit_error:
             error = audit_error
-        param = error.param if isinstance(error, BadRequest) else None
-        body = codec.encode_error(error.status, error.error_type, error.client_message, param)
+        body = codec.encode_error(error.status, error.error_type, error.client_message, error.param)
         return JsonReply(error.status, body, self._headers(outcome))
 
     # -- streaming ------------------------------------------------------------------

@@ -180,20 +180,22 @@ class Router:
             message = message.replace(key.get_secret_value(), "[redacted]")
         if error.kind is ProviderErrorKind.INVALID_REQUEST:
             raise ProviderRejected(
-                error.status or 400,
+                error.status,
                 "invalid_request",
                 "the provider rejected the request",
                 message,
+                error.param,
             )
         if (
             error.kind is ProviderErrorKind.CONTENT_FILTER
             and not decision.obligations.allow_refusal_fallback
         ):
             raise ProviderRejected(
-                error.status or 400,
+                error.status,
                 "content_filter",
                 "the provider refused the request under its content policy",
                 message,
+                error.param,
             )
 
     @staticmethod

@@ -17,7 +17,16 @@ from tests.fakes._behaviours import (
     Unauthorized,
     Unavailable,
 )
-from tests.fakes._dialect import Reply, Route, dumps, finish_of, json_reply, pieces, sse
+from tests.fakes._dialect import (
+    Reply,
+    Route,
+    dumps,
+    finish_of,
+    json_reply,
+    pieces,
+    sse,
+    under_200,
+)
 
 _STOP = {
     "stop": "end_turn",
@@ -168,6 +177,14 @@ class AnthropicDialect:
             return self.ok(Ok(text="", finish="content_filter"), "", model, stream, {})
         assert isinstance(behaviour, Unauthorized)
         return _error(401, "authentication_error", "invalid x-api-key")
+
+    def error_under_200(self, stream: bool) -> Reply:
+        # The streaming guide: errors after the 200 arrive as an `error` event.
+        error = {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"},
+        }
+        return under_200(error, stream, "error")
 
     def not_found(self, path: str) -> Reply:
         return _error(404, "not_found_error", f"Not found: {path}")

@@ -41,6 +41,10 @@ class Dialect(Protocol):
 
     def error(self, behaviour: ErrorBehaviour, model: str, stream: bool) -> Reply: ...
 
+    def error_under_200(self, stream: bool) -> Reply:
+        """The provider's invalid-request error object, sent with status 200."""
+        ...
+
     def not_found(self, path: str) -> Reply: ...
 
 
@@ -53,6 +57,12 @@ def json_reply(status: int, value: Any, headers: Mapping[str, str] | None = None
     return Reply(
         status, dumps(value), headers={"content-type": "application/json", **(headers or {})}
     )
+
+
+def under_200(error: Any, stream: bool, event: str | None = None) -> Reply:
+    if stream:
+        return Reply(200, events=[sse(error, event)], headers={"content-type": "text/event-stream"})
+    return json_reply(200, error)
 
 
 def sse(data: Any, event: str | None = None) -> bytes:

@@ -18,7 +18,7 @@ from tests.fakes._behaviours import (
     Unauthorized,
     Unavailable,
 )
-from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse
+from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse, under_200
 
 _PATH = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
@@ -149,6 +149,16 @@ class GeminiDialect:
                 }
             ],
         )
+
+    def error_under_200(self, stream: bool) -> Reply:
+        error = {
+            "error": {
+                "code": 400,
+                "message": "Invalid JSON payload received.",
+                "status": "INVALID_ARGUMENT",
+            }
+        }
+        return under_200(error, stream)
 
     def not_found(self, path: str) -> Reply:
         return _error(404, "NOT_FOUND", f"models path {path} is not found for API version v1beta.")

@@ -19,7 +19,7 @@ from tests.fakes._behaviours import (
     Unauthorized,
     Unavailable,
 )
-from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse
+from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse, under_200
 
 
 def _error(
@@ -185,6 +185,15 @@ class OpenAIDialect:
         return json_reply(
             401, _error("Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         )
+
+    def error_under_200(self, stream: bool) -> Reply:
+        error = _error(
+            "Invalid value for 'temperature'.",
+            "invalid_request_error",
+            "invalid_value",
+            "temperature",
+        )
+        return under_200(error, stream)
 
     def not_found(self, path: str) -> Reply:
         return json_reply(404, _error(f"Invalid URL (POST {path})", "invalid_request_error", None))

@@ -24,6 +24,7 @@ from tests.fakes._behaviours import (
     Behaviour,
     ConnectionReset,
     ContentFilter,
+    ErrorUnder200,
     InvalidRequest,
     MalformedJSON,
     MalformedSSE,
@@ -193,6 +194,8 @@ class FakeProvider:
             | Unauthorized,
         ):
             return await _send(request, self._dialect.error(behaviour, model, stream))
+        if isinstance(behaviour, ErrorUnder200):
+            return await _send(request, self._dialect.error_under_200(stream))
         if isinstance(behaviour, Oversized):
             return await _send(
                 request, self._ok(Ok(text="x" * behaviour.bytes), body, model, stream)
