@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from adapters._features import Feature
 from adapters._model import ChatRequest, ChatResponse, StreamEvent
 
 
@@ -102,6 +103,8 @@ class StreamDecoder(Protocol):
 
 
 class ProviderCodec(Protocol):
+    features: ClassVar[frozenset[Feature]]  # what it can honour beyond plain chat
+
     def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest: ...
 
     def decode_response(self, body: bytes) -> ChatResponse: ...

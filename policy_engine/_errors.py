@@ -43,6 +43,11 @@ class BadRequest(PolicyEngineError):
         self.param = param
 
 
+class FeatureUnavailable(BadRequest):
+    """No allowed provider can honour a feature the request asks for; `param` names
+    the field (README "Request fields")."""
+
+
 class BodyTooLarge(PolicyEngineError):
     status = 413
     error_type = "request_too_large"

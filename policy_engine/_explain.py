@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters import Feature
 from policy_engine._config import Settings
 from policy_engine._context import RoutingContext, read_routing_headers
 from policy_engine.decision import Decider
-from policy_engine.routing import ProviderHealth, plan_route
+from policy_engine.routing import ProviderHealth, plan_route, unmet_needs
 
 
 class DecisionQuery(BaseModel):
@@ -25,6 +26,9 @@ class DecisionQuery(BaseModel):
     stream: bool = False
     input_chars: int = Field(0, ge=0)
     protocol: Literal["openai", "anthropic"] = "openai"
+    # What the request asks for beyond plain chat (README "Request fields"), e.g.
+    # "response_format=json_schema": candidates that cannot honour one are skipped.
+    features: list[Feature] = Field(default_factory=list)
 
     def context(self) -> RoutingContext:
         # The same validation as the request headers, so a dry run means what a request means.
@@ -54,11 +58,14 @@ async def explain(
 ) -> dict[str, Any]:
     context = query.context()
     decision = await decider.decide(context)
+    needs = frozenset(query.features)
     route = plan_route(
-        decision, context.model, settings.providers, health, settings.routing.strategy
+        decision, context.model, settings.providers, health, settings.routing.strategy, needs
     )
+    skipped = unmet_needs(decision, context.model, settings.providers, needs)
     return {
         "input": decider.input_for(context),
         "decision": decision.summary(),
         "route": [{"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in route],
+        "skipped": {p: [f.value for f in lacking] for p, lacking in skipped.items()},
     }

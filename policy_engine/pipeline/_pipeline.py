@@ -31,6 +31,7 @@ from adapters import (
     StreamStart,
     Usage,
     client_codec,
+    requirements,
 )
 from policy_engine._auth import Authenticator, TenantForbidden, Unauthenticated
 from policy_engine._config import Settings
@@ -38,6 +39,7 @@ from policy_engine._context import read_routing_headers, routing_context
 from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
+    FeatureUnavailable,
     InternalError,
     ObligationUnmet,
     PolicyDenied,
@@ -51,7 +53,13 @@ from policy_engine.audit import AuditError
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
-from policy_engine.routing import Candidate, Router, StreamRoute
+from policy_engine.routing import (
+    Candidate,
+    Router,
+    StreamRoute,
+    feature_unavailable,
+    skipped_summary,
+)
 from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
@@ -59,6 +67,7 @@ _request_line = EventLogger("policy_engine.request", "request")
 
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
+    FeatureUnavailable: "bad_request",
     UnknownModel: "bad_request",
     PolicyUnavailable: "failed_closed",
     PolicyDenied: "denied",
@@ -171,7 +180,7 @@ class Pipeline:
         context = routing_context(routing_headers, request, outcome.protocol)
         outcome.context = context
         decision = await self._decide(outcome)
-        plan = self._redactable(self._plan(decision, request.model), outcome)
+        plan = self._redactable(self._plan(decision, request, outcome.protocol), outcome)
         session = self._redactor.session()
         try:
             if request.stream:
@@ -184,7 +193,9 @@ class Pipeline:
             result = await self._router.complete(request, plan, decision, session, outcome.attempts)
         finally:
             outcome.redactions = session.counts
-        response = session.restore_response(result.response)
+        response = session.restore_response(
+            result.response, json_content=request.response_format is not None
+        )
         outcome.provider = result.candidate.id
         outcome.usage = response.usage
         payload = codec.encode_response(response, outcome.request_id, response.model)
@@ -224,8 +235,11 @@ class Pipeline:
                 self._metrics.denials_by(provider, rule).inc()
         return decision
 
-    def _plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
-        plan = self._router.plan(decision, alias)
+    def _plan(
+        self, decision: PolicyDecision, request: ChatRequest, protocol: str
+    ) -> list[Candidate]:
+        alias, needs = request.model, requirements(request)
+        plan = self._router.plan(decision, alias, needs)
         if plan:
             return plan
         serving = [p.id for p in self._settings.providers if alias in p.models]
@@ -236,8 +250,16 @@ class Pipeline:
             raise PolicyDenied(
                 f"the policy allows no provider for model {alias!r} ({summary})", reasons
             )
+        # Candidates that cannot honour a feature the request asks for are not candidates.
+        skipped = self._router.skipped(decision, alias, needs)
+        unhonoured = feature_unavailable(alias, allowed, skipped, protocol)
+        if unhonoured is not None:
+            raise unhonoured
+        open_circuits = [p for p in allowed if p not in skipped]
+        note = f" (skipped: {skipped_summary(skipped, protocol)})" if skipped else ""
         raise ProvidersUnavailable(
-            f"every allowed provider for model {alias!r} has an open circuit: {', '.join(allowed)}"
+            f"every allowed provider for model {alias!r} has an open circuit: "
+            f"{', '.join(open_circuits)}{note}"
         )
 
     def _redactable(self, plan: list[Candidate], outcome: RequestOutcome) -> list[Candidate]:
@@ -346,7 +368,7 @@ class Pipeline:
         route: StreamRoute,
     ) -> AsyncGenerator[bytes, None]:
         encoder = codec.stream_encoder(request, outcome.request_id, route.candidate.model)
-        restorer = session.stream_restorer()
+        restorer = session.stream_restorer(json_content=request.response_format is not None)
         usage = Usage()
         finished = False
         try:

@@ -6,7 +6,15 @@ from policy_engine.routing._health import (
     LatencyAverage,
     ProviderHealth,
 )
-from policy_engine.routing._plan import Candidate, backoff_delay, next_candidate, plan_route
+from policy_engine.routing._plan import (
+    Candidate,
+    backoff_delay,
+    feature_unavailable,
+    next_candidate,
+    plan_route,
+    skipped_summary,
+    unmet_needs,
+)
 from policy_engine.routing._router import Attempt, RequestRedactor, Router, RouteResult, StreamRoute
 from policy_engine.routing._transport import (
     UpstreamResponse,
@@ -30,7 +38,10 @@ __all__ = [
     "UpstreamStream",
     "UpstreamTransport",
     "backoff_delay",
+    "feature_unavailable",
     "next_candidate",
     "plan_route",
+    "skipped_summary",
     "translate_error",
+    "unmet_needs",
 ]

@@ -20,7 +20,9 @@ from pydantic import SecretStr
 from adapters import (
     ChatRequest,
     ChatResponse,
+    Feature,
     HttpRequest,
+    InvalidRequest,
     ProviderCodec,
     ProviderError,
     ProviderErrorKind,
@@ -32,10 +34,10 @@ from adapters import (
     provider_codec,
 )
 from policy_engine._config import ProviderConfig, RoutingSettings
-from policy_engine._errors import ProviderRejected, ProvidersUnavailable
+from policy_engine._errors import BadRequest, ProviderRejected, ProvidersUnavailable
 from policy_engine.decision import PolicyDecision
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
-from policy_engine.routing._plan import Candidate, plan_route
+from policy_engine.routing._plan import Candidate, plan_route, unmet_needs
 from policy_engine.routing._schedule import Schedule
 from policy_engine.routing._transport import UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger
@@ -115,8 +117,18 @@ class Router:
             for p in providers
         }
 
-    def plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
-        return plan_route(decision, alias, self._providers, self.health, self._settings.strategy)
+    def plan(
+        self, decision: PolicyDecision, alias: str, needs: frozenset[Feature] = frozenset()
+    ) -> list[Candidate]:
+        return plan_route(
+            decision, alias, self._providers, self.health, self._settings.strategy, needs
+        )
+
+    def skipped(
+        self, decision: PolicyDecision, alias: str, needs: frozenset[Feature]
+    ) -> dict[str, list[Feature]]:
+        """The allowed candidates the plan skips for a feature they cannot honour."""
+        return unmet_needs(decision, alias, self._providers, needs)
 
     def _target(self, candidate: Candidate) -> ProviderTarget:
         # Built once per (provider, model): config and keys do not change while serving.
@@ -237,8 +249,14 @@ class Router:
     ) -> tuple[ProviderCodec, HttpRequest]:
         codec = self._codecs[candidate.id]
         outgoing = redactor.redact_request(request, candidate.redact)
+        try:
+            http = codec.encode_request(outgoing, self._target(candidate))
+        except InvalidRequest as error:
+            # The request cannot be put in this provider's terms (say, tool arguments
+            # that are not JSON for Anthropic or Gemini): the client's to fix.
+            raise BadRequest(error.message, param=error.param) from None
         self._metrics.provider_requests_by(candidate.id).inc()
-        return codec, codec.encode_request(outgoing, self._target(candidate))
+        return codec, http
 
     def _on_failure(
         self,
@@ -275,10 +293,11 @@ class Router:
         schedule = self._schedule(plan)
         async with aclosing(schedule.candidates()) as candidates:
             async for candidate in candidates:
+                # Prepared first: a request this provider cannot be sent is no attempt.
+                codec, http = self._prepare(candidate, request, redactor)
                 attempt = Attempt(candidate.id)
                 attempts.append(attempt)
                 with self._tracer.span("attempt", {"provider": candidate.id}) as span:
-                    codec, http = self._prepare(candidate, request, redactor)
                     started = time.perf_counter()
                     budget = min(self._settings.attempt_timeout_s, schedule.remaining())
                     try:
@@ -336,12 +355,12 @@ class Router:
         schedule = self._schedule(plan)
         async with aclosing(schedule.candidates()) as candidates:
             async for candidate in candidates:
+                codec, http = self._prepare(candidate, request, redactor)
                 attempt = Attempt(candidate.id)
                 attempts.append(attempt)
                 with self._tracer.span(
                     "attempt", {"provider": candidate.id, "stream": True}
                 ) as span:
-                    codec, http = self._prepare(candidate, request, redactor)
                     started = time.perf_counter()
                     exit_stack = AsyncExitStack()
                     try:

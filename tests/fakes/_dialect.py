@@ -16,6 +16,13 @@ class Route:
     model: str
 
 
+@dataclass(frozen=True)
+class JsonAsked:
+    """The request asks for JSON output: matching `schema`, or any object when None."""
+
+    schema: Mapping[str, Any] | None
+
+
 @dataclass
 class Reply:
     status: int
@@ -34,6 +41,14 @@ class Dialect(Protocol):
         ...
 
     def echo(self, body: Any) -> str | None: ...
+
+    def request_problem(self, body: Mapping[str, Any]) -> Reply | None:
+        """The provider's 400 for a field it does not know, as the real API refuses it."""
+        ...
+
+    def json_asked(self, body: Mapping[str, Any]) -> JsonAsked | None:
+        """Whether the request asks for JSON, read from the provider's own wire fields."""
+        ...
 
     def ok(
         self, ok: Ok, text: str, model: str, stream: bool, request: Mapping[str, Any]
@@ -77,6 +92,14 @@ def pieces(text: str, count: int = 3) -> list[str]:
         return []
     size = max(1, -(-len(text) // count))
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def tokens_of(text: str) -> list[str]:
+    """The answer cut into tokens for log probabilities: words with their leading space."""
+    tokens: list[str] = []
+    for n, word in enumerate(text.split(" ")):
+        tokens.append(word if n == 0 else f" {word}")
+    return [t for t in tokens if t]
 
 
 def finish_of(ok: Ok) -> Finish:
