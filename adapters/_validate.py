@@ -87,8 +87,8 @@ def unknown_field(key: str, param: str | None) -> InvalidRequest:
 
 def known(value: dict[str, Any], param: str, fields: tuple[str, ...]) -> None:
     """Refuse a field the protocol does not define: a feature is never silently dropped."""
-    for key in value:
-        if key not in fields:
+    for key, item in value.items():
+        if key not in fields and item is not None:
             raise unknown_field(key, param)
 
 

@@ -132,6 +132,10 @@ def test_an_unknown_field_is_refused_by_name() -> None:
     assert "frobnicate" in caught.value.message
 
 
+def test_an_unknown_field_set_to_null_asks_for_nothing() -> None:
+    assert decode(frobnicate=None) == decode()
+
+
 def test_an_unknown_field_whose_name_is_not_a_name_is_not_echoed() -> None:
     with pytest.raises(InvalidRequest) as caught:
         decode(**{"jane.roe@example.org": 1})

@@ -103,7 +103,17 @@ def anthropic_message_problems(document: Any) -> list[str]:
     return _anthropic_problems(anthropic_types.Message, document)
 
 
+# Anthropic's error reference (https://docs.claude.com/en/api/errors) lists 413
+# `request_too_large`, which the SDK's ErrorObject union lacks (Cloudflare sends it
+# before a request reaches the API): checked as the SDK's shape with that one type.
+_DOCUMENTED_ERROR_TYPES = {"request_too_large": "invalid_request_error"}
+
+
 def anthropic_error_problems(document: Any) -> list[str]:
+    error = document.get("error") if isinstance(document, dict) else None
+    if isinstance(error, dict) and error.get("type") in _DOCUMENTED_ERROR_TYPES:
+        substitute = _DOCUMENTED_ERROR_TYPES[error["type"]]
+        document = document | {"error": error | {"type": substitute}}
     return _anthropic_problems(AnthropicErrorResponse, document)
 
 
