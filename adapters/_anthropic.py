@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
 from adapters._content import arguments_object, joined_text, split_data_url
+from adapters._features import Feature
 from adapters._http import (
     body_text,
     ended_early,
@@ -18,6 +19,7 @@ from adapters._http import (
     retry_after,
 )
 from adapters._model import (
+    CacheBreakpoint,
     ChatRequest,
     ChatResponse,
     FinishReason,
@@ -72,7 +74,7 @@ def _block(part: Part) -> dict[str, Any]:
     return {"type": "image", "source": source}
 
 
-def _content(message: Message) -> list[dict[str, Any]]:
+def _content(message: Message, m: int) -> list[dict[str, Any]]:
     if message.tool_result is not None:
         result = message.tool_result
         block: dict[str, Any] = {
@@ -90,22 +92,32 @@ def _content(message: Message) -> list[dict[str, Any]]:
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.name,
-                "input": arguments_object(call.arguments, f"tool_calls[{n}].arguments"),
+                "input": arguments_object(
+                    call.arguments, f"messages[{m}].tool_calls[{n}].function.arguments"
+                ),
             }
         )
     return blocks
 
 
-def encode_messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
-    """System texts and alternating turns: tool results travel as user turns, merged."""
+def encode_messages(
+    request: ChatRequest, blocks_by_part: dict[tuple[int, int], dict[str, Any]] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """System texts and alternating turns: tool results travel as user turns, merged.
+
+    `blocks_by_part`, when given, is filled with each block by (message, part), for the
+    cache marks to find.
+    """
     system = list(request.system)
     turns: list[dict[str, Any]] = []
-    for message in request.messages:
+    for m, message in enumerate(request.messages):
         if message.role == "system":
             system.append(joined_text(message.content))
             continue
         role = "assistant" if message.role == "assistant" else "user"
-        blocks = _content(message)
+        blocks = _content(message, m)
+        if blocks_by_part is not None:
+            blocks_by_part.update(((m, p), block) for p, block in enumerate(blocks))
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -113,16 +125,98 @@ def encode_messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any
     return system, turns
 
 
+def _cache_control(mark: CacheBreakpoint) -> dict[str, str]:
+    return {"type": "ephemeral"} | ({"ttl": mark.ttl} if mark.ttl else {})
+
+
+def _place_cache_marks(
+    request: ChatRequest,
+    body: dict[str, Any],
+    system: list[dict[str, Any]],
+    blocks: dict[tuple[int, int], dict[str, Any]],
+) -> None:
+    """Put each cache_control back on the block it was on (see CacheBreakpoint)."""
+    tools = body.get("tools", [])
+    for mark in request.cache:
+        if mark.where == "request":
+            body["cache_control"] = _cache_control(mark)
+        elif mark.where == "system" and mark.index < len(system):
+            system[mark.index]["cache_control"] = _cache_control(mark)
+        elif mark.where == "tools" and mark.index < len(tools):
+            tools[mark.index]["cache_control"] = _cache_control(mark)
+        elif (block := blocks.get((mark.index, mark.part))) is not None:
+            block["cache_control"] = _cache_control(mark)
+
+
+def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
+    serial = request.parallel_tool_calls is False and bool(request.tools)
+    choice = request.tool_choice
+    if choice is None:
+        return {"type": "auto", "disable_parallel_tool_use": True} if serial else None
+    kind = {"auto": "auto", "none": "none", "required": "any"}.get(choice)
+    out: dict[str, Any] = {"type": kind} if kind else {"type": "tool", "name": choice}
+    if serial and kind != "none":
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+def _options(request: ChatRequest, body: dict[str, Any]) -> None:
+    """The fields beyond plain chat, each one only where the route plan sends it."""
+    if request.top_k is not None:
+        body["top_k"] = request.top_k
+    output: dict[str, Any] = {}
+    fmt = request.response_format
+    if fmt is not None and fmt.schema is not None:
+        output["format"] = {"type": "json_schema", "schema": fmt.schema}
+    if request.reasoning_effort is not None:
+        output["effort"] = request.reasoning_effort
+    if output:
+        body["output_config"] = output
+    thinking = request.thinking
+    if thinking is not None:
+        body["thinking"] = {"type": thinking.type}
+        if thinking.budget is not None:
+            body["thinking"]["budget_tokens"] = thinking.budget
+        if thinking.display is not None:
+            body["thinking"]["display"] = thinking.display
+    if request.service_tier in ("auto", "standard"):
+        body["service_tier"] = "auto" if request.service_tier == "auto" else "standard_only"
+    if request.inference_geo is not None:
+        body["inference_geo"] = request.inference_geo
+    if request.fast:
+        body["speed"] = "fast"
+    user = request.safety_identifier or request.user
+    if user is not None:
+        body["metadata"] = {"user_id": user}
+
+
 class AnthropicCodec:
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {
+            Feature.JSON_SCHEMA,
+            Feature.TOP_K,
+            Feature.SERIAL_TOOL_CALLS,
+            Feature.STRICT_TOOLS,
+            Feature.REASONING_EFFORT,
+            Feature.REASONING_MAX,
+            Feature.THINKING,
+            Feature.THINKING_BETWEEN_TOOLS,
+            Feature.INFERENCE_GEO,
+            Feature.FAST_MODE,
+        }
+    )
+
     def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest:
-        system, messages = encode_messages(request)
+        blocks: dict[tuple[int, int], dict[str, Any]] = {}
+        system, messages = encode_messages(request, blocks if request.cache else None)
         body: dict[str, Any] = {
             "model": target.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
             "messages": messages,
         }
-        if system:
-            body["system"] = [{"type": "text", "text": text} for text in system]
+        system_blocks = [{"type": "text", "text": text} for text in system]
+        if system_blocks:
+            body["system"] = system_blocks
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.top_p is not None:
@@ -130,18 +224,21 @@ class AnthropicCodec:
         if request.stop:
             body["stop_sequences"] = request.stop
         if request.tools:
+            strict = {"strict": True} if request.strict_tools else {}
             body["tools"] = [
                 {"name": t.name, "input_schema": t.parameters}
                 | ({"description": t.description} if t.description is not None else {})
+                | strict
                 for t in request.tools
             ]
-        if request.tool_choice is not None:
-            choice = {"auto": "auto", "none": "none", "required": "any"}.get(request.tool_choice)
-            body["tool_choice"] = (
-                {"type": choice} if choice else {"type": "tool", "name": request.tool_choice}
-            )
+        tool_choice = _tool_choice(request)
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
         if request.stream:
             body["stream"] = True
+        _options(request, body)
+        if request.cache:
+            _place_cache_marks(request, body, system_blocks, blocks)
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if target.api_key:
             headers["x-api-key"] = target.api_key

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from adapters._features import Feature
 from adapters._model import ChatRequest, ChatResponse, StreamEvent
 
 
@@ -46,7 +47,8 @@ class ProviderError(Exception):
     """A provider call that did not produce an answer.
 
     `message` is the provider's own text; it may echo request content, so it is shown
-    to the client (whose content it is) but never logged or audited.
+    to the client (whose content it is) but never logged or audited. `param` is the
+    request field the provider named as the culprit, in the provider's own spelling.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ProviderError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         provider_code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(kind.value)
         self.kind = kind
@@ -64,6 +67,7 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.provider_code = provider_code
+        self.param = param
 
     @property
     def retryable(self) -> bool:
@@ -99,6 +103,8 @@ class StreamDecoder(Protocol):
 
 
 class ProviderCodec(Protocol):
+    features: ClassVar[frozenset[Feature]]  # what it can honour beyond plain chat
+
     def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest: ...
 
     def decode_response(self, body: bytes) -> ChatResponse: ...

@@ -1,21 +1,22 @@
-"""Google Gemini API (`generateContent`, `streamGenerateContent?alt=sse`)."""
+"""Google Gemini API (`generateContent`, `streamGenerateContent?alt=sse`): the call and the
+answer (the request body is built in `_gemini_body`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from adapters._base import (
     HttpRequest,
-    InvalidRequest,
     ProviderError,
     ProviderErrorKind,
     ProviderTarget,
 )
-from adapters._content import arguments_object, joined_text, split_data_url
+from adapters._features import Feature
+from adapters._gemini_body import encode_body
 from adapters._http import (
     body_text,
     ended_early,
@@ -29,15 +30,16 @@ from adapters._model import (
     ChatRequest,
     ChatResponse,
     FinishReason,
-    Message,
-    Part,
+    LogprobsDelta,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
     TextPart,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
+    TopLogprob,
     Usage,
 )
 from adapters._sse import SSEDecoder
@@ -63,77 +65,6 @@ _STATUS_KINDS = {
     "INTERNAL": ProviderErrorKind.SERVER_ERROR,
     "DEADLINE_EXCEEDED": ProviderErrorKind.TIMEOUT,
 }
-
-
-def _part(part: Part) -> dict[str, Any]:
-    if isinstance(part, TextPart):
-        return {"text": part.text}
-    data = split_data_url(part.url)
-    if data is not None:
-        return {"inlineData": {"mimeType": part.media_type or data[0], "data": data[1]}}
-    return {"fileData": {"mimeType": part.media_type or "image/jpeg", "fileUri": part.url}}
-
-
-def _contents(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
-    system = list(request.system)
-    names: dict[str, str] = {}  # tool call id -> function name, from earlier assistant turns
-    contents: list[dict[str, Any]] = []
-    for m, message in enumerate(request.messages):
-        if message.role == "system":
-            system.append(joined_text(message.content))
-            continue
-        parts = _parts(message, m, names)
-        role = "model" if message.role == "assistant" else "user"
-        # Gemini wants the answers to parallel calls together in one turn.
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    return system, contents
-
-
-def _parts(message: Message, m: int, names: dict[str, str]) -> list[dict[str, Any]]:
-    result = message.tool_result
-    if result is not None:
-        # A functionResponse is matched by name, which OpenAI-style tool messages lack.
-        name = names.get(result.tool_call_id)
-        if name is None:
-            raise InvalidRequest(
-                f"no earlier tool call has id {result.tool_call_id!r}",
-                param=f"messages[{m}].tool_call_id",
-            )
-        # Gemini: 'Use "output" key to specify function output and "error" key to
-        # specify error details' (FunctionResponse.response).
-        key = "error" if result.is_error else "output"
-        return [
-            {"functionResponse": {"name": name, "response": {key: joined_text(result.content)}}}
-        ]
-    parts = [_part(p) for p in message.content]
-    for n, call in enumerate(message.tool_calls):
-        names[call.id] = call.name
-        args = arguments_object(call.arguments, f"messages[{m}].tool_calls[{n}].function.arguments")
-        parts.append({"functionCall": {"name": call.name, "args": args}})
-    return parts
-
-
-def _generation_config(request: ChatRequest) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    if request.max_tokens is not None:
-        config["maxOutputTokens"] = request.max_tokens
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop:
-        config["stopSequences"] = request.stop
-    return config
-
-
-def _tool_config(choice: str) -> dict[str, Any]:
-    mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}.get(choice)
-    if mode is not None:
-        return {"functionCallingConfig": {"mode": mode}}
-    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice]}}
 
 
 def _usage(value: Any) -> Usage | None:
@@ -178,6 +109,36 @@ def _tool_call(part: Mapping[str, Any]) -> ToolCall:
     )
 
 
+def _logprob(entry: Any) -> TopLogprob:
+    token = str(entry["token"])
+    return TopLogprob(token, float(entry["logProbability"]), list(token.encode()))
+
+
+def _logprobs(candidate: Mapping[str, Any]) -> list[TokenLogprob] | None:
+    """candidate.logprobsResult in OpenAI's shape: each chosen token and its alternatives."""
+    result = candidate.get("logprobsResult")
+    if not isinstance(result, dict):
+        return None
+    chosen = result.get("chosenCandidates") or []
+    top = result.get("topCandidates") or []
+    try:
+        tokens = []
+        for n, entry in enumerate(chosen):
+            picked = _logprob(entry)
+            alternatives = top[n].get("candidates") or [] if n < len(top) else []
+            tokens.append(
+                TokenLogprob(
+                    picked.token,
+                    picked.logprob,
+                    picked.bytes,
+                    [_logprob(a) for a in alternatives],
+                )
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise malformed("logprobsResult entry lacks token or logProbability") from exc
+    return tokens
+
+
 def _finish(candidate: Mapping[str, Any], has_calls: bool) -> FinishReason:
     finish = _FINISH.get(str(candidate.get("finishReason")), "stop")
     # Gemini says STOP after a function call; the shared model says tool_calls.
@@ -185,23 +146,24 @@ def _finish(candidate: Mapping[str, Any], has_calls: bool) -> FinishReason:
 
 
 class GeminiCodec:
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {
+            Feature.JSON_OBJECT,
+            Feature.JSON_SCHEMA,
+            Feature.SEED,
+            Feature.PRESENCE_PENALTY,
+            Feature.FREQUENCY_PENALTY,
+            Feature.LOGPROBS,
+            Feature.TOP_K,
+            Feature.TEMPERATURE_ABOVE_1,
+            Feature.REASONING_EFFORT,
+            Feature.REASONING_NONE,
+            Feature.THINKING,
+        }
+    )
+
     def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest:
-        system, contents = _contents(request)
-        body: dict[str, Any] = {"contents": contents}
-        if system:
-            body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
-        if request.tools:
-            declarations = [
-                {"name": t.name, "parameters": t.parameters}
-                | ({"description": t.description} if t.description is not None else {})
-                for t in request.tools
-            ]
-            body["tools"] = [{"functionDeclarations": declarations}]
-        if request.tool_choice is not None:
-            body["toolConfig"] = _tool_config(request.tool_choice)
-        config = _generation_config(request)
-        if config:
-            body["generationConfig"] = config
+        body = encode_body(request)
         method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
         # The key goes in a header, never the URL: URLs end up in logs.
         headers = {"content-type": "application/json"}
@@ -228,6 +190,7 @@ class GeminiCodec:
             tool_calls=calls,
             finish_reason=_finish(candidate, bool(calls)),
             usage=_usage(obj.get("usageMetadata")) or Usage(),
+            logprobs=_logprobs(candidate),
         )
 
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
@@ -256,6 +219,16 @@ def _reasons(details: Any) -> set[str]:
     }
 
 
+def _field(details: Any) -> str | None:
+    """The first field a google.rpc.BadRequest detail names as violated."""
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("BadRequest"):
+            for violation in detail.get("fieldViolations") or []:
+                if isinstance(violation, dict) and isinstance(violation.get("field"), str):
+                    return str(violation["field"])
+    return None
+
+
 def error_from_object(
     obj: Mapping[str, Any], status: int | None, headers: Mapping[str, str]
 ) -> ProviderError:
@@ -279,6 +252,7 @@ def error_from_object(
         status=status,
         retry_after=wait if wait is not None else retry_after(headers),
         provider_code=code or None,
+        param=_field(details),
     )
 
 
@@ -326,5 +300,8 @@ class GeminiStreamDecoder:
                 call = _tool_call(part)
                 out.append(ToolCallDelta(self._calls, call.id, call.name, call.arguments))
                 self._calls += 1
+        tokens = _logprobs(candidate)
+        if tokens:
+            out.append(LogprobsDelta(tokens))
         if candidate.get("finishReason"):
             self._finish = _finish(candidate, self._calls > 0)

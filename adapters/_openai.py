@@ -1,14 +1,13 @@
-"""OpenAI-compatible Chat Completions (OpenAI, Mistral, vLLM, Ollama, LocalAI) and Azure OpenAI."""
+"""OpenAI-compatible Chat Completions (OpenAI, Mistral, vLLM, Ollama, LocalAI) and Azure OpenAI:
+the call and the answer (the request body is built in `_openai_body`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import orjson
+from typing import Any, ClassVar
 
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
-from adapters._content import joined_text
+from adapters._features import Feature
 from adapters._http import (
     body_text,
     ended_early,
@@ -21,17 +20,19 @@ from adapters._model import (
     ChatRequest,
     ChatResponse,
     FinishReason,
-    ImagePart,
-    Message,
+    LogprobsDelta,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
     TextPart,
+    TokenLogprob,
     ToolCall,
     ToolCallDelta,
+    TopLogprob,
     Usage,
 )
+from adapters._openai_body import encode_body
 from adapters._sse import SSEDecoder
 
 _FINISH: dict[str, FinishReason] = {
@@ -54,79 +55,27 @@ _STREAM_ERROR_KINDS = {
 }
 
 
-def _message(message: Message) -> dict[str, Any]:
-    if message.role == "tool" and message.tool_result is not None:
-        return {
-            "role": "tool",
-            "tool_call_id": message.tool_result.tool_call_id,
-            "content": joined_text(message.tool_result.content),
-        }
-    if message.role == "assistant":
-        out: dict[str, Any] = {"role": "assistant", "content": joined_text(message.content) or None}
-        if message.tool_calls:
-            out["tool_calls"] = [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in message.tool_calls
-            ]
-        return out
-    content: str | list[dict[str, Any]]
-    if all(isinstance(part, TextPart) for part in message.content):
-        content = joined_text(message.content)
-    else:
-        content = [
-            {"type": "text", "text": part.text}
-            if isinstance(part, TextPart)
-            else {"type": "image_url", "image_url": {"url": part.url}}
-            for part in message.content
-            if isinstance(part, TextPart | ImagePart)
+def _logprobs(choice: Mapping[str, Any]) -> list[TokenLogprob] | None:
+    """choice.logprobs.content, or None when the provider sent none."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    try:
+        return [
+            TokenLogprob(
+                str(t["token"]),
+                float(t["logprob"]),
+                t.get("bytes"),
+                [
+                    TopLogprob(str(a["token"]), float(a["logprob"]), a.get("bytes"))
+                    for a in t.get("top_logprobs") or []
+                ],
+            )
+            for t in content
         ]
-    out = {"role": message.role, "content": content}
-    if message.name is not None:
-        out["name"] = message.name
-    return out
-
-
-def encode_body(request: ChatRequest, model: str | None, max_tokens_field: str) -> bytes:
-    body: dict[str, Any] = {}
-    if model is not None:
-        body["model"] = model
-    body["messages"] = [{"role": "system", "content": text} for text in request.system] + [
-        _message(m) for m in request.messages
-    ]
-    if request.max_tokens is not None:
-        body[max_tokens_field] = request.max_tokens
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    if request.stop:
-        body["stop"] = request.stop
-    if request.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {"name": t.name, "parameters": t.parameters}
-                | ({"description": t.description} if t.description is not None else {}),
-            }
-            for t in request.tools
-        ]
-    if request.tool_choice is not None:
-        body["tool_choice"] = (
-            request.tool_choice
-            if request.tool_choice in ("auto", "none", "required")
-            else {"type": "function", "function": {"name": request.tool_choice}}
-        )
-    if request.user is not None:
-        body["user"] = request.user
-    if request.stream:
-        body["stream"] = True
-        # Always: the audit record needs token usage even when the client did not ask.
-        body["stream_options"] = {"include_usage": True}
-    return orjson.dumps(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise malformed("logprobs entry lacks token or logprob") from exc
 
 
 def _usage(value: Any) -> Usage | None:
@@ -161,16 +110,27 @@ def error_from_object(
     message = str(error.get("message") or "")
     code = str(error.get("code") or "")
     error_type = str(error.get("type") or "")
+    param = error.get("param")
     return ProviderError(
         _error_kind(status, code, error_type, message),
         message,
         status=status,
         retry_after=retry_after(headers),
         provider_code=code or error_type or None,
+        param=param if isinstance(param, str) and param else None,
     )
 
 
 class OpenAICodec:
+    features: ClassVar[frozenset[Feature]] = frozenset(Feature) - {
+        Feature.TOP_K,
+        Feature.THINKING,
+        Feature.THINKING_BETWEEN_TOOLS,
+        Feature.INFERENCE_GEO,
+        Feature.FAST_MODE,
+    }
+    _openai_only: ClassVar[bool] = True
+
     def url(self, target: ProviderTarget, request: ChatRequest) -> str:
         return f"{target.base_url}/chat/completions"
 
@@ -184,7 +144,7 @@ class OpenAICodec:
         headers = {"content-type": "application/json", **self.auth_headers(target)}
         if request.stream:
             headers["accept"] = "text/event-stream"
-        body = encode_body(request, self.body_model(target), field)
+        body = encode_body(request, self.body_model(target), field, self._openai_only)
         return HttpRequest("POST", self.url(target, request), headers, body)
 
     def body_model(self, target: ProviderTarget) -> str | None:
@@ -220,6 +180,7 @@ class OpenAICodec:
             tool_calls=tool_calls,
             finish_reason=_FINISH.get(str(choice.get("finish_reason")), "stop"),
             usage=_usage(obj.get("usage")) or Usage(),
+            logprobs=_logprobs(choice),
         )
 
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
@@ -234,7 +195,21 @@ class OpenAICodec:
 
 
 class AzureOpenAICodec(OpenAICodec):
-    """Azure addresses the model by deployment in the path and wants `api-key`."""
+    """Azure addresses the model by deployment in the path and wants `api-key`.
+
+    Its GA API versions refuse the fields OpenAI added for its reasoning models and
+    service tiers as unknown, so those are not declared (and the hints not sent).
+    """
+
+    features: ClassVar[frozenset[Feature]] = OpenAICodec.features - {
+        Feature.SERVICE_TIER,
+        Feature.VERBOSITY,
+        Feature.REASONING_EFFORT,
+        Feature.REASONING_NONE,
+        Feature.REASONING_MINIMAL,
+        Feature.REASONING_MAX,
+    }
+    _openai_only: ClassVar[bool] = False
 
     def url(self, target: ProviderTarget, request: ChatRequest) -> str:
         version = target.options.get("api_version")
@@ -297,6 +272,9 @@ class OpenAIStreamDecoder:
             delta = choice.get("delta") or {}
             if isinstance(delta.get("content"), str) and delta["content"]:
                 out.append(TextDelta(delta["content"]))
+            tokens = _logprobs(choice)
+            if tokens:
+                out.append(LogprobsDelta(tokens))
             for call in delta.get("tool_calls") or []:
                 function = call.get("function") or {}
                 out.append(

@@ -1,184 +1,51 @@
-"""The OpenAI Chat Completions protocol as the sidecar speaks it to its clients.
-
-System and developer messages are hoisted, in order, into `ChatRequest.system`
-wherever they appear: Anthropic and Gemini only take a top-level system prompt, and
-clients put them first in practice. Every other message keeps its position.
-"""
+"""The OpenAI Chat Completions protocol as the sidecar speaks it to its clients: the
+answer, plain and streamed (the request is read in `_openai_request`)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
 import orjson
 
-from adapters import _validate as v
-from adapters._base import InvalidRequest
 from adapters._errors import OPENAI_TYPES, ErrorType
 from adapters._model import (
     ChatRequest,
     ChatResponse,
     FinishReason,
-    ImagePart,
-    Message,
-    Part,
+    LogprobsDelta,
     StreamEnd,
     StreamEvent,
     TextDelta,
-    TextPart,
-    Tool,
-    ToolCall,
+    TokenLogprob,
     ToolCallDelta,
-    ToolChoice,
-    ToolResult,
     Usage,
 )
+from adapters._openai_request import decode_request
 
-_EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
-
-
-def _parts(value: Any, param: str, *, images: bool) -> list[Part]:
-    if isinstance(value, str):
-        return [TextPart(value)]
-    parts: list[Part] = []
-    for n, item in enumerate(v.array(value, param)):
-        where = f"{param}[{n}]"
-        part = v.obj(item, where)
-        kind = part.get("type")
-        if kind in ("text", "refusal"):
-            parts.append(TextPart(v.string(part.get(kind), f"{where}.{kind}")))
-        elif kind == "image_url" and images:
-            image = v.obj(part.get("image_url"), f"{where}.image_url")
-            parts.append(ImagePart(v.string(image.get("url"), f"{where}.image_url.url")))
-        else:
-            raise InvalidRequest(
-                f"{where}.type is not a supported content part type", param=f"{where}.type"
-            )
-    return parts
-
-
-def _tool_calls(value: Any, param: str) -> list[ToolCall]:
-    calls = []
-    for n, item in enumerate(v.array(value, param)):
-        where = f"{param}[{n}]"
-        call = v.obj(item, where)
-        function = v.obj(call.get("function"), f"{where}.function")
-        calls.append(
-            ToolCall(
-                id=v.string(call.get("id"), f"{where}.id"),
-                name=v.string(function.get("name"), f"{where}.function.name"),
-                arguments=v.string(function.get("arguments"), f"{where}.function.arguments"),
-            )
-        )
-    return calls
-
-
-def _messages(value: Any) -> tuple[list[str], list[Message]]:
-    system: list[str] = []
-    messages: list[Message] = []
-    for n, item in enumerate(v.array(value, "messages", non_empty=True)):
-        where = f"messages[{n}]"
-        message = v.obj(item, where)
-        role = message.get("role")
-        content = message.get("content")
-        name = v.optional_string(message.get("name"), f"{where}.name")
-        if role in ("system", "developer"):
-            parts = _parts(content, f"{where}.content", images=False)
-            system.append("".join(p.text for p in parts if isinstance(p, TextPart)))
-        elif role == "user":
-            parts = _parts(content, f"{where}.content", images=True)
-            messages.append(Message("user", parts, name=name))
-        elif role == "assistant":
-            parts = [] if content is None else _parts(content, f"{where}.content", images=False)
-            calls = message.get("tool_calls")
-            tool_calls = [] if calls is None else _tool_calls(calls, f"{where}.tool_calls")
-            messages.append(Message("assistant", parts, tool_calls, name=name))
-        elif role == "tool":
-            call_id = v.string(message.get("tool_call_id"), f"{where}.tool_call_id")
-            result = ToolResult(call_id, _parts(content, f"{where}.content", images=False))
-            messages.append(Message("tool", tool_result=result))
-        else:
-            # Never echo the value: an error message must hold no request content.
-            raise InvalidRequest(
-                f"{where}.role must be system, developer, user, assistant or tool",
-                param=f"{where}.role",
-            )
-    return system, messages
-
-
-def _tools(value: Any) -> list[Tool]:
-    tools = []
-    for n, item in enumerate(v.array(value, "tools")):
-        where = f"tools[{n}]"
-        tool = v.obj(item, where)
-        if tool.get("type") != "function":
-            raise InvalidRequest("only function tools are supported", param=f"{where}.type")
-        function = v.obj(tool.get("function"), f"{where}.function")
-        parameters = function.get("parameters")
-        tools.append(
-            Tool(
-                name=v.string(function.get("name"), f"{where}.function.name"),
-                description=v.optional_string(
-                    function.get("description"), f"{where}.function.description"
-                ),
-                parameters=_EMPTY_SCHEMA
-                if parameters is None
-                else v.obj(parameters, f"{where}.function.parameters"),
-            )
-        )
-    return tools
-
-
-def _tool_choice(value: Any) -> ToolChoice:
-    if value in ("auto", "none", "required"):
-        return str(value)
-    choice = v.obj(value, "tool_choice")
-    function = v.obj(choice.get("function"), "tool_choice.function")
-    return v.string(function.get("name"), "tool_choice.function.name")
-
-
-def decode_request(body: Any) -> ChatRequest:
-    body = v.obj(body, "body")
-    system, messages = _messages(body.get("messages"))
-    request = ChatRequest(
-        model=v.string(body.get("model"), "model"), messages=messages, system=system
-    )
-    # n > 1 would ask every provider for several answers and we relay only the first.
-    if body.get("n") not in (None, 1):
-        raise InvalidRequest("only n=1 is supported", param="n")
-    for field in ("max_completion_tokens", "max_tokens"):
-        if body.get(field) is not None:
-            request.max_tokens = v.positive_int(body[field], field)
-            break
-    if body.get("temperature") is not None:
-        request.temperature = v.number(body["temperature"], "temperature", 0, 2)
-    if body.get("top_p") is not None:
-        request.top_p = v.number(body["top_p"], "top_p", 0, 1)
-    stop = body.get("stop")
-    if stop is not None:
-        request.stop = [stop] if isinstance(stop, str) else v.string_list(stop, "stop")
-    if body.get("tools") is not None:
-        request.tools = _tools(body["tools"])
-    if body.get("tool_choice") is not None:
-        request.tool_choice = _tool_choice(body["tool_choice"])
-    if body.get("stream") is not None:
-        request.stream = v.boolean(body["stream"], "stream")
-    options = body.get("stream_options")
-    if options is not None:
-        if not request.stream:
-            raise InvalidRequest(
-                "stream_options is only allowed when stream is true", param="stream_options"
-            )
-        include = v.obj(options, "stream_options").get("include_usage")
-        request.include_usage = include is not None and v.boolean(
-            include, "stream_options.include_usage"
-        )
-    request.user = v.optional_string(body.get("user"), "user")
-    return request
+_PAD_TO = 64  # obfuscated chunks are padded to a multiple of this many bytes
 
 
 def _finish(reason: FinishReason) -> str:
     return "stop" if reason == "error" else reason
+
+
+def _token(token: TokenLogprob) -> dict[str, Any]:
+    return {
+        "token": token.token,
+        "logprob": token.logprob,
+        "bytes": token.bytes,
+        "top_logprobs": [
+            {"token": t.token, "logprob": t.logprob, "bytes": t.bytes} for t in token.top
+        ],
+    }
+
+
+def _logprobs(tokens: list[TokenLogprob] | None) -> dict[str, Any] | None:
+    if tokens is None:
+        return None
+    return {"content": [_token(t) for t in tokens], "refusal": None}
 
 
 def _usage(usage: Usage) -> dict[str, int]:
@@ -217,7 +84,7 @@ class OpenAIClientCodec:
                 {
                     "index": 0,
                     "message": message,
-                    "logprobs": None,
+                    "logprobs": _logprobs(response.logprobs),
                     "finish_reason": _finish(response.finish_reason),
                 }
             ],
@@ -228,7 +95,9 @@ class OpenAIClientCodec:
     def stream_encoder(
         self, request: ChatRequest, request_id: str, model: str
     ) -> OpenAIStreamEncoder:
-        return OpenAIStreamEncoder(f"chatcmpl-{request_id}", model, request.include_usage)
+        return OpenAIStreamEncoder(
+            f"chatcmpl-{request_id}", model, request.include_usage, request.obfuscate
+        )
 
     def encode_error(
         self, status: int, error_type: str, message: str, param: str | None = None
@@ -249,16 +118,24 @@ def error_body(error_type: str, message: str, param: str | None = None) -> dict[
 
 
 class OpenAIStreamEncoder:
-    """`chat.completion.chunk` SSE: role first, then deltas, finish, usage, [DONE]."""
+    """`chat.completion.chunk` SSE: role first, then deltas, finish, usage, [DONE].
 
-    def __init__(self, chunk_id: str, model: str, include_usage: bool) -> None:
+    With `obfuscate` (stream_options.include_obfuscation: true), every delta chunk
+    carries an `obfuscation` string that pads the chunk to a multiple of
+    `_PAD_TO` bytes, so its size no longer tells how long the delta is.
+    """
+
+    def __init__(self, chunk_id: str, model: str, include_usage: bool, obfuscate: bool) -> None:
         self._id = chunk_id
         self._model = model
         self._include_usage = include_usage
+        self._obfuscate = obfuscate
         self._created = int(time.time())
         self._started = False
 
-    def _chunk(self, choices: list[dict[str, Any]], usage: Usage | None = None) -> bytes:
+    def _chunk(
+        self, choices: list[dict[str, Any]], usage: Usage | None = None, pad: bool = False
+    ) -> bytes:
         body: dict[str, Any] = {
             "id": self._id,
             "object": "chat.completion.chunk",
@@ -269,12 +146,25 @@ class OpenAIStreamEncoder:
         if self._include_usage:
             # OpenAI: "All other chunks will also include a usage field, but with a null value."
             body["usage"] = None if usage is None else _usage(usage)
+        if pad and self._obfuscate:
+            body["obfuscation"] = ""
+            size = len(orjson.dumps(body))
+            body["obfuscation"] = secrets.token_urlsafe(_PAD_TO)[: -size % _PAD_TO]
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
-    def _delta(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return self._chunk(
-            [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-        )
+    def _delta(
+        self,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        logprobs: list[TokenLogprob] | None = None,
+    ) -> bytes:
+        choice = {
+            "index": 0,
+            "delta": delta,
+            "logprobs": _logprobs(logprobs),
+            "finish_reason": finish,
+        }
+        return self._chunk([choice], pad=True)
 
     def encode(self, event: StreamEvent) -> bytes:
         out = b""
@@ -283,6 +173,8 @@ class OpenAIStreamEncoder:
             out = self._delta({"role": "assistant", "content": "", "refusal": None})
         if isinstance(event, TextDelta):
             out += self._delta({"content": event.text})
+        elif isinstance(event, LogprobsDelta):
+            out += self._delta({}, logprobs=event.tokens)
         elif isinstance(event, ToolCallDelta):
             call: dict[str, Any] = {"index": event.index}
             function: dict[str, Any] = {"arguments": event.arguments}

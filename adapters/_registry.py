@@ -5,11 +5,18 @@ from __future__ import annotations
 from adapters._anthropic import AnthropicCodec
 from adapters._anthropic_client import AnthropicClientCodec
 from adapters._base import ClientCodec, ProviderCodec
+from adapters._features import Feature
 from adapters._gemini import GeminiCodec
 from adapters._openai import AzureOpenAICodec, OpenAICodec
 from adapters._openai_client import OpenAIClientCodec
 
 ADAPTER_NAMES = ("openai", "azure_openai", "anthropic", "gemini")
+_FEATURES = {
+    "openai": OpenAICodec.features,
+    "azure_openai": AzureOpenAICodec.features,
+    "anthropic": AnthropicCodec.features,
+    "gemini": GeminiCodec.features,
+}
 CLIENT_PROTOCOLS = ("openai", "anthropic")
 
 
@@ -23,6 +30,11 @@ def provider_codec(adapter: str) -> ProviderCodec:
     if adapter == "gemini":
         return GeminiCodec()
     raise ValueError(f"unknown adapter {adapter!r}; expected one of {', '.join(ADAPTER_NAMES)}")
+
+
+def adapter_features(adapter: str) -> frozenset[Feature]:
+    """The request features an adapter can honour (see adapters._features)."""
+    return _FEATURES[adapter]
 
 
 def client_codec(protocol: str) -> ClientCodec:

@@ -16,6 +16,7 @@ class PolicyEngineError(Exception):
     status: int = 500
     error_type: str = "api_error"
     retry_after_s: float | None = None  # sent as Retry-After when set
+    param: str | None = None  # the request field at fault, where one is
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -41,6 +42,11 @@ class BadRequest(PolicyEngineError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class FeatureUnavailable(BadRequest):
+    """No allowed provider can honour a feature the request asks for; `param` names
+    the field (README "Request fields")."""
 
 
 class BodyTooLarge(PolicyEngineError):
@@ -120,12 +126,24 @@ class AuditWriteFailed(PolicyEngineError):
 
 
 class ProviderRejected(PolicyEngineError):
-    """A provider refused the request itself (invalid request, content policy): no fallback."""
+    """A provider refused the request itself (invalid request, content policy): no fallback.
 
-    def __init__(self, status: int, error_type: str, message: str, provider_message: str) -> None:
+    Its status is always an error status: a provider that refused under 200 (a Gemini
+    prompt block, an error event opening a stream) is answered 400, never 200.
+    """
+
+    def __init__(
+        self,
+        status: int | None,
+        error_type: str,
+        message: str,
+        provider_message: str,
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status = status
+        self.status = status if status is not None and 400 <= status <= 599 else 400
         self.error_type = error_type
+        self.param = param
         self._provider_message = provider_message
 
     @property

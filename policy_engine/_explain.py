@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters import Feature
 from policy_engine._config import Settings
 from policy_engine._context import RoutingContext, read_routing_headers
 from policy_engine.decision import Decider
-from policy_engine.routing import ProviderHealth, plan_route, served_by
+from policy_engine.routing import ProviderHealth, plan_route, served_by, unmet_needs
 
 
 class DecisionQuery(BaseModel):
@@ -25,6 +26,9 @@ class DecisionQuery(BaseModel):
     stream: bool = False
     input_chars: int = Field(0, ge=0)
     protocol: Literal["openai", "anthropic"] = "openai"
+    # What the request asks for beyond plain chat (README "Request fields"), e.g.
+    # "response_format=json_schema": candidates that cannot honour one are skipped.
+    features: list[Feature] = Field(default_factory=list)
 
     def context(self) -> RoutingContext:
         # The same validation as the request headers, so a dry run means what a request means.
@@ -59,9 +63,14 @@ async def explain(
     decision = await decider.decide(context)
     missing = not_ready or {}
     providers = [p for p in settings.providers if p.id not in missing]
-    route = plan_route(decision, context.model, providers, health, settings.routing.strategy)
+    needs = frozenset(query.features)
+    route = plan_route(decision, context.model, providers, health, settings.routing.strategy, needs)
     serving = served_by(settings.providers, context.model)
-    skipped = {p: missing[p] for p in decision.allowed if p in missing and p in serving}
+    skipped: dict[str, Any] = {
+        p: missing[p] for p in decision.allowed if p in missing and p in serving
+    }
+    for p, lacking in unmet_needs(decision, context.model, providers, needs).items():
+        skipped[p] = [f.value for f in lacking]
     return {
         "input": decider.input_for(context),
         "decision": decision.summary(),

@@ -22,6 +22,7 @@ from policy_engine.audit import (
     verify_log,
     write_key_pair,
 )
+from tests.conformance._recorder import ConformanceRecorder
 from tests.fakes import FakeProvider
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,10 +95,11 @@ class RunningSidecar:
     url: str
     server: uvicorn.Server
     task: asyncio.Task[None]
+    conformance: ConformanceRecorder
 
     @property
     def sidecar(self) -> Sidecar:
-        sidecar: Sidecar = self.server.config.loaded_app.app.state.sidecar
+        sidecar: Sidecar = self.conformance.app.state.sidecar  # type: ignore[attr-defined]
         return sidecar
 
     def audit_events(self) -> list[dict[str, Any]]:
@@ -112,16 +114,21 @@ class RunningSidecar:
         verify_log(self.settings.audit.dir, [public])
 
     async def stop(self) -> None:
-        if self.task.done():
-            return
-        self.server.should_exit = True
-        await asyncio.wait_for(self.task, 10)
+        """Stop serving; fail if any chat answer broke its protocol (tests/conformance)."""
+        if not self.task.done():
+            self.server.should_exit = True
+            await asyncio.wait_for(self.task, 10)
+        problems, self.conformance.problems = self.conformance.problems, []
+        if problems:
+            shown = "\n".join(problems[:20])
+            raise AssertionError(f"{len(problems)} answers break their protocol:\n{shown}")
 
 
 async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
     monkeypatch.setenv("TEST_PROVIDER_KEY", API_KEY)
+    conformance = ConformanceRecorder(create_app(settings))
     config = uvicorn.Config(
-        create_app(settings),
+        conformance,
         host="127.0.0.1",
         port=0,
         lifespan="on",
@@ -139,7 +146,7 @@ async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
         task.cancel()
         raise RuntimeError("the sidecar did not start")
     port = server.servers[0].sockets[0].getsockname()[1]
-    return RunningSidecar(settings, f"http://127.0.0.1:{port}", server, task)
+    return RunningSidecar(settings, f"http://127.0.0.1:{port}", server, task, conformance)
 
 
 async def chat_once(

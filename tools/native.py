@@ -33,10 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 GROUPS = {
     "adapters._native_lib": [
         "adapters/_content.py",
+        "adapters/_features.py",
         "adapters/_http.py",
         "adapters/_model.py",
         "adapters/_openai.py",
+        "adapters/_openai_body.py",
         "adapters/_openai_client.py",
+        "adapters/_openai_request.py",
         "adapters/_sse.py",
     ],
     "policy_engine._native_lib": [

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
+from adapters import Feature
 from policy_engine._config import load_config
 from policy_engine._errors import PolicyEngineError
 from policy_engine._explain import DecisionQuery, explain
@@ -24,6 +26,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--tags", default="", help="comma list of privacy tags, e.g. pii,phi")
     parser.add_argument("--model", default="default")
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument(
+        "--features",
+        default="",
+        help="comma list of request features, e.g. response_format=json_schema,seed "
+        f"(one of: {', '.join(f.value for f in Feature)})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,6 +46,7 @@ async def _explain(args: argparse.Namespace) -> dict[str, Any]:
             privacy_tags=[t for t in args.tags.split(",") if t.strip()],
             model=args.model,
             stream=args.stream,
+            features=[f.strip() for f in args.features.split(",") if f.strip()],
         )
         return await explain(decider, settings, query, {})
     finally:
@@ -49,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(_explain(args))
     except PolicyEngineError as error:
         print(f"policy-engine: {error.message}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        problem = error.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        print(f"policy-engine: {where}: {problem['msg']}", file=sys.stderr)
         return 2
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0 if result["decision"]["tenant_known"] else 1

@@ -32,6 +32,7 @@ from adapters import (
     StreamStart,
     Usage,
     client_codec,
+    requirements,
 )
 from policy_engine._auth import Authenticator, TenantForbidden, Unauthenticated
 from policy_engine._config import Settings
@@ -40,6 +41,7 @@ from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
     BodyTooLarge,
+    FeatureUnavailable,
     InternalError,
     LimitExceeded,
     LimitsUnavailable,
@@ -56,7 +58,14 @@ from policy_engine.fleet import NO_BUDGET, Limiter
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
 from policy_engine.redaction import RedactionSession, Redactor
-from policy_engine.routing import Candidate, Router, StreamRoute, served_by
+from policy_engine.routing import (
+    Candidate,
+    Router,
+    StreamRoute,
+    feature_unavailable,
+    served_by,
+    skipped_summary,
+)
 from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
@@ -64,6 +73,7 @@ _log = get_logger("policy_engine.request")
 _OUTCOMES: dict[type[PolicyEngineError], str] = {
     BadRequest: "bad_request",
     BodyTooLarge: "bad_request",  # the record's error_type says request_too_large
+    FeatureUnavailable: "bad_request",
     UnknownModel: "bad_request",
     PolicyUnavailable: "failed_closed",
     PolicyDenied: "denied",
@@ -200,7 +210,7 @@ class Pipeline:
         decision = await self._decide(outcome)
         if self._router.not_ready:
             outcome.skipped = self._skipped(decision, request.model)
-        plan = self._redactable(self._plan(decision, request.model), outcome)
+        plan = self._redactable(self._plan(decision, request, outcome.protocol), outcome)
         session = self._redactor.session()
         # The router awaits it once, just before the first byte leaves for a provider.
         write_ahead = partial(self._records.intent, outcome, plan, session)
@@ -217,7 +227,9 @@ class Pipeline:
             )
         finally:
             outcome.redactions = session.counts
-        response = session.restore_response(result.response)
+        response = session.restore_response(
+            result.response, json_content=request.response_format is not None
+        )
         outcome.provider = result.candidate.id
         response.usage = outcome.usage = outcome.checked_usage(response.usage)
         payload = codec.encode_response(response, outcome.request_id, response.model)
@@ -257,8 +269,11 @@ class Pipeline:
                 self._metrics.denials_by(provider, rule).inc()
         return decision
 
-    def _plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
-        plan = self._router.plan(decision, alias)
+    def _plan(
+        self, decision: PolicyDecision, request: ChatRequest, protocol: str
+    ) -> list[Candidate]:
+        alias, needs = request.model, requirements(request)
+        plan = self._router.plan(decision, alias, needs)
         if plan:
             return plan
         serving = list(served_by(self._settings.providers, alias))
@@ -269,9 +284,19 @@ class Pipeline:
             raise PolicyDenied(
                 f"the policy allows no provider for model {alias!r} ({summary})", reasons
             )
-        why = [f"{p} ({self._router.not_ready.get(p, 'circuit open')})" for p in allowed]
+        # Candidates that cannot honour a feature the request asks for are not candidates.
+        skipped = self._router.skipped(decision, alias, needs)
+        unhonoured = feature_unavailable(alias, allowed, skipped, protocol)
+        if unhonoured is not None:
+            raise unhonoured
+        why = [
+            f"{p} ({self._router.not_ready.get(p, 'circuit open')})"
+            for p in allowed
+            if p not in skipped
+        ]
+        note = f" (skipped: {skipped_summary(skipped, protocol)})" if skipped else ""
         raise ProvidersUnavailable(
-            f"every allowed provider for model {alias!r} is unavailable: {', '.join(why)}"
+            f"every allowed provider for model {alias!r} is unavailable: {', '.join(why)}{note}"
         )
 
     def _skipped(self, decision: PolicyDecision, model: str) -> dict[str, str]:
@@ -330,8 +355,7 @@ class Pipeline:
             await self._finish(outcome, _OUTCOMES.get(type(error), _UNMAPPED), error.status)
         except AuditWriteFailed as audit_error:
             error = audit_error
-        param = error.param if isinstance(error, BadRequest) else None
-        body = codec.encode_error(error.status, error.error_type, error.client_message, param)
+        body = codec.encode_error(error.status, error.error_type, error.client_message, error.param)
         headers = self._headers(outcome)
         if error.retry_after_s is not None:
             headers["retry-after"] = str(max(1, math.ceil(error.retry_after_s)))
@@ -348,7 +372,7 @@ class Pipeline:
         route: StreamRoute,
     ) -> AsyncGenerator[bytes, None]:
         encoder = codec.stream_encoder(request, outcome.request_id, route.candidate.model)
-        restorer = session.stream_restorer()
+        restorer = session.stream_restorer(json_content=request.response_format is not None)
         usage = Usage()
         finished = False
         try:

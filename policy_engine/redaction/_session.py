@@ -84,7 +84,7 @@ class RedactionSession:
         def arguments(value: str) -> str:
             return self._redact_json_text(value, types)
 
-        return request.with_texts(
+        redacted = request.with_texts(
             messages=[_map_message(m, text, arguments) for m in request.messages],
             system=[text(s) for s in request.system],
             tools=[
@@ -98,6 +98,28 @@ class RedactionSession:
             stop=[text(s) for s in request.stop],
             user=None if request.user is None else text(request.user),
         )
+        self._redact_options(redacted, types)
+        return redacted
+
+    def _redact_options(self, request: ChatRequest, types: frozenset[str]) -> None:
+        """The texts outside the conversation, on a fresh copy (rarely present)."""
+        fmt = request.response_format
+        if fmt is not None:
+            # The schema name is an identifier ([A-Za-z0-9_-]{1,64}), checked on the way in.
+            request.response_format = replace(
+                fmt,
+                schema=None if fmt.schema is None else self._redact_json(fmt.schema, types),
+                description=None
+                if fmt.description is None
+                else self._redact(fmt.description, types),
+            )
+        if request.prediction is not None:
+            request.prediction = self._redact(request.prediction, types)
+        if request.safety_identifier is not None:
+            request.safety_identifier = self._redact(request.safety_identifier, types)
+        cache = request.prompt_cache
+        if cache is not None and cache.key is not None:
+            request.prompt_cache = replace(cache, key=self._redact(cache.key, types))
 
     def restore_text(self, text: str) -> str:
         if "<" not in text or not self._values:
@@ -110,17 +132,21 @@ class RedactionSession:
             return text
         return _PLACEHOLDER.sub(self._lookup_json, text)
 
-    def restore_response(self, response: ChatResponse) -> ChatResponse:
+    def restore_response(self, response: ChatResponse, json_content: bool = False) -> ChatResponse:
+        """`json_content`: the answer text is JSON (response_format), so restored values
+        are escaped as JSON strings, as in tool-call arguments."""
+        restore = self.restore_json_text if json_content else self.restore_text
         return response.with_answer(
-            content=[TextPart(self.restore_text(p.text)) for p in response.content],
+            content=[TextPart(restore(p.text)) for p in response.content],
             tool_calls=[
                 replace(c, arguments=self.restore_json_text(c.arguments))
                 for c in response.tool_calls
             ],
         )
 
-    def stream_restorer(self) -> StreamRestorer:
-        return StreamRestorer(frozenset(self._values), self.restore_text, self.restore_json_text)
+    def stream_restorer(self, json_content: bool = False) -> StreamRestorer:
+        restore = self.restore_json_text if json_content else self.restore_text
+        return StreamRestorer(frozenset(self._values), restore, self.restore_json_text)
 
     def _lookup(self, match: re.Match[str]) -> str:
         return self._values.get(match.group(0), match.group(0))
@@ -235,6 +261,17 @@ def _request_texts(request: ChatRequest) -> Iterator[str]:
     yield from request.stop
     if request.user is not None:
         yield request.user
+    for option in (request.prediction, request.safety_identifier):
+        if option is not None:
+            yield option
+    if request.prompt_cache is not None and request.prompt_cache.key is not None:
+        yield request.prompt_cache.key
+    fmt = request.response_format
+    if fmt is not None:
+        if fmt.description is not None:
+            yield fmt.description
+        if fmt.schema is not None:
+            yield json.dumps(fmt.schema, ensure_ascii=False)
     for message in request.messages:
         yield from (p.text for p in message.content if isinstance(p, TextPart))
         yield from (c.arguments for c in message.tool_calls)

@@ -9,9 +9,12 @@ from policy_engine.routing._health import (
 from policy_engine.routing._plan import (
     Candidate,
     backoff_delay,
+    feature_unavailable,
     next_candidate,
     plan_route,
     served_by,
+    skipped_summary,
+    unmet_needs,
 )
 from policy_engine.routing._router import Attempt, RequestRedactor, Router, RouteResult, StreamRoute
 from policy_engine.routing._transport import (
@@ -36,8 +39,11 @@ __all__ = [
     "UpstreamStream",
     "UpstreamTransport",
     "backoff_delay",
+    "feature_unavailable",
     "next_candidate",
     "plan_route",
     "served_by",
+    "skipped_summary",
     "translate_error",
+    "unmet_needs",
 ]

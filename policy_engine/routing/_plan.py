@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from adapters import Feature, adapter_features, feature_label, feature_param
 from policy_engine._config import ProviderConfig
+from policy_engine._errors import FeatureUnavailable
 from policy_engine.decision import PolicyDecision
 from policy_engine.routing._health import ProviderHealth
 
@@ -61,14 +63,66 @@ def served_by(providers: Sequence[ProviderConfig], model: str) -> dict[str, str]
     return {p.id: model for p in providers if model in p.models.values()}
 
 
+def unmet_needs(
+    decision: PolicyDecision,
+    alias: str,
+    providers: Sequence[ProviderConfig],
+    needs: frozenset[Feature],
+) -> dict[str, list[Feature]]:
+    """The allowed providers serving `alias` that cannot honour all of `needs`, each
+    with the features it lacks (sorted): the candidates the plan skips, and why."""
+    if not needs:
+        return {}
+    allowed = decision.allowed_redact
+    serving = served_by(providers, alias)
+    skipped = {}
+    for p in providers:
+        if p.id in allowed and p.id in serving:
+            lacking = needs - adapter_features(p.adapter)
+            if lacking:
+                skipped[p.id] = sorted(lacking)
+    return skipped
+
+
+def skipped_summary(skipped: Mapping[str, Sequence[Feature]], protocol: str = "openai") -> str:
+    """ "p cannot honour a, b; q cannot honour c", the features named as the client's
+    protocol names them: for error messages."""
+    return "; ".join(
+        f"{p} cannot honour {', '.join(feature_label(f, protocol) for f in features)}"
+        for p, features in skipped.items()
+    )
+
+
+def feature_unavailable(
+    alias: str,
+    allowed: Sequence[str],
+    skipped: Mapping[str, Sequence[Feature]],
+    protocol: str,
+) -> FeatureUnavailable | None:
+    """The 400 for a request that no allowed provider can honour, naming the field of a
+    feature none of them has (else of the first one missing); None if one could."""
+    if not allowed or not all(p in skipped for p in allowed):
+        return None
+    needs = sorted({f for lacking in skipped.values() for f in lacking})
+    nowhere = [f for f in needs if all(f in skipped[p] for p in allowed)]
+    feature = (nowhere or list(skipped[allowed[0]]))[0]
+    return FeatureUnavailable(
+        f"no allowed provider for model {alias!r} can honour this request "
+        f"({skipped_summary(skipped, protocol)})",
+        param=feature_param(feature, protocol),
+    )
+
+
 def plan_route(
     decision: PolicyDecision,
     alias: str,
     providers: Sequence[ProviderConfig],
     health: Mapping[str, ProviderHealth],
     strategy: Strategy,
+    needs: frozenset[Feature] = frozenset(),
 ) -> list[Candidate]:
-    """allowed ∩ serves the model ∩ circuit not open, ordered by preference then strategy.
+    """allowed ∩ maps the alias ∩ honours the request's needs ∩ circuit not open,
+    ordered by preference then strategy.
 
     `alias` is a configured alias or, failing that, a provider model (see `served_by`).
     Only the decision's allowed set is ever considered: nothing outside it can appear.
@@ -79,6 +133,7 @@ def plan_route(
         for p in providers
         if p.id in allowed
         and alias in p.models
+        and (not needs or needs <= adapter_features(p.adapter))
         and (p.id not in health or health[p.id].breaker.available())
     ]
     models: dict[str, str] | None = None
@@ -91,6 +146,7 @@ def plan_route(
             for p in providers
             if p.id in allowed
             and p.id in models
+            and (not needs or needs <= adapter_features(p.adapter))
             and (p.id not in health or health[p.id].breaker.available())
         ]
     if len(eligible) > 1:

@@ -20,7 +20,9 @@ from pydantic import SecretStr
 from adapters import (
     ChatRequest,
     ChatResponse,
+    Feature,
     HttpRequest,
+    InvalidRequest,
     ProviderCodec,
     ProviderError,
     ProviderErrorKind,
@@ -32,10 +34,10 @@ from adapters import (
     provider_codec,
 )
 from policy_engine._config import ProviderConfig, RoutingSettings
-from policy_engine._errors import ProviderRejected, ProvidersUnavailable
+from policy_engine._errors import BadRequest, ProviderRejected, ProvidersUnavailable
 from policy_engine.decision import PolicyDecision
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
-from policy_engine.routing._plan import Candidate, plan_route
+from policy_engine.routing._plan import Candidate, plan_route, unmet_needs
 from policy_engine.routing._schedule import Schedule
 from policy_engine.routing._transport import UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger
@@ -127,8 +129,18 @@ class Router:
             for p in providers
         }
 
-    def plan(self, decision: PolicyDecision, alias: str) -> list[Candidate]:
-        return plan_route(decision, alias, self._providers, self.health, self._settings.strategy)
+    def plan(
+        self, decision: PolicyDecision, alias: str, needs: frozenset[Feature] = frozenset()
+    ) -> list[Candidate]:
+        return plan_route(
+            decision, alias, self._providers, self.health, self._settings.strategy, needs
+        )
+
+    def skipped(
+        self, decision: PolicyDecision, alias: str, needs: frozenset[Feature]
+    ) -> dict[str, list[Feature]]:
+        """The allowed candidates the plan skips for a feature they cannot honour."""
+        return unmet_needs(decision, alias, self._providers, needs)
 
     def _target(self, candidate: Candidate) -> ProviderTarget:
         # Built once per (provider, model): config and keys do not change while serving.
@@ -192,20 +204,22 @@ class Router:
             message = message.replace(key.get_secret_value(), "[redacted]")
         if error.kind is ProviderErrorKind.INVALID_REQUEST:
             raise ProviderRejected(
-                error.status or 400,
+                error.status,
                 "invalid_request",
                 "the provider rejected the request",
                 message,
+                error.param,
             )
         if (
             error.kind is ProviderErrorKind.CONTENT_FILTER
             and not decision.obligations.allow_refusal_fallback
         ):
             raise ProviderRejected(
-                error.status or 400,
+                error.status,
                 "content_filter",
                 "the provider refused the request under its content policy",
                 message,
+                error.param,
             )
 
     @staticmethod
@@ -247,7 +261,15 @@ class Router:
     ) -> tuple[ProviderCodec, HttpRequest]:
         codec = self._codecs[candidate.id]
         outgoing = redactor.redact_request(request, candidate.redact)
-        return codec, codec.encode_request(outgoing, self._target(candidate))
+        try:
+            http = codec.encode_request(outgoing, self._target(candidate))
+        except InvalidRequest as error:
+            # The request cannot be put in this provider's terms (say, tool arguments
+            # that are not JSON for Anthropic or Gemini): the client's to fix. Nothing
+            # was sent, so a half-open circuit's probe slot goes back unused.
+            self.health[candidate.id].breaker.release()
+            raise BadRequest(error.message, param=error.param) from None
+        return codec, http
 
     async def _admit(
         self, candidate: Candidate, attempts: list[Attempt], before_first_send: BeforeFirstSend

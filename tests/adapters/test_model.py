@@ -9,15 +9,26 @@ from typing import Any
 import pytest
 
 from adapters import ChatRequest, ChatResponse, Message, TextPart, Tool, ToolCall, Usage
-from adapters._model import ToolResult
+from adapters._model import (
+    CacheBreakpoint,
+    PromptCache,
+    ResponseFormat,
+    Thinking,
+    TokenLogprob,
+    ToolResult,
+)
 
 CALL = ToolCall("call_1", "lookup", "{}")
 MESSAGE = Message("tool", [TextPart("a")], [CALL], ToolResult("call_1", [TextPart("r")]), "bot")
 REQUEST = ChatRequest(
     "default", [MESSAGE], ["be brief"], [Tool("lookup", "finds", {})], "auto", 5, 0.5, 0.9,
-    ["END"], True, True, "user-1",
+    ["END"], True, True, "user-1", ResponseFormat({"type": "object"}), 7, 0.1, 0.2, {"50256": -100},
+    True, 3, 40, False, True, "flex", "low", Thinking("enabled", 2048), "high", "predicted",
+    "safety-1", PromptCache("key-1"), (CacheBreakpoint("system"),), "us", True, True,
 )  # fmt: skip
-RESPONSE = ChatResponse("id-1", "gpt", [TextPart("a")], [CALL], "stop", Usage(1, 2))
+RESPONSE = ChatResponse(
+    "id-1", "gpt", [TextPart("a")], [CALL], "stop", Usage(1, 2), [TokenLogprob("a", -0.1)]
+)
 
 Copy = Callable[[Any, dict[str, Any]], Any]
 CASES: list[tuple[Any, Copy, set[str]]] = [

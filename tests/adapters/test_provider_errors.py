@@ -103,6 +103,37 @@ def test_openai_content_policy_violation_is_a_content_filter() -> None:
     assert error("openai", 400, body).kind is ProviderErrorKind.CONTENT_FILTER
 
 
+def test_openai_error_param_is_kept() -> None:
+    body = {
+        "error": {
+            "message": "Invalid value for 'temperature'.",
+            "type": "invalid_request_error",
+            "param": "temperature",
+            "code": "invalid_value",
+        }
+    }
+    assert error("openai", 400, body).param == "temperature"
+
+
+def test_gemini_bad_request_field_violation_names_the_param() -> None:
+    body = {
+        "error": {
+            "code": 400,
+            "message": "Invalid value at 'generation_config.temperature'",
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "fieldViolations": [
+                        {"field": "generation_config.temperature", "description": "too high"}
+                    ],
+                }
+            ],
+        }
+    }
+    assert error("gemini", 400, body).param == "generation_config.temperature"
+
+
 @pytest.mark.parametrize(
     ("error_type", "kind"),
     [

@@ -14,6 +14,7 @@ from adapters import (
     GeminiCodec,
     OpenAIClientCodec,
     OpenAICodec,
+    adapter_features,
     client_codec,
     provider_codec,
 )
@@ -23,31 +24,38 @@ def test_the_public_names_are_pinned() -> None:
     assert sorted(adapters.__all__) == sorted(
         [
             "ADAPTER_NAMES",
-            "CLIENT_PROTOCOLS",
-            "RETRYABLE_KINDS",
             "AnthropicClientCodec",
             "AnthropicCodec",
             "AzureOpenAICodec",
+            "CLIENT_PROTOCOLS",
+            "CacheBreakpoint",
             "ChatRequest",
             "ChatResponse",
             "ClientCodec",
             "ErrorType",
+            "Feature",
             "FinishReason",
             "GeminiCodec",
             "HttpRequest",
             "ImagePart",
             "InvalidRequest",
+            "LogprobsDelta",
             "Message",
             "OpenAIClientCodec",
             "OpenAICodec",
             "Part",
+            "PromptCache",
             "ProviderCodec",
             "ProviderError",
             "ProviderErrorKind",
             "ProviderTarget",
+            "RETRYABLE_KINDS",
+            "ReasoningEffort",
+            "ResponseFormat",
             "Role",
             "SSEDecoder",
             "SSEEvent",
+            "ServiceTier",
             "StreamDecoder",
             "StreamEncoder",
             "StreamEnd",
@@ -55,14 +63,22 @@ def test_the_public_names_are_pinned() -> None:
             "StreamStart",
             "TextDelta",
             "TextPart",
+            "Thinking",
+            "TokenLogprob",
             "Tool",
             "ToolCall",
             "ToolCallDelta",
             "ToolChoice",
             "ToolResult",
+            "TopLogprob",
             "Usage",
+            "Verbosity",
+            "adapter_features",
             "client_codec",
+            "feature_label",
+            "feature_param",
             "provider_codec",
+            "requirements",
         ]
     )
     assert all(hasattr(adapters, name) for name in adapters.__all__)
@@ -76,6 +92,12 @@ def test_each_adapter_name_has_its_codec() -> None:
         "anthropic": AnthropicCodec,
         "gemini": GeminiCodec,
     }
+
+
+def test_each_adapter_declares_the_features_its_codec_honours() -> None:
+    for name in ADAPTER_NAMES:
+        assert adapter_features(name) == provider_codec(name).features
+    assert adapter_features("openai") > adapter_features("azure_openai")
 
 
 def test_each_client_protocol_has_its_codec() -> None:

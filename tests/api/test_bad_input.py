@@ -130,11 +130,26 @@ async def test_invalid_utf8_is_a_400(http: httpx.AsyncClient) -> None:
     assert "not valid JSON" in assert_error_shape("/v1/chat/completions", response)["message"]
 
 
-async def test_unknown_fields_are_ignored(http: httpx.AsyncClient, world: World) -> None:
-    body = {**CHAT, "frobnicate": True, "messages": [{"role": "user", "content": "Hi", "x": 1}]}
+async def test_an_unknown_top_level_field_is_refused_by_name(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    """Accepting a field and dropping it would be a silent lie (README "Request fields")."""
+    received = len(world.cloud.received)
+    body = {**CHAT, "frobnicate": True}
+    response = await http.post("/v1/chat/completions", json=body, headers=SANDBOX)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "frobnicate"
+    assert len(world.cloud.received) == received, "nothing was sent"
+
+
+async def test_extra_keys_inside_a_message_are_not_forwarded(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    """Clients echo answers back with fields of their own (annotations, audio: null)."""
+    body = {**CHAT, "messages": [{"role": "user", "content": "Hi", "x": 1}]}
     response = await http.post("/v1/chat/completions", json=body, headers=SANDBOX)
     assert response.status_code == 200
-    assert b"frobnicate" not in world.cloud.received[-1].body, "only known fields are forwarded"
+    assert b'"x"' not in world.cloud.received[-1].body, "only known fields are forwarded"
 
 
 @pytest.mark.parametrize(

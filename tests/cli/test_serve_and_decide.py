@@ -27,6 +27,27 @@ def test_decide_prints_the_decision_with_reasons_and_the_route(
     assert result["input"]["request"]["privacy_tags"] == ["phi"]
 
 
+def test_decide_names_the_candidates_skipped_for_a_feature_they_cannot_honour(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["decide", "--config", str(DEMO_CONFIG), "--tenant", "medibridge-us", "--tags", "phi"]
+    code = main([*argv, "--features", "response_format=json_object,seed"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["skipped"] == {"anthropic-us": ["response_format=json_object", "seed"]}
+    assert [step["provider"] for step in result["route"]] == ["azure-openai-us"]
+
+
+def test_decide_rejects_an_unknown_feature_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["decide", "--config", str(DEMO_CONFIG), "--tenant", "acme-eu", "--features", "telepathy"]
+    )
+    assert code == 2
+    assert "features" in capsys.readouterr().err
+
+
 def test_decide_exits_1_for_an_unknown_tenant(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decide", "--config", str(DEMO_CONFIG), "--tenant", "nobody"]) == 1
     assert json.loads(capsys.readouterr().out)["decision"]["tenant_known"] is False

@@ -17,7 +17,18 @@ from tests.fakes._behaviours import (
     Unauthorized,
     Unavailable,
 )
-from tests.fakes._dialect import Reply, Route, dumps, finish_of, json_reply, pieces, sse
+from tests.fakes._dialect import (
+    JsonAsked,
+    Reply,
+    Route,
+    dumps,
+    finish_of,
+    json_reply,
+    pieces,
+    sse,
+    under_200,
+)
+from tests.fakes._json_mode import unknown_fields
 
 _STOP = {
     "stop": "end_turn",
@@ -35,7 +46,30 @@ def _error(
     )
 
 
+# MessageCreateParams (anthropic SDK 2.17) plus the sampling fields the API still takes.
+_FIELDS = frozenset(
+    {
+        "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
+        "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier",
+        "output_config", "cache_control", "container", "diagnostics", "inference_geo",
+        "speed", "mcp_servers", "context_management",
+    }
+)  # fmt: skip
+
+
 class AnthropicDialect:
+    def request_problem(self, body: Mapping[str, Any]) -> Reply | None:
+        unknown = unknown_fields(body, _FIELDS)
+        if unknown:
+            return _error(
+                400, "invalid_request_error", f"{unknown[0]}: Extra inputs are not permitted"
+            )
+        return None
+
+    def json_asked(self, body: Mapping[str, Any]) -> JsonAsked | None:
+        fmt = (body.get("output_config") or {}).get("format") or {}
+        return JsonAsked(fmt.get("schema") or {}) if fmt.get("type") == "json_schema" else None
+
     def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None:
         if method == "POST" and path == "/v1/messages":
             return Route(stream=None, model="")
@@ -168,6 +202,14 @@ class AnthropicDialect:
             return self.ok(Ok(text="", finish="content_filter"), "", model, stream, {})
         assert isinstance(behaviour, Unauthorized)
         return _error(401, "authentication_error", "invalid x-api-key")
+
+    def error_under_200(self, stream: bool) -> Reply:
+        # The streaming guide: errors after the 200 arrive as an `error` event.
+        error = {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"},
+        }
+        return under_200(error, stream, "error")
 
     def not_found(self, path: str) -> Reply:
         return _error(404, "not_found_error", f"Not found: {path}")

@@ -97,6 +97,13 @@ class MalformedSSE:
 
 
 @dataclass(frozen=True)
+class ErrorUnder200:
+    """The provider's own "invalid request" error object under a 200 status: streamed,
+    as the stream's first event (OpenAI and Gemini `data: {"error": ...}`, Anthropic
+    `event: error`); otherwise as the whole body, as some compatible servers answer."""
+
+
+@dataclass(frozen=True)
 class StreamCut:
     """End the body cleanly after `after_events` events, without the final event."""
 
@@ -130,6 +137,7 @@ Behaviour = (
     | MalformedJSON
     | MalformedSSE
     | StreamCut
+    | ErrorUnder200
     | WrongContentType
     | Oversized
 )

@@ -16,6 +16,13 @@ class Route:
     model: str
 
 
+@dataclass(frozen=True)
+class JsonAsked:
+    """The request asks for JSON output: matching `schema`, or any object when None."""
+
+    schema: Mapping[str, Any] | None
+
+
 @dataclass
 class Reply:
     status: int
@@ -35,11 +42,23 @@ class Dialect(Protocol):
 
     def echo(self, body: Any) -> str | None: ...
 
+    def request_problem(self, body: Mapping[str, Any]) -> Reply | None:
+        """The provider's 400 for a field it does not know, as the real API refuses it."""
+        ...
+
+    def json_asked(self, body: Mapping[str, Any]) -> JsonAsked | None:
+        """Whether the request asks for JSON, read from the provider's own wire fields."""
+        ...
+
     def ok(
         self, ok: Ok, text: str, model: str, stream: bool, request: Mapping[str, Any]
     ) -> Reply: ...
 
     def error(self, behaviour: ErrorBehaviour, model: str, stream: bool) -> Reply: ...
+
+    def error_under_200(self, stream: bool) -> Reply:
+        """The provider's invalid-request error object, sent with status 200."""
+        ...
 
     def not_found(self, path: str) -> Reply: ...
 
@@ -55,6 +74,12 @@ def json_reply(status: int, value: Any, headers: Mapping[str, str] | None = None
     )
 
 
+def under_200(error: Any, stream: bool, event: str | None = None) -> Reply:
+    if stream:
+        return Reply(200, events=[sse(error, event)], headers={"content-type": "text/event-stream"})
+    return json_reply(200, error)
+
+
 def sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     payload = data if isinstance(data, str) else json.dumps(data)
@@ -67,6 +92,14 @@ def pieces(text: str, count: int = 3) -> list[str]:
         return []
     size = max(1, -(-len(text) // count))
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def tokens_of(text: str) -> list[str]:
+    """The answer cut into tokens for log probabilities: words with their leading space."""
+    tokens: list[str] = []
+    for n, word in enumerate(text.split(" ")):
+        tokens.append(word if n == 0 else f" {word}")
+    return [t for t in tokens if t]
 
 
 def finish_of(ok: Ok) -> Finish:

@@ -18,7 +18,18 @@ from tests.fakes._behaviours import (
     Unauthorized,
     Unavailable,
 )
-from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse
+from tests.fakes._dialect import (
+    JsonAsked,
+    Reply,
+    Route,
+    finish_of,
+    json_reply,
+    pieces,
+    sse,
+    tokens_of,
+    under_200,
+)
+from tests.fakes._json_mode import unknown_fields
 
 _PATH = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "content_filter": "SAFETY"}
@@ -34,7 +45,77 @@ def _error(
     return json_reply(code, {"error": error})
 
 
+_FIELDS = frozenset(
+    {
+        "contents", "systemInstruction", "tools", "toolConfig", "safetySettings",
+        "generationConfig", "cachedContent",
+    }
+)  # fmt: skip
+# GenerationConfig (v1beta).
+_CONFIG_FIELDS = frozenset(
+    {
+        "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema",
+        "responseModalities", "candidateCount", "maxOutputTokens", "temperature", "topP",
+        "topK", "seed", "presencePenalty", "frequencyPenalty", "responseLogprobs", "logprobs",
+        "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "imageConfig",
+        "mediaResolution",
+    }
+)  # fmt: skip
+
+
+def _unknown(name: str, where: str) -> Reply:
+    message = (
+        f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+    )
+    return _error(
+        400,
+        "INVALID_ARGUMENT",
+        message,
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": where, "description": message}],
+            }
+        ],
+    )
+
+
+def _logprobs_result(text: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
+    config = request.get("generationConfig") or {}
+    if config.get("responseLogprobs") is not True:
+        return None
+    top = int(config.get("logprobs") or 0)
+    tokens = tokens_of(text)
+    return {
+        "topCandidates": [
+            {
+                "candidates": [
+                    {"token": t if n == 0 else f"{t}~{n}", "logProbability": -0.25 * (n + 1)}
+                    for n in range(top)
+                ]
+            }
+            for t in tokens
+        ],
+        "chosenCandidates": [{"token": t, "logProbability": -0.25} for t in tokens],
+    }
+
+
 class GeminiDialect:
+    def request_problem(self, body: Mapping[str, Any]) -> Reply | None:
+        unknown = unknown_fields(body, _FIELDS)
+        if unknown:
+            return _unknown(unknown[0], "")
+        unknown = unknown_fields(body.get("generationConfig") or {}, _CONFIG_FIELDS)
+        if unknown:
+            return _unknown(unknown[0], "generation_config")
+        return None
+
+    def json_asked(self, body: Mapping[str, Any]) -> JsonAsked | None:
+        config = body.get("generationConfig") or {}
+        if config.get("responseMimeType") != "application/json":
+            return None
+        return JsonAsked(config.get("responseJsonSchema") or config.get("responseSchema"))
+
     def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None:
         match = _PATH.match(path)
         if method != "POST" or match is None:
@@ -75,6 +156,10 @@ class GeminiDialect:
             candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
             if finish:
                 candidate["finishReason"] = finish
+            said = "".join(str(p.get("text", "")) for p in parts)
+            logprobs = _logprobs_result(said, request) if said else None
+            if logprobs is not None:
+                candidate["logprobsResult"] = logprobs
             body: dict[str, Any] = {
                 "candidates": [candidate],
                 "modelVersion": model,
@@ -149,6 +234,16 @@ class GeminiDialect:
                 }
             ],
         )
+
+    def error_under_200(self, stream: bool) -> Reply:
+        error = {
+            "error": {
+                "code": 400,
+                "message": "Invalid JSON payload received.",
+                "status": "INVALID_ARGUMENT",
+            }
+        }
+        return under_200(error, stream)
 
     def not_found(self, path: str) -> Reply:
         return _error(404, "NOT_FOUND", f"models path {path} is not found for API version v1beta.")

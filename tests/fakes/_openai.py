@@ -19,7 +19,18 @@ from tests.fakes._behaviours import (
     Unauthorized,
     Unavailable,
 )
-from tests.fakes._dialect import Reply, Route, finish_of, json_reply, pieces, sse
+from tests.fakes._dialect import (
+    JsonAsked,
+    Reply,
+    Route,
+    finish_of,
+    json_reply,
+    pieces,
+    sse,
+    tokens_of,
+    under_200,
+)
+from tests.fakes._json_mode import unknown_fields
 
 
 def _error(
@@ -28,7 +39,72 @@ def _error(
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+# CreateChatCompletionRequest's properties (openai-openapi 2.3.0).
+_FIELDS = frozenset(
+    {
+        "messages", "model", "modalities", "reasoning_effort", "verbosity",
+        "max_completion_tokens", "max_tokens", "frequency_penalty", "presence_penalty",
+        "web_search_options", "top_logprobs", "logprobs", "response_format", "audio",
+        "store", "metadata", "moderation", "stream", "stream_options", "stop", "logit_bias",
+        "n", "prediction", "seed", "tools", "tool_choice", "parallel_tool_calls",
+        "function_call", "functions", "temperature", "top_p", "user", "safety_identifier",
+        "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "service_tier",
+    }
+)  # fmt: skip
+# Fields of OpenAI's own API that Azure's GA API versions do not know.
+_NOT_ON_AZURE = frozenset(
+    {
+        "reasoning_effort", "verbosity", "prediction", "safety_identifier", "prompt_cache_key",
+        "prompt_cache_retention", "prompt_cache_options", "service_tier", "moderation",
+    }
+)  # fmt: skip
+
+
+def _logprobs(text: str, request: Mapping[str, Any]) -> dict[str, Any] | None:
+    if request.get("logprobs") is not True:
+        return None
+    top = int(request.get("top_logprobs") or 0)
+    content = []
+    for token in tokens_of(text):
+        alternatives = [token] + [f"{token}~{n}" for n in range(1, top)]
+        content.append(
+            {
+                "token": token,
+                "logprob": -0.25,
+                "bytes": list(token.encode()),
+                "top_logprobs": [
+                    {"token": a, "logprob": -0.25 * (n + 1), "bytes": list(a.encode())}
+                    for n, a in enumerate(alternatives[:top])
+                ],
+            }
+        )
+    return {"content": content, "refusal": None}
+
+
 class OpenAIDialect:
+    fields = _FIELDS
+
+    def request_problem(self, body: Mapping[str, Any]) -> Reply | None:
+        unknown = unknown_fields(body, self.fields)
+        if not unknown:
+            return None
+        return json_reply(
+            400,
+            _error(
+                f"Unrecognized request argument supplied: {unknown[0]}",
+                "invalid_request_error",
+                None,
+            ),
+        )
+
+    def json_asked(self, body: Mapping[str, Any]) -> JsonAsked | None:
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_object":
+            return JsonAsked(None)
+        if fmt.get("type") == "json_schema":
+            return JsonAsked(fmt["json_schema"].get("schema") or {})
+        return None
+
     def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None:
         if method == "POST" and path == "/v1/chat/completions":
             return Route(stream=None, model="")
@@ -81,7 +157,7 @@ class OpenAIDialect:
                     {
                         "index": 0,
                         "message": message,
-                        "logprobs": None,
+                        "logprobs": _logprobs(text, request),
                         "finish_reason": finish_of(ok),
                     }
                 ],
@@ -99,7 +175,8 @@ class OpenAIDialect:
         include_usage = options.get("include_usage") is True
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            logprobs = _logprobs(delta["content"], request) if delta.get("content") else None
+            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
             # "All other chunks will also include a usage field, but with a null value."
             return sse(base | {"choices": [choice]} | ({"usage": None} if include_usage else {}))
 
@@ -186,12 +263,23 @@ class OpenAIDialect:
             401, _error("Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         )
 
+    def error_under_200(self, stream: bool) -> Reply:
+        error = _error(
+            "Invalid value for 'temperature'.",
+            "invalid_request_error",
+            "invalid_value",
+            "temperature",
+        )
+        return under_200(error, stream)
+
     def not_found(self, path: str) -> Reply:
         return json_reply(404, _error(f"Invalid URL (POST {path})", "invalid_request_error", None))
 
 
 class AzureOpenAIDialect(OpenAIDialect):
     """Azure answers in OpenAI's shapes, except its auth, routing and content filter."""
+
+    fields = _FIELDS - _NOT_ON_AZURE
 
     def route(self, method: str, path: str, query: Mapping[str, str]) -> Route | None:
         parts = path.split("/")

@@ -24,6 +24,7 @@ from tests.fakes._behaviours import (
     Behaviour,
     ConnectionReset,
     ContentFilter,
+    ErrorUnder200,
     InvalidRequest,
     MalformedJSON,
     MalformedSSE,
@@ -41,6 +42,7 @@ from tests.fakes._behaviours import (
 )
 from tests.fakes._dialect import Dialect, Reply
 from tests.fakes._gemini import GeminiDialect
+from tests.fakes._json_mode import json_instance
 from tests.fakes._openai import AzureOpenAIDialect, OpenAIDialect
 
 Protocol = Literal["openai", "azure_openai", "anthropic", "gemini"]
@@ -166,12 +168,18 @@ class FakeProvider:
             return await _send(request, problem)
         if not isinstance(parsed, dict):
             return await _send(request, self._dialect.error(InvalidRequest(), model, stream))
+        problem = self._dialect.request_problem(parsed)
+        if problem is not None:
+            return await _send(request, problem)
         return await self._perform(request, self._next(), parsed, model, stream)
 
     def _ok(self, ok: Ok, body: dict[str, Any], model: str, stream: bool) -> Reply:
         text = ok.text
         if text is None:
             text = self._reply if self._reply is not None else (self._dialect.echo(body) or "")
+            asked = self._dialect.json_asked(body)
+            if asked is not None and not ok.tool_calls:
+                text = json.dumps(json_instance(asked.schema, text))
         return self._dialect.ok(ok, text, model, stream, body)
 
     async def _perform(
@@ -193,6 +201,8 @@ class FakeProvider:
             | Unauthorized,
         ):
             return await _send(request, self._dialect.error(behaviour, model, stream))
+        if isinstance(behaviour, ErrorUnder200):
+            return await _send(request, self._dialect.error_under_200(stream))
         if isinstance(behaviour, Oversized):
             return await _send(
                 request, self._ok(Ok(text="x" * behaviour.bytes), body, model, stream)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from adapters import Feature
 from policy_engine._config import ProviderConfig
 from policy_engine.decision import Obligations, PolicyDecision
 from policy_engine.routing import (
@@ -16,15 +17,18 @@ from policy_engine.routing import (
     next_candidate,
     plan_route,
     served_by,
+    skipped_summary,
+    unmet_needs,
 )
 
 
 def provider(pid: str, **attributes: Any) -> ProviderConfig:
     priority = attributes.pop("priority", 100)
     models = attributes.pop("models", {"default": f"{pid}-model"})
+    adapter = attributes.pop("adapter", "openai")
     return ProviderConfig(
         id=pid,
-        adapter="openai",
+        adapter=adapter,
         base_url=f"http://{pid}.invalid/v1",
         models=models,
         priority=priority,
@@ -166,3 +170,38 @@ def test_served_by_names_each_provider_and_the_model_it_is_sent() -> None:
     assert served_by([a, b], "smart") == {"a": "gpt-4o"}
     assert served_by([a, b], "gpt-4o") == {"a": "gpt-4o", "b": "gpt-4o"}
     assert served_by([a, b], "gpt-5") == {}
+
+
+def test_a_provider_that_cannot_honour_a_needed_feature_is_not_a_candidate() -> None:
+    a, b = provider("a", adapter="anthropic"), provider("b", adapter="gemini")
+    needs = frozenset({Feature.JSON_OBJECT})
+    plan = plan_route(decision(["a", "b"]), "default", [a, b], health(a, b), "priority", needs)
+    assert [x.id for x in plan] == ["b"]
+
+
+def test_a_provider_must_honour_every_need_at_once() -> None:
+    a, b = provider("a", adapter="anthropic"), provider("b", adapter="gemini")
+    needs = frozenset({Feature.TOP_K, Feature.LOGIT_BIAS})
+    assert (
+        plan_route(decision(["a", "b"]), "default", [a, b], health(a, b), "priority", needs) == []
+    )
+
+
+def test_the_skipped_candidates_are_named_with_what_they_lack() -> None:
+    a, b = provider("a", adapter="anthropic"), provider("b", adapter="gemini")
+    c = provider("c")
+    needs = frozenset({Feature.TOP_K, Feature.SEED})
+    skipped = unmet_needs(decision(["a", "b", "c"]), "default", [a, b, c], needs)
+    assert skipped == {"a": [Feature.SEED], "c": [Feature.TOP_K]}
+    assert skipped_summary(skipped) == "a cannot honour seed; c cannot honour top_k"
+
+
+def test_a_provider_the_policy_denies_is_never_reported_as_skipped() -> None:
+    a, b = provider("a", adapter="anthropic"), provider("b", adapter="gemini")
+    needs = frozenset({Feature.SEED})
+    assert unmet_needs(decision(["b"]), "default", [a, b], needs) == {}
+
+
+def test_a_plain_request_needs_nothing_and_skips_nobody() -> None:
+    a = provider("a", adapter="anthropic")
+    assert unmet_needs(decision(["a"]), "default", [a], frozenset()) == {}

@@ -1,0 +1,124 @@
+"""An ASGI wrapper that checks every chat answer a test sidecar sends.
+
+tests/sidecar.py puts it around every sidecar the suite starts, so every request any
+test makes is held to the protocol: a 2xx is an answer that validates, an error has a
+status of 400 or more and validates as the protocol's error, and every stream event
+validates. Answers the client stopped reading before their end are not judged, nor
+other methods than POST (the HTTP layer's 405).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from tests.conformance._validators import (
+    anthropic_error_problems,
+    anthropic_event_problems,
+    anthropic_message_problems,
+    openai_problems,
+    sse_events,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_ROUTES = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+
+
+def answer_problems(protocol: str, status: int, content_type: str, body: bytes) -> list[str]:
+    """What is wrong with one whole answer of a chat route, if anything."""
+    json_body = content_type.startswith("application/json")
+    if status >= 400:
+        if not json_body:
+            return [f"a {status} error is {content_type or 'untyped'}"]
+        document = orjson.loads(body)
+        if protocol == "openai":
+            return openai_problems("ErrorResponse", document)
+        return anthropic_error_problems(document)
+    if not 200 <= status < 300:
+        return [f"status {status}"]
+    if json_body:
+        document = orjson.loads(body)
+        if protocol == "openai":
+            if "error" in document:
+                return [f"a {status} carries an error"]
+            return openai_problems("CreateChatCompletionResponse", document)
+        if document.get("type") == "error":
+            return [f"a {status} carries an error"]
+        return anthropic_message_problems(document)
+    if not content_type.startswith("text/event-stream"):
+        return [f"a {status} answer is {content_type or 'untyped'}"]
+    return _stream_problems(protocol, body)
+
+
+def _stream_problems(protocol: str, body: bytes) -> list[str]:
+    events = sse_events(body)
+    if not events:
+        return ["an empty stream"]
+    problems: list[str] = []
+    last = len(events) - 1
+    for n, event in enumerate(events):
+        if protocol == "openai":
+            if event.data == "[DONE]":
+                if n != last:
+                    problems.append("[DONE] before the end")
+                continue
+            chunk = orjson.loads(event.data)
+            if "error" in chunk:
+                problems += openai_problems("ErrorResponse", chunk)
+                if n != last:
+                    problems.append("events after an error event")
+            else:
+                problems += openai_problems("CreateChatCompletionStreamResponse", chunk)
+        else:
+            problems += anthropic_event_problems(event.event or "", orjson.loads(event.data))
+    final = events[last].data
+    if protocol == "openai" and final != "[DONE]" and "error" not in orjson.loads(final):
+        problems.append("the stream ends without [DONE] or an error event")
+    if protocol == "anthropic" and events[last].event not in ("message_stop", "error"):
+        problems.append(f"the stream ends with {events[last].event!r}")
+    return problems
+
+
+class ConformanceRecorder:
+    """Wraps the sidecar's ASGI app; `problems` collects what any answer got wrong."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.problems: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # POST only: another method on a chat route is the HTTP layer's 405, not an answer.
+        chat = scope["type"] == "http" and scope.get("method") == "POST"
+        protocol = _ROUTES.get(scope.get("path", "")) if chat else None
+        if protocol is None:
+            await self.app(scope, receive, send)
+            return
+        status = 0
+        content_type = ""
+        body = bytearray()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, content_type
+            await send(message)  # first: a client that left makes this raise, unjudged
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"content-type":
+                        content_type = value.decode()
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    where = f"{scope['method']} {scope['path']} {status}"
+                    self.problems += [
+                        f"{where}: {p}"
+                        for p in answer_problems(protocol, status, content_type, bytes(body))
+                    ]
+
+        await self.app(scope, receive, recording_send)

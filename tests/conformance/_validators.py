@@ -1,0 +1,153 @@
+"""Validators for what the sidecar sends: OpenAI's published schemas, Anthropic's SDK types.
+
+OpenAI: the schemas vendored in specs/ (see its README), with OpenAPI 3.0's
+`nullable: true` read as "or null", checked with jsonschema (draft 2020-12).
+Anthropic: the official SDK's pydantic types, validated in strict mode, and no field
+outside them (the SDK's models keep unknown fields aside instead of refusing them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import anthropic.types as anthropic_types
+import jsonschema
+import pydantic
+from anthropic.types.shared import ErrorResponse as AnthropicErrorResponse
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC = Path(__file__).parent / "specs" / "openai-chat-completions.json"
+_URI = "urn:openai-chat-completions"
+
+
+def _or_null(node: Any) -> Any:
+    """`nullable: true` as JSON Schema says it: the type (or the whole schema) or null."""
+    if isinstance(node, list):
+        return [_or_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _or_null(value) for key, value in node.items()}
+    if node.pop("nullable", False) is not True:
+        return node
+    if isinstance(node.get("type"), str) and "enum" not in node:
+        node["type"] = [node["type"], "null"]
+        return node
+    return {"anyOf": [node, {"type": "null"}]}
+
+
+@cache
+def _validator(schema: str) -> jsonschema.Draft202012Validator:
+    document = _or_null(json.loads(SPEC.read_text()))
+    registry: Registry[Any] = Registry().with_resource(
+        _URI, Resource(contents=document, specification=DRAFT202012)
+    )
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"{_URI}#/components/schemas/{schema}"}, registry=registry
+    )
+
+
+def openai_problems(schema: str, document: Any) -> list[str]:
+    """Every way `document` breaks OpenAI's `schema`, as path: message."""
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '.'}: {error.message}"
+        for error in _validator(schema).iter_errors(document)
+    ]
+
+
+def openai_request_fields() -> set[str]:
+    """The top-level fields of CreateChatCompletionRequest, its allOf parts merged."""
+    schemas = json.loads(SPEC.read_text())["components"]["schemas"]
+    fields: set[str] = set()
+
+    def collect(schema: dict[str, Any]) -> None:
+        if "$ref" in schema:
+            collect(schemas[schema["$ref"].rsplit("/", 1)[1]])
+        for part in schema.get("allOf", []):
+            collect(part)
+        fields.update(schema.get("properties", {}))
+
+    collect(schemas["CreateChatCompletionRequest"])
+    return fields
+
+
+def _extras(value: Any, where: str = "") -> Iterator[str]:
+    """Fields the SDK's types do not define (kept in model_extra by its models)."""
+    if isinstance(value, pydantic.BaseModel):
+        for name in value.model_extra or {}:
+            yield f"{where}.{name}: not a field of {type(value).__name__}"
+        for name in type(value).model_fields:
+            yield from _extras(getattr(value, name), f"{where}.{name}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            yield from _extras(item, f"{where}[{n}]")
+
+
+def _anthropic_problems(kind: Any, document: Any) -> list[str]:
+    try:
+        parsed = pydantic.TypeAdapter(kind).validate_python(document, strict=True)
+    except pydantic.ValidationError as error:
+        return [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        ]
+    return list(_extras(parsed))
+
+
+def anthropic_message_problems(document: Any) -> list[str]:
+    return _anthropic_problems(anthropic_types.Message, document)
+
+
+# Anthropic's error reference (https://docs.claude.com/en/api/errors) lists 413
+# `request_too_large`, which the SDK's ErrorObject union lacks (Cloudflare sends it
+# before a request reaches the API): checked as the SDK's shape with that one type.
+_DOCUMENTED_ERROR_TYPES = {"request_too_large": "invalid_request_error"}
+
+
+def anthropic_error_problems(document: Any) -> list[str]:
+    error = document.get("error") if isinstance(document, dict) else None
+    if isinstance(error, dict) and error.get("type") in _DOCUMENTED_ERROR_TYPES:
+        substitute = _DOCUMENTED_ERROR_TYPES[error["type"]]
+        document = document | {"error": error | {"type": substitute}}
+    return _anthropic_problems(AnthropicErrorResponse, document)
+
+
+def anthropic_event_problems(event: str, document: Any) -> list[str]:
+    """An SSE event: its data validates as the SDK's event of the type its name says."""
+    if not isinstance(document, dict) or document.get("type") != event:
+        return [f"event {event!r} carries data of type {document.get('type')!r}"]
+    if event == "ping":
+        return [] if document == {"type": "ping"} else ["ping carries fields"]
+    if event == "error":
+        return anthropic_error_problems(document)
+    return _anthropic_problems(anthropic_types.RawMessageStreamEvent, document)
+
+
+@dataclass
+class SSEEvent:
+    event: str | None
+    data: str
+
+
+def sse_events(body: bytes) -> list[SSEEvent]:
+    """Split an event stream the way the SSE spec reads one (LF line ends only)."""
+    events = []
+    for block in body.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        name = None
+        data: list[str] = []
+        for line in block.split("\n"):
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        events.append(SSEEvent(name, "\n".join(data)))
+    return events

@@ -1,0 +1,62 @@
+"""Extract the Chat Completions schemas from OpenAI's published OpenAPI document.
+
+    git -C openai-openapi show <commit>:openapi.json > openapi.json
+    python tests/conformance/specs/extract_openai_schemas.py openapi.json \
+        > tests/conformance/specs/openai-chat-completions.json
+
+The full document is 3.4 MB; the conformance suite needs the request, the answer, the
+stream chunk and the error, with every schema they reference. Each schema is copied as
+published, untouched, so a reader can diff it against the source.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOTS = (
+    "CreateChatCompletionRequest",
+    "CreateChatCompletionResponse",
+    "CreateChatCompletionStreamResponse",
+    "ErrorResponse",
+)
+PREFIX = "#/components/schemas/"
+
+
+def referenced(schemas: dict[str, Any], roots: tuple[str, ...]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack: list[Any] = [schemas[name]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref.startswith(PREFIX):
+                    todo.append(ref.removeprefix(PREFIX))
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return seen
+
+
+def main(source: Path) -> None:
+    document = json.loads(source.read_text())
+    schemas = document["components"]["schemas"]
+    names = referenced(schemas, ROOTS)
+    out = {
+        "openapi": document["openapi"],
+        "info": {"title": document["info"]["title"], "version": document["info"]["version"]},
+        "components": {"schemas": {name: schemas[name] for name in sorted(names)}},
+    }
+    sys.stdout.write(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

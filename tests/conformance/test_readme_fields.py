@@ -1,0 +1,44 @@
+"""README "Request fields" has a row for every field of both protocols and names every
+feature the route plan can skip a candidate for."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+
+from anthropic.types import message_create_params
+
+from adapters import Feature
+from tests.conformance._validators import openai_request_fields
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def section() -> str:
+    text = README.read_text()
+    start = text.index("## Request fields")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def named() -> set[str]:
+    """Every `code` span of the section, split on dots, so `a.b` names a and b."""
+    names: set[str] = set()
+    for span in re.findall(r"`([^`]+)`", section()):
+        names.add(span)
+        names.update(part.split(":")[0] for part in span.split("."))
+    return names
+
+
+def test_every_openai_request_field_has_a_row() -> None:
+    assert openai_request_fields() - named() == set()
+
+
+def test_every_anthropic_request_field_has_a_row() -> None:
+    hints = typing.get_type_hints(message_create_params.MessageCreateParamsNonStreaming)
+    assert (set(hints) | {"temperature", "top_p", "top_k"}) - named() == set()
+
+
+def test_every_feature_is_named_in_brackets() -> None:
+    bracketed = set(re.findall(r"\[`([^`]+)`\]", section()))
+    assert {f.value for f in Feature} - bracketed == set()
