@@ -34,9 +34,11 @@ from adapters import (
 from policy_engine._config import ProviderConfig, RoutingSettings
 from policy_engine._errors import ProviderRejected, ProvidersUnavailable
 from policy_engine.decision import PolicyDecision
+from policy_engine.routing._guard import CODEC_ERRORS, feed, unreadable
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
 from policy_engine.routing._plan import Candidate, plan_route
 from policy_engine.routing._schedule import Schedule
+from policy_engine.routing._scrub import KeyScrubber
 from policy_engine.routing._transport import UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger
 
@@ -84,6 +86,7 @@ class StreamRoute:
 
 
 _CONTENT_TYPES = {False: "json", True: "event-stream"}
+_MAX_PROVIDER_MESSAGE = 500  # characters of a provider's error text shown to the client
 
 
 class Router:
@@ -108,6 +111,7 @@ class Router:
             p.id: provider_codec(p.adapter) for p in providers
         }
         self._targets: dict[tuple[str, str], ProviderTarget] = {}
+        self._scrubber = KeyScrubber(k.get_secret_value() for k in api_keys.values() if k)
         self.health = {
             p.id: ProviderHealth(
                 CircuitBreaker(settings.circuit_failure_threshold, settings.circuit_open_s)
@@ -168,22 +172,14 @@ class Router:
                 "attempt_failed", provider=candidate.id, kind=error.kind.value, status=error.status
             )
 
-    def _raise_if_final(
-        self, error: ProviderError, decision: PolicyDecision, candidate: Candidate
-    ) -> None:
+    def _raise_if_final(self, error: ProviderError, decision: PolicyDecision) -> None:
         """Errors about the request itself go back to the client: no provider would do better."""
-        # The provider's own words reach the client; some echo the request headers back,
-        # and our key must never leave with them.
-        key = self._api_keys.get(candidate.id)
-        message = error.message
-        if key is not None and key.get_secret_value():
-            message = message.replace(key.get_secret_value(), "[redacted]")
         if error.kind is ProviderErrorKind.INVALID_REQUEST:
             raise ProviderRejected(
                 error.status or 400,
                 "invalid_request",
                 "the provider rejected the request",
-                message,
+                self._client_text(error),
             )
         if (
             error.kind is ProviderErrorKind.CONTENT_FILTER
@@ -193,8 +189,13 @@ class Router:
                 error.status or 400,
                 "content_filter",
                 "the provider refused the request under its content policy",
-                message,
+                self._client_text(error),
             )
+
+    def _client_text(self, error: ProviderError) -> str:
+        # The provider's own words reach the client; some echo the request headers back,
+        # and no key of ours may leave with them, whole or in part.
+        return self._scrubber.scrub(error.message, _MAX_PROVIDER_MESSAGE)
 
     @staticmethod
     def _exhausted(attempts: Sequence[Attempt]) -> ProvidersUnavailable:
@@ -249,7 +250,7 @@ class Router:
     ) -> None:
         error.status = error.status or attempt.status
         self._failed(attempt, candidate, error, started)
-        self._raise_if_final(error, decision, candidate)
+        self._raise_if_final(error, decision)
         schedule.failed(candidate, error)
 
     async def _call(
@@ -257,10 +258,13 @@ class Router:
     ) -> ChatResponse:
         upstream = await self._transport.send(http, max(budget, 0.001))
         attempt.status = upstream.status
-        if upstream.status >= 300:
-            raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
-        self._check_content_type(upstream.headers, stream=False)
-        return codec.decode_response(upstream.body)
+        try:
+            if upstream.status >= 300:
+                raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
+            self._check_content_type(upstream.headers, stream=False)
+            return codec.decode_response(upstream.body)
+        except CODEC_ERRORS as error:
+            raise unreadable(attempt.provider, error) from None
 
     async def complete(
         self,
@@ -297,27 +301,32 @@ class Router:
         http: HttpRequest,
         attempt: Attempt,
         exit_stack: AsyncExitStack,
-        deadline: float,
+        schedule: Schedule,
     ) -> tuple[list[StreamEvent], StreamDecoder, AsyncGenerator[bytes, None]]:
-        """Open the stream and read until its first content event (or its end)."""
+        """Open the stream and read until its first content event (or its end); the
+        rest is read by `routing.deadline_s` too."""
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(schedule.deadline_loop_time()):
                 upstream = await exit_stack.enter_async_context(self._transport.open(http))
                 attempt.status = upstream.status
                 if upstream.status >= 300:
                     body = await upstream.read_all()
-                    raise codec.decode_error(upstream.status, upstream.headers, body)
+                    try:
+                        error = codec.decode_error(upstream.status, upstream.headers, body)
+                    except CODEC_ERRORS as codec_error:
+                        raise unreadable(attempt.provider, codec_error) from None
+                    raise error
                 self._check_content_type(upstream.headers, stream=True)
                 decoder = codec.stream_decoder()
-                chunks = upstream.chunks()
+                chunks = upstream.chunks(schedule.deadline, decoder)
                 exit_stack.push_async_callback(chunks.aclose)
                 first: list[StreamEvent] = []
                 async for chunk in chunks:
-                    first.extend(decoder.feed(chunk))
+                    first.extend(feed(attempt.provider, decoder, chunk))
                     if any(not isinstance(e, StreamStart) for e in first):
                         break
                 else:
-                    first.extend(decoder.close())
+                    first.extend(feed(attempt.provider, decoder, None))
         except TimeoutError:
             raise ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out") from None
         return first, decoder, chunks
@@ -344,7 +353,7 @@ class Router:
                     exit_stack = AsyncExitStack()
                     try:
                         first, decoder, chunks = await self._open(
-                            codec, http, attempt, exit_stack, schedule.deadline_loop_time()
+                            codec, http, attempt, exit_stack, schedule
                         )
                         opening = next((e for e in first if not isinstance(e, StreamStart)), None)
                         if isinstance(opening, StreamEnd):
@@ -371,9 +380,9 @@ class Router:
         """The events of each read together, so they can be written to the client at once."""
         try:
             async for chunk in chunks:
-                if events := decoder.feed(chunk):
+                if events := feed(candidate.id, decoder, chunk):
                     yield events
-            if events := decoder.close():
+            if events := feed(candidate.id, decoder, None):
                 yield events
         except ProviderError as error:
             error.status = error.status or attempt.status
