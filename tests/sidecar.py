@@ -22,6 +22,7 @@ from policy_engine.audit import (
     verify_log,
     write_key_pair,
 )
+from policy_engine.cli._serve import uvicorn_config
 from tests.fakes import FakeProvider
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ class RunningSidecar:
 
     @property
     def sidecar(self) -> Sidecar:
-        sidecar: Sidecar = self.server.config.loaded_app.app.state.sidecar
+        sidecar: Sidecar = self.server.config.loaded_app.state.sidecar
         return sidecar
 
     def audit_events(self) -> list[dict[str, Any]]:
@@ -115,15 +116,8 @@ class RunningSidecar:
 
 async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
     monkeypatch.setenv("TEST_PROVIDER_KEY", API_KEY)
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        loop="asyncio",
-    )
+    # Served as `policy-engine serve` serves it, on the test's own event loop.
+    config = uvicorn_config(create_app(settings), settings, "127.0.0.1", 0, loop="asyncio")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):

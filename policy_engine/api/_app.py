@@ -28,9 +28,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from policy_engine._auth import Caller
 from policy_engine._config import Settings
-from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError
+from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError, RequestTimeout
 from policy_engine._explain import DecisionQuery, explain
+from policy_engine.api._guard import BODY_TIMED_OUT
 from policy_engine.api._openapi import openapi_document
 from policy_engine.api._sidecar import Sidecar
 from policy_engine.pipeline import JsonReply, Reply
@@ -53,16 +55,37 @@ def _json(status: int, document: object, headers: dict[str, str] | None = None) 
     return Response(orjson.dumps(document), status, headers=headers, media_type=_JSON)
 
 
+# Headers that say who is asking and for whom carry one value. Sent twice (an empty
+# line first included), the request is refused rather than one of them picked: RFC
+# 9110 section 5.3 lets only list-valued fields repeat.
+_SINGLE_VALUED = {
+    "x-tenant-id": "X-Tenant-ID",
+    "authorization": "Authorization",
+    "x-api-key": "x-api-key",
+}
+
+
 def _header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI header pairs (names already lower-case) as a dict; the first of repeats wins,
-    as with Starlette's Headers.get."""
+    """ASGI header pairs (names already lower-case) as a dict, repeats combined as the
+    list RFC 9110 makes of them ("a, b"): the routing headers read a list so that it
+    can only tighten (privacy tags add up, residencies must agree), and a repeated
+    single-valued header is a 400."""
     headers: dict[str, str] = {}
     for name, value in raw:
-        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        seen = headers.get(key)
+        if seen is None:
+            headers[key] = text
+        elif key in _SINGLE_VALUED:
+            shown = _SINGLE_VALUED[key]
+            raise BadRequest(f"the {shown} header was sent more than once", param=shown)
+        else:
+            headers[key] = f"{seen}, {text}"
     return headers
 
 
-async def _receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+async def _receive_body(scope: Scope, receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body exceeds {limit} bytes")
     chunks: list[bytes] = []
@@ -77,6 +100,8 @@ async def _receive_body(receive: Receive, declared: str | None, limit: int) -> b
             raise BodyTooLarge(f"request body exceeds {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
+            if BODY_TIMED_OUT in scope.get("extensions", ()):
+                raise RequestTimeout("the request body did not arrive in time")
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -122,10 +147,10 @@ class _ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sidecar: Sidecar = scope["app"].state.sidecar
-        headers = _header_map(scope["headers"])
         limit = sidecar.settings.server.max_body_bytes
         try:
-            body = await _receive_body(receive, headers.get("content-length"), limit)
+            headers = _header_map(scope["headers"])
+            body = await _receive_body(scope, receive, headers.get("content-length"), limit)
         except PolicyEngineError as error:
             reply = await sidecar.pipeline.reject(self._protocol, error)
         except _ClientGone:
@@ -143,18 +168,21 @@ def _sidecar(request: Request) -> Sidecar:
     return sidecar
 
 
-def _auth_error(request: Request) -> Response | None:
-    """/v1/models and /v1/decisions need the same credentials as the chat routes."""
-    try:
-        _sidecar(request).authenticator.authenticate(request.headers)
-    except PolicyEngineError as error:
-        return _json(error.status, {"error": {"type": error.error_type, "message": error.message}})
-    return None
+def _error(error: PolicyEngineError) -> Response:
+    return _json(error.status, {"error": {"type": error.error_type, "message": error.message}})
+
+
+def _caller(request: Request) -> Caller:
+    """/v1/models and /v1/decisions need the same credentials as the chat routes, read
+    from the headers the same way."""
+    return _sidecar(request).authenticator.authenticate(_header_map(request.scope["headers"]))
 
 
 async def models(request: Request) -> Response:
-    if (denied := _auth_error(request)) is not None:
-        return denied
+    try:
+        _caller(request)
+    except PolicyEngineError as error:
+        return _error(error)
     aliases = sorted(_sidecar(request).pipeline.aliases)
     if "anthropic-version" in request.headers:
         data: list[dict[str, object]] = [
@@ -170,13 +198,15 @@ async def models(request: Request) -> Response:
 
 
 async def decisions(request: Request) -> Response:
-    if (denied := _auth_error(request)) is not None:
-        return denied
     sidecar = _sidecar(request)
     try:
+        caller = _caller(request)
         limit = sidecar.settings.server.max_body_bytes
-        body = await _receive_body(request.receive, request.headers.get("content-length"), limit)
+        declared = request.headers.get("content-length")
+        body = await _receive_body(request.scope, request.receive, declared, limit)
         query = DecisionQuery.model_validate_json(body or b"{}")
+        # A token bound to tenants reads their decisions only, as on the chat routes.
+        caller.check_tenant(query.tenant)
         result = await explain(sidecar.decider, sidecar.settings, query, sidecar.router.health)
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
@@ -184,7 +214,7 @@ async def decisions(request: Request) -> Response:
         error_doc = BadRequest(f"{where}: {first['msg']}", param=where)
         return _json(400, {"error": {"type": error_doc.error_type, "message": error_doc.message}})
     except PolicyEngineError as error:
-        return _json(error.status, {"error": {"type": error.error_type, "message": error.message}})
+        return _error(error)
     return _json(200, result)
 
 

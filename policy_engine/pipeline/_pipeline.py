@@ -32,6 +32,7 @@ from adapters import (
     Usage,
     client_codec,
 )
+from adapters._validate import MAX_JSON_DEPTH, body_too_deep, could_nest, too_deep
 from policy_engine._auth import Authenticator, TenantForbidden, Unauthenticated
 from policy_engine._config import Settings
 from policy_engine._context import read_routing_headers, routing_context
@@ -45,6 +46,7 @@ from policy_engine._errors import (
     PolicyUnavailable,
     ProviderRejected,
     ProvidersUnavailable,
+    RequestTimeout,
     UnknownModel,
 )
 from policy_engine.audit import AuditError
@@ -69,6 +71,7 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     InternalError: "internal_error",
     Unauthenticated: "unauthenticated",
     TenantForbidden: "forbidden",
+    RequestTimeout: "client_timeout",
 }
 
 
@@ -192,14 +195,22 @@ class Pipeline:
         return JsonReply(200, payload, self._headers(outcome))
 
     def _parse(self, codec: ClientCodec, body: bytes) -> ChatRequest:
+        # Depth is bounded here, once, for everything downstream that walks the request
+        # (codecs, redaction, encoders): past it, a 400 rather than a RecursionError.
+        nested = could_nest(body)
+        if nested and body_too_deep(body):
+            raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise BadRequest(f"request body is not valid JSON ({error.msg})") from None
         try:
-            return codec.decode_request(document)
+            request = codec.decode_request(document)
         except InvalidRequest as error:
             raise BadRequest(error.message, param=error.param) from None
+        if nested and any(too_deep(c.arguments) for m in request.messages for c in m.tool_calls):
+            raise BadRequest(f"tool call arguments nest deeper than {MAX_JSON_DEPTH} levels")
+        return request
 
     async def _decide(self, outcome: RequestOutcome) -> PolicyDecision:
         assert outcome.context is not None
