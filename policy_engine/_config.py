@@ -195,10 +195,11 @@ class RoutingSettings(_Strict):
         32 * 1024 * 1024, gt=0, description="One provider answer, streamed or not"
     )
     max_buffered_answer_bytes: int = Field(
-        64 * 1024 * 1024,
+        32 * 1024 * 1024,
         gt=0,
         description="Provider-answer bytes held in memory at once, all requests together; "
-        "an attempt that would pass it fails as overloaded and the request falls back",
+        "an attempt that would pass it fails as overloaded and the request falls back. "
+        "Memory for answers peaks at about six times this (decoded, then encoded again)",
     )
 
     @model_validator(mode="after")

@@ -113,8 +113,12 @@ async def _send_reply(reply: Reply, receive: Receive, send: Send) -> None:
     if isinstance(reply, JsonReply):
         headers = [_JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
         headers += _encoded(reply.headers)
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": reply.body})
+        try:
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": reply.body})
+        finally:
+            if reply.hold is not None:
+                reply.hold.release()  # the answer is written: its memory is given back
         return
     headers = [*_STREAM_HEADERS, *_encoded(reply.headers)]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})

@@ -53,7 +53,7 @@ from policy_engine.audit import AuditError
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession, Redactor
-from policy_engine.routing import Candidate, Router, StreamRoute
+from policy_engine.routing import Candidate, Reservation, Router, StreamRoute
 from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
@@ -80,6 +80,8 @@ class JsonReply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # The provider answer's share of the memory budget, given back as the reply is dropped.
+    hold: Reservation | None = None
 
 
 @dataclass(slots=True)
@@ -192,7 +194,7 @@ class Pipeline:
         outcome.usage = response.usage
         payload = codec.encode_response(response, outcome.request_id, response.model)
         await self._finish(outcome, "answered", 200)
-        return JsonReply(200, payload, self._headers(outcome))
+        return JsonReply(200, payload, self._headers(outcome), result.hold)
 
     def _parse(self, codec: ClientCodec, body: bytes) -> ChatRequest:
         # Depth is bounded here, once, for everything downstream that walks the request

@@ -2,9 +2,9 @@
 
 Each answer is also bounded on its own (`routing.max_answer_bytes`), but a per-answer
 cap alone lets many large answers at once take the process past its memory limit.
-What counts: a non-streamed body while it is read, and what a stream decoder holds of
-an event not yet complete. The decoded and re-encoded copies that follow are
-proportional to what was counted here.
+What counts: a non-streamed body from its first byte until the reply made of it is
+written (its decoded and re-encoded copies are proportional to it), and what a stream
+decoder holds of an event not yet complete.
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ class AnswerBudget:
 
 
 class Reservation:
-    """One answer's share of the budget; `release` gives it back (always, in a finally)."""
+    """One answer's share of the budget. `release` gives it back; so does dropping the
+    reservation, for an answer whose reply is written and dropped, or lost to an error
+    on the way (CPython frees it as its last reference goes)."""
 
     __slots__ = ("_budget", "held")
 
     def __init__(self, budget: AnswerBudget) -> None:
         self._budget = budget
         self.held = 0
+
+    def __del__(self) -> None:
+        self.release()
 
     def resize(self, size: int) -> None:
         """Hold `size` bytes in all, or fail the attempt as OVERLOADED if that would pass

@@ -34,6 +34,7 @@ from adapters import (
 from policy_engine._config import ProviderConfig, RoutingSettings
 from policy_engine._errors import ProviderRejected, ProvidersUnavailable
 from policy_engine.decision import PolicyDecision
+from policy_engine.routing._budget import Reservation
 from policy_engine.routing._guard import CODEC_ERRORS, feed, unreadable
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
 from policy_engine.routing._plan import Candidate, plan_route
@@ -69,6 +70,7 @@ class Attempt:
 class RouteResult:
     response: ChatResponse
     candidate: Candidate
+    hold: Reservation  # the answer's share of the memory budget, while it is kept
 
 
 @dataclass(slots=True)
@@ -255,16 +257,20 @@ class Router:
 
     async def _call(
         self, codec: ProviderCodec, http: HttpRequest, budget: float, attempt: Attempt
-    ) -> ChatResponse:
+    ) -> tuple[ChatResponse, Reservation]:
         upstream = await self._transport.send(http, max(budget, 0.001))
         attempt.status = upstream.status
         try:
             if upstream.status >= 300:
                 raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
             self._check_content_type(upstream.headers, stream=False)
-            return codec.decode_response(upstream.body)
+            return codec.decode_response(upstream.body), upstream.hold
         except CODEC_ERRORS as error:
+            upstream.hold.release()
             raise unreadable(attempt.provider, error) from None
+        except ProviderError:
+            upstream.hold.release()
+            raise
 
     async def complete(
         self,
@@ -283,16 +289,19 @@ class Router:
                     codec, http = self._prepare(candidate, request, redactor)
                     started = time.perf_counter()
                     budget = min(self._settings.attempt_timeout_s, schedule.remaining())
+                    hold: Reservation | None = None
                     try:
-                        response = await self._call(codec, http, budget, attempt)
+                        response, hold = await self._call(codec, http, budget, attempt)
                         self._check_refusal(response.finish_reason, decision)
                     except ProviderError as error:
+                        if hold is not None:
+                            hold.release()
                         span.set("outcome", error.kind.value)
                         self._on_failure(attempt, candidate, error, started, decision, schedule)
                         continue
                     span.set("outcome", "ok")
                     self._succeeded(attempt, candidate, started)
-                    return RouteResult(response, candidate)
+                    return RouteResult(response, candidate, hold)
         raise self._exhausted(attempts)
 
     async def _open(

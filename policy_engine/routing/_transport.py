@@ -32,6 +32,9 @@ class UpstreamResponse:
     status: int
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    # The body's share of the answer budget: held while the answer, decoded and written
+    # back, is in memory (by whoever keeps this), given back once it is dropped.
+    hold: Reservation
 
 
 class Buffering(Protocol):
@@ -199,20 +202,21 @@ class UpstreamTransport:
         """
         deadline = None if budget_s is None else time.monotonic() + budget_s
         response = await self._response(request, deadline)
-        # Released once the body is whole: the router decodes it before its next await,
-        # so no other request's read can run in between.
         reservation = self.budget.reservation()
         try:
             body = await _read_bounded(
                 response, self._max_response_bytes, self._first_byte_timeout, reservation, deadline
             )
-            return UpstreamResponse(response.status, response.headers, body)
         except ProviderError as error:
+            reservation.release()
             error.status = error.status or response.status  # for the attempt's record
             raise
-        finally:
+        except BaseException:
             reservation.release()
+            raise
+        finally:
             response.release()
+        return UpstreamResponse(response.status, response.headers, body, reservation)
 
     async def close(self) -> None:
         await self._pool.close()

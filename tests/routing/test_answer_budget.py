@@ -1,9 +1,10 @@
 """The answer budget: one bound on provider-answer bytes held at once, across requests.
 
-A provider answer is read into memory (non-streamed) or held by the stream decoder
-until its event is complete (streamed). Each counts against one shared budget; the
-attempt that would pass it fails as OVERLOADED (the router then falls back), and
-every byte is given back however the exchange ends.
+A provider answer is read into memory and kept until the reply made of it is dropped
+(non-streamed), or held by the stream decoder until its event is complete (streamed).
+Each counts against one shared budget; the attempt that would pass it fails as
+OVERLOADED (the router then falls back), and every byte is given back however the
+exchange ends.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ async def test_an_answer_that_would_pass_the_budget_fails_as_overloaded() -> Non
     assert refused.value.kind is ProviderErrorKind.OVERLOADED
     assert refused.value.status == 200, "the attempt's record keeps the answer's status"
     assert answered.body.endswith(b"a!")
-    assert (budget.held, budget.refusals) == (0, 1)
+    assert (budget.held, budget.refusals) == (PART + 2, 1), "held while the answer is kept"
+    answered.hold.release()
+    assert budget.held == 0
 
 
-async def test_every_byte_is_given_back_when_answers_end() -> None:
+async def test_an_answer_is_held_until_it_is_given_back() -> None:
     budget = AnswerBudget(4 * PART)
     async with HostileProvider() as hostile:
         hostile.always(raw(HEAD % PART, b"c" * PART))
@@ -68,7 +71,10 @@ async def test_every_byte_is_given_back_when_answers_end() -> None:
         answers = await asyncio.gather(*(transport.send(post(hostile.base_url)) for _ in range(3)))
         await transport.close()
     assert [len(a.body) for a in answers] == [PART] * 3
-    assert (budget.held, budget.refusals) == (0, 0)
+    assert (budget.held, budget.refusals) == (3 * PART, 0)
+    for answer in answers:  # as each reply made of them is written
+        answer.hold.release()
+    assert budget.held == 0
 
 
 async def test_what_a_stream_decoder_holds_of_an_unfinished_event_counts() -> None:
