@@ -23,7 +23,7 @@ class DecisionQuery(BaseModel):
     privacy_tags: list[str] = Field(default_factory=list)
     model: str = "default"
     stream: bool = False
-    input_chars: int = Field(0, ge=0)
+    input_chars: int = Field(0, ge=0, le=2**31 - 1)  # echoed back: within a JSON integer
     protocol: Literal["openai", "anthropic"] = "openai"
 
     def context(self) -> RoutingContext:

@@ -2,17 +2,19 @@
 
 A provider's error text is shown to the client (whose request it is about), and some
 providers echo the request back, headers included. The text is scrubbed before it is
-cut to length, and a key is found in the forms an echo takes: as is, with white space
-inside it (wrapped or spaced out), JSON-escaped (`\\/`, `\\u00xx`, escaped again),
-URL-encoded, as HTML character references, in base64 (any alignment, standard or URL
-alphabet), as a run of at least `_MIN_FRAGMENT` of its characters anywhere, and as a
-prefix of it where the text ends (cut by the provider, or by us).
+cut to length, and a key is found in the forms an echo takes: as is, in any letter
+case, with white space inside it (wrapped or spaced out), JSON-escaped (`\\/`,
+`\\u00xx`, escaped again), URL-encoded, as HTML character references, in hex, in base64
+(any alignment, standard or URL alphabet), as a run of at least `_MIN_FRAGMENT` of its
+characters anywhere, and as a prefix of it where the text ends (cut by the provider, or
+by us).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -109,9 +111,16 @@ class KeyScrubber:
     def __init__(self, keys: Iterable[str]) -> None:
         normal = {"".join(key.split()) for key in keys}
         self._keys = sorted((k for k in normal if k), key=len, reverse=True)
-        self._forms = self._keys + [f for k in self._keys for f in _base64_forms(k)]
+        # Keys and their hex are matched whatever the case of their letters (an echo may
+        # change it, and the rest still says most of the key); base64 only exactly.
+        self._folded = sorted(
+            {_fold(form) for k in self._keys for form in (k, k.encode().hex())},
+            key=len,
+            reverse=True,
+        )
+        self._exact = [form for k in self._keys for form in _base64_forms(k)]
         self._grams = sorted(
-            {k[i : i + _MIN_FRAGMENT] for k in self._keys for i in range(len(k) - 7)}
+            {_fold(k[i : i + _MIN_FRAGMENT]) for k in self._keys for i in range(len(k) - 7)}
         )
         self._fragment = (
             re.compile("|".join(re.escape(g) for g in self._grams)) if self._grams else None
@@ -124,7 +133,12 @@ class KeyScrubber:
             return text[:limit]
         text = text[: limit + self._widest]
         plain = _plain(text)
-        if any(form in plain for form in self._forms) or any(g in plain for g in self._grams):
+        folded = _fold(plain)
+        if (
+            any(form in folded for form in self._folded)
+            or any(form in plain for form in self._exact)
+            or any(gram in folded for gram in self._grams)
+        ):
             text = _replaced(text, self._spans(_decode(text)))
         if len(text) <= limit:
             return self._without_tail(text, _MIN_TAIL)
@@ -133,18 +147,20 @@ class KeyScrubber:
     def _spans(self, decoded: _Decoded) -> list[tuple[int, int]]:
         """Where keys lie in the original text, as (start, end) offsets."""
         found: list[tuple[int, int]] = []  # in decoded characters
-        text = decoded.text
-        for form in self._forms:
+        folded = _fold(decoded.text)
+        for form, text in [(f, folded) for f in self._folded] + [
+            (f, decoded.text) for f in self._exact
+        ]:
             at = text.find(form)
             while at != -1:
                 found.append((at, at + len(form)))
                 at = text.find(form, at + len(form))
         if self._fragment is not None:
             at = 0
-            while (match := self._fragment.search(text, at)) is not None:
+            while (match := self._fragment.search(folded, at)) is not None:
                 end = match.end()
-                while end < len(text) and any(
-                    text[match.start() : end + 1] in k for k in self._keys
+                while end < len(folded) and any(
+                    folded[match.start() : end + 1] in k for k in self._folded
                 ):
                     end += 1
                 found.append((match.start(), end))
@@ -162,18 +178,34 @@ class KeyScrubber:
 
     def _tail_size(self, ending: str, shortest: int) -> int:
         """The longest prefix of a key's form (`shortest` or more) that ends `ending`."""
-        longest = 0
-        for form in self._forms:
-            # Where the form's first character occurs near the end, and the rest of the
-            # text from there begins the form.
-            at = ending.find(form[0], max(0, len(ending) - len(form)))
-            while at != -1:
-                size = len(ending) - at
-                if size > longest and size >= shortest and form.startswith(ending[at:]):
-                    longest = size
-                    break
-                at = ending.find(form[0], at + 1)
-        return longest
+        folded = _fold(ending)
+        return max(
+            _prefix_at_end(folded, self._folded, shortest),
+            _prefix_at_end(ending, self._exact, shortest),
+        )
+
+
+def _fold(text: str) -> str:
+    """ASCII letters in lower case (the length stays, so offsets do too)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _prefix_at_end(ending: str, forms: list[str], shortest: int) -> int:
+    longest = 0
+    for form in forms:
+        # Where the form's first character occurs near the end, and the rest of the
+        # text from there begins the form.
+        at = ending.find(form[0], max(0, len(ending) - len(form)))
+        while at != -1:
+            size = len(ending) - at
+            if size > longest and size >= shortest and form.startswith(ending[at:]):
+                longest = size
+                break
+            at = ending.find(form[0], at + 1)
+    return longest
 
 
 def _replaced(text: str, spans: list[tuple[int, int]]) -> str:

@@ -238,3 +238,24 @@ async def test_framing_the_parser_refuses_never_reaches_a_provider(
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
     assert status is None or 400 <= status < 500
     assert len(world.fake.received) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"tenant": "sandbox", "privacy_tags": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+        b'{"tenant": "sandbox", "input_chars": 99999999999999999999999999}',
+        b'{"tenant": "sandbox", "input_chars": 1e400}',
+        b"[" * 100_000,
+    ],
+    ids=["3000-deep", "count-past-64-bits", "count-infinite", "100k-open-arrays"],
+)
+async def test_a_hostile_dry_run_body_is_a_400(world: World, body: bytes) -> None:
+    answer = await exchange(
+        port_of(world.sidecar.url),
+        [b"Content-Type: application/json"],
+        body,
+        path=b"/v1/decisions",
+    )
+    assert answer.status == 400
+    assert answer.json()["error"]["type"] == "invalid_request"

@@ -3,8 +3,8 @@ reaches the client.
 
 Provider error text goes back to the client (it is about the client's own request), cut
 to 500 characters. The key is scrubbed before that cut, in every form an echo takes:
-plain, spaced out, JSON-escaped, URL-encoded, in base64, and as a prefix where the
-text ends (a key at character 490 used to arrive as `Bearer sk-vllm-se`).
+plain, in any case, spaced out, JSON-escaped, URL-encoded, in hex and base64, and as a
+prefix where the text ends (a key at character 490 used to arrive as `Bearer sk-vllm-se`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ FORMS: dict[str, Callable[[str], str]] = {
     "base64": lambda k: base64.b64encode(f"Bearer {k}".encode()).decode(),
     "base64-url": lambda k: base64.urlsafe_b64encode(f"x{k}yz".encode()).decode(),
     "a-run-of-its-end": lambda k: "..." + k[-12:],
+    "upper-case": str.upper,
+    "hex": lambda k: k.encode().hex(),
+    "hex-upper": lambda k: k.encode().hex().upper(),
 }
 
 
@@ -62,11 +65,14 @@ def leaks(text: str) -> list[str]:
     with contextlib.suppress(ValueError):
         decoded = json.loads(f'"{decoded}"')
     decoded = html.unescape(urllib.parse.unquote(decoded))
-    haystacks = ["".join(h.split()) for h in [decoded, *_base64_decodings(text)]]
+    hexes = [
+        bytes.fromhex(run).decode("latin-1") for run in re.findall(r"(?:[0-9a-fA-F]{2}){8,}", text)
+    ]
+    haystacks = ["".join(h.split()).lower() for h in [decoded, *_base64_decodings(text), *hexes]]
     return [
         KEY[i : i + 8]
         for i in range(len(KEY) - 7)
-        if any(KEY[i : i + 8] in haystack for haystack in haystacks)
+        if any(KEY[i : i + 8].lower() in haystack for haystack in haystacks)
     ]
 
 
