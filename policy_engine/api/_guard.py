@@ -50,19 +50,49 @@ _HEAD_LATE = _plain(b"408 Request Timeout", b"the request head did not arrive in
 _HEAD_LARGE = _plain(b"431 Request Header Fields Too Large", b"the request head is too large")
 
 
+class _Sweeper:
+    """Checks the guarded connections' deadlines a few times a second. A deadline is a
+    number each request sets (0.1 us); a timer armed and cancelled per request would
+    cost a loop call each time, three times a request."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.connections: set[GuardedHttpToolsProtocol] = set()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, connection: GuardedHttpToolsProtocol) -> None:
+        self.connections.add(connection)
+        if self._handle is None:
+            self._handle = connection.loop.call_later(self.interval_s, self._sweep, connection.loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for connection in [c for c in self.connections if c.deadline is not None]:
+            if connection.deadline is not None and connection.deadline <= now:
+                connection.expired()
+        self._handle = (
+            loop.call_later(self.interval_s, self._sweep, loop) if self.connections else None
+        )
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     limits: ClassVar[ClientLimits]
+    sweeper: ClassVar[_Sweeper]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # uvicorn's own signature
         super().__init__(*args, **kwargs)
-        self._timer: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # loop time by which the awaited part must come
         self._in_head = True  # until a request's head is in, and again once its body is
         self._head_bytes = 0
         self._refused = False
+        self._body_cut = False
 
     @classmethod
     def with_limits(cls, limits: ClientLimits) -> type[GuardedHttpToolsProtocol]:
-        return type(cls.__name__, (cls,), {"limits": limits})
+        """The protocol class for one server: its limits, and one sweeper for its connections."""
+        interval_s = min(1.0, limits.header_timeout_s / 4, limits.body_timeout_s / 4)
+        namespace = {"limits": limits, "sweeper": _Sweeper(interval_s)}
+        return type(cls.__name__, (cls,), namespace)
 
     # -- connection -----------------------------------------------------------------
 
@@ -74,10 +104,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             transport.close()
             return
         super().connection_made(transport)
-        self._arm(self.limits.header_timeout_s)
+        self.deadline = self.loop.time() + self.limits.header_timeout_s
+        self.sweeper.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self.sweeper.connections.discard(self)
         if self._refused:
             return
         super().connection_lost(exc)
@@ -94,42 +125,33 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- parser callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        # A kept-alive connection's next request begins (a new connection's timer runs
-        # from its start); between requests uvicorn's keep-alive timer is the bound.
-        if self._timer is None:
-            self._arm(self.limits.header_timeout_s)
+        # A kept-alive connection's next request begins (a new connection's deadline
+        # runs from its start); between requests uvicorn's keep-alive timer is the bound.
+        if self.deadline is None:
+            self.deadline = self.loop.time() + self.limits.header_timeout_s
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._arm(self.limits.body_timeout_s)
+        self.deadline = self.loop.time() + self.limits.body_timeout_s
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self.deadline = None
         self._in_head = True
         self._head_bytes = 0
         super().on_message_complete()
 
-    # -- timers ---------------------------------------------------------------------
+    # -- past a deadline ----------------------------------------------------------------
 
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(seconds, self._expired)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expired(self) -> None:
-        self._timer = None
+    def expired(self) -> None:
+        self.deadline = None
         if self.transport.is_closing():
             return
         cycle = self.cycle
         if self._in_head:
             self._refuse(_HEAD_LATE)
-        elif cycle is None or cycle.response_started or not cycle.more_body:
+        elif self._body_cut or cycle is None or cycle.response_started or not cycle.more_body:
             # Answered already (or the rest of the body trickles in after the answer,
             # which uvicorn would read and drop for as long as it keeps coming).
             self.transport.close()
@@ -141,9 +163,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.more_body = False
             cycle.keep_alive = False
             cycle.message_event.set()
-            self._timer = self.loop.call_later(_GRACE_S, self.transport.close)
+            self._body_cut = True
+            self.deadline = self.loop.time() + _GRACE_S
 
     def _refuse(self, answer: bytes) -> None:
-        self._disarm()
+        self.deadline = None
         self.transport.write(answer)
         self.transport.close()
