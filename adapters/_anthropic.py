@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from adapters import _validate as v
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
 from adapters._content import arguments_object, joined_text, split_data_url
 from adapters._features import Feature
@@ -251,22 +252,23 @@ class AnthropicCodec:
             raise malformed("response is not a message with content")
         texts: list[TextPart] = []
         calls: list[ToolCall] = []
-        for block in content:
-            if not isinstance(block, dict):
-                raise malformed("content block is not an object")
-            if block.get("type") == "text":
-                texts.append(TextPart(str(block.get("text", ""))))
-            elif block.get("type") == "tool_use":
-                arguments = orjson.dumps(block.get("input") or {}).decode()
-                calls.append(ToolCall(str(block.get("id")), str(block.get("name")), arguments))
-        usage = obj.get("usage") or {}
+        for n, item in enumerate(content):
+            where = f"content[{n}]"
+            if not isinstance(item, dict):
+                raise malformed(f"{where} is not an object")
+            kind = item.get("type")
+            if kind == "text":
+                texts.append(TextPart(v.answer_text(item.get("text"), f"{where}.text")))
+            elif kind == "tool_use":
+                calls.append(_tool_use(item, where))
         return ChatResponse(
-            id=str(obj.get("id") or ""),
-            model=str(obj.get("model") or ""),
+            id=v.answer_id(obj.get("id"), "id"),
+            model=v.answer_id(obj.get("model"), "model"),
             content=texts,
             tool_calls=calls,
-            finish_reason=_STOP.get(str(obj.get("stop_reason")), "stop"),
-            usage=Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)),
+            finish_reason=v.finish_reason(obj.get("stop_reason"), _STOP, "stop", "stop_reason")
+            or "stop",
+            usage=_usage(obj.get("usage")),
         )
 
     def decode_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
@@ -280,14 +282,30 @@ class AnthropicCodec:
         return AnthropicStreamDecoder()
 
 
+def _usage(value: Any) -> Usage:
+    usage = v.answer_object(value, "usage")
+    return Usage(
+        v.token_count(usage.get("input_tokens"), "usage.input_tokens"),
+        v.token_count(usage.get("output_tokens"), "usage.output_tokens"),
+    )
+
+
+def _tool_use(block: dict[str, Any], where: str) -> ToolCall:
+    call_id = v.answer_id(block.get("id"), f"{where}.id")
+    name = v.answer_id(block.get("name"), f"{where}.name")
+    if not call_id or not name:
+        raise malformed(f"{where} lacks its id or name")
+    return ToolCall(call_id, name, v.arguments_json(block.get("input"), f"{where}.input"))
+
+
 def error_from_object(
     obj: Mapping[str, Any], status: int | None, headers: Mapping[str, str]
 ) -> ProviderError:
     error = obj.get("error")
     if not isinstance(error, dict):
         error = {}
-    error_type = str(error.get("type") or "")
-    message = str(error.get("message") or "")
+    error_type = v.error_text(error.get("type"))
+    message = v.error_text(error.get("message"))
     kind = _ERROR_KINDS.get(error_type)
     if kind is None:
         kind = kind_for_status(status, message) if status else ProviderErrorKind.SERVER_ERROR
@@ -307,6 +325,10 @@ class AnthropicStreamDecoder:
         self._usage = Usage()
         self._finish: FinishReason = "stop"
         self._done = False
+
+    @property
+    def buffered(self) -> int:
+        return self._sse.buffered
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -329,39 +351,57 @@ class AnthropicStreamDecoder:
             message = data.get("message")
             if not isinstance(message, dict):
                 raise malformed("message_start without message")
-            usage = message.get("usage") or {}
-            self._usage = Usage(
-                int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
-            )
+            self._usage = _usage(message.get("usage"))
             out.append(
-                StreamStart(str(message.get("id", "")), str(message.get("model", "")), self._usage)
+                StreamStart(
+                    v.answer_id(message.get("id"), "message.id"),
+                    v.answer_id(message.get("model"), "message.model"),
+                    self._usage,
+                )
             )
         elif kind == "content_block_start":
-            block = data.get("content_block") or {}
+            block = v.answer_object(data.get("content_block"), "content_block")
             if block.get("type") == "tool_use":
+                where = "content_block"
+                call_id = v.answer_id(block.get("id"), f"{where}.id")
+                name = v.answer_id(block.get("name"), f"{where}.name")
+                if not call_id or not name:
+                    raise malformed(f"{where} lacks its id or name")
                 index = len(self._tool_index)
-                self._tool_index[int(data.get("index", 0))] = index
-                out.append(ToolCallDelta(index, str(block.get("id")), str(block.get("name")), ""))
-            elif block.get("type") == "text" and block.get("text"):
-                out.append(TextDelta(str(block["text"])))
+                self._tool_index[_block_index(data)] = v.tool_index(index, "tool call count")
+                out.append(ToolCallDelta(index, call_id, name, ""))
+            elif block.get("type") == "text" and (
+                text := v.answer_text(block.get("text"), "content_block.text")
+            ):
+                out.append(TextDelta(text))
         elif kind == "content_block_delta":
-            delta = data.get("delta") or {}
+            delta = v.answer_object(data.get("delta"), "delta")
             if delta.get("type") == "text_delta":
-                out.append(TextDelta(str(delta.get("text", ""))))
+                out.append(TextDelta(v.answer_text(delta.get("text"), "delta.text")))
             elif delta.get("type") == "input_json_delta":
-                tool = self._tool_index.get(int(data.get("index", 0)))
+                tool = self._tool_index.get(_block_index(data))
                 if tool is None:
                     raise malformed("input_json_delta for a block that is not tool_use")
-                out.append(ToolCallDelta(tool, None, None, str(delta.get("partial_json", ""))))
+                partial = v.answer_text(delta.get("partial_json"), "delta.partial_json")
+                out.append(ToolCallDelta(tool, None, None, partial))
         elif kind == "message_delta":
-            stop = (data.get("delta") or {}).get("stop_reason")
-            if stop:
-                self._finish = _STOP.get(str(stop), "stop")
-            output = (data.get("usage") or {}).get("output_tokens")
+            delta = v.answer_object(data.get("delta"), "delta")
+            stop = v.finish_reason(delta.get("stop_reason"), _STOP, "stop", "stop_reason")
+            if stop is not None:
+                self._finish = stop
+            output = v.answer_object(data.get("usage"), "usage").get("output_tokens")
             if output is not None:
-                self._usage = Usage(self._usage.input_tokens, int(output))
+                output = v.token_count(output, "usage.output_tokens")
+                self._usage = Usage(self._usage.input_tokens, output)
         elif kind == "message_stop":
             self._done = True
             out.append(StreamEnd(self._finish, self._usage))
         # ping, content_block_stop and event types added later carry nothing we need;
         # Anthropic's versioning policy says clients must tolerate new event types.
+
+
+def _block_index(data: dict[str, Any]) -> int:
+    index = data.get("index", 0)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= 2**31:
+        raise malformed("content block index is not a non-negative integer")
+    return index

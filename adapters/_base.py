@@ -101,6 +101,11 @@ class StreamDecoder(Protocol):
         """The body ended; raise ProviderError(STREAM_INTERRUPTED) if it ended early."""
         ...
 
+    @property
+    def buffered(self) -> int:
+        """How much of an event not yet complete it holds (counted against memory)."""
+        ...
+
 
 class ProviderCodec(Protocol):
     features: ClassVar[frozenset[Feature]]  # what it can honour beyond plain chat

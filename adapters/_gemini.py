@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from adapters import _validate as v
 from adapters._base import (
     HttpRequest,
     ProviderError,
@@ -68,16 +69,19 @@ _STATUS_KINDS = {
 
 
 def _usage(value: Any) -> Usage | None:
-    if not isinstance(value, dict):
+    if value is None:
         return None
-    output = int(value.get("candidatesTokenCount") or 0) + int(value.get("thoughtsTokenCount") or 0)
-    return Usage(int(value.get("promptTokenCount") or 0), output)
+    usage = v.answer_object(value, "usageMetadata")
+    candidates = v.token_count(usage.get("candidatesTokenCount"), "candidatesTokenCount")
+    thoughts = v.token_count(usage.get("thoughtsTokenCount"), "thoughtsTokenCount")
+    prompt = v.token_count(usage.get("promptTokenCount"), "promptTokenCount")
+    return Usage(prompt, v.token_count(candidates + thoughts, "candidates and thoughts tokens"))
 
 
 def _blocked(obj: Mapping[str, Any]) -> ProviderError | None:
-    feedback = obj.get("promptFeedback")
-    if isinstance(feedback, dict) and feedback.get("blockReason"):
-        reason = str(feedback["blockReason"])
+    feedback = v.answer_object(obj.get("promptFeedback"), "promptFeedback")
+    reason = v.answer_id(feedback.get("blockReason"), "promptFeedback.blockReason")
+    if reason:
         return ProviderError(
             ProviderErrorKind.CONTENT_FILTER, f"prompt blocked: {reason}", provider_code=reason
         )
@@ -85,8 +89,8 @@ def _blocked(obj: Mapping[str, Any]) -> ProviderError | None:
 
 
 def _candidate(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    candidates = obj.get("candidates")
-    if not isinstance(candidates, list) or not candidates:
+    candidates = v.answer_list(obj.get("candidates"), "candidates")
+    if not candidates:
         return None
     first = candidates[0]
     if not isinstance(first, dict):
@@ -95,23 +99,40 @@ def _candidate(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _candidate_parts(candidate: Mapping[str, Any]) -> list[dict[str, Any]]:
-    content = candidate.get("content")
-    parts = (content.get("parts") or []) if isinstance(content, dict) else []
-    return [p for p in parts if isinstance(p, dict) and not p.get("thought")]
+    content = v.answer_object(candidate.get("content"), "candidate.content")
+    parts = v.answer_list(content.get("parts"), "candidate.content.parts")
+    kept = []
+    for n, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise malformed(f"candidate.content.parts[{n}] is not an object")
+        if not part.get("thought"):
+            kept.append(part)
+    return kept
 
 
-def _tool_call(part: Mapping[str, Any]) -> ToolCall:
-    call = part["functionCall"]
+def _text(part: Mapping[str, Any]) -> str:
+    return v.answer_text(part.get("text"), "part.text")
+
+
+def _tool_call(part: Mapping[str, Any]) -> ToolCall | None:
+    call = part.get("functionCall")
+    if call is None:
+        return None
+    if not isinstance(call, dict):
+        raise malformed("part.functionCall is not an object")
     # Older models send no id; the OpenAI and Anthropic clients need one.
-    call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-    return ToolCall(
-        str(call_id), str(call.get("name")), orjson.dumps(call.get("args") or {}).decode()
-    )
+    call_id = v.answer_id(call.get("id"), "functionCall.id") or f"call_{uuid.uuid4().hex[:24]}"
+    name = v.answer_id(call.get("name"), "functionCall.name")
+    if not name:
+        raise malformed("functionCall has no name")
+    return ToolCall(call_id, name, v.arguments_json(call.get("args"), "functionCall.args"))
 
 
-def _logprob(entry: Any) -> TopLogprob:
-    token = str(entry["token"])
-    return TopLogprob(token, float(entry["logProbability"]), list(token.encode()))
+def _logprob(value: Any, where: str) -> TopLogprob:
+    entry = v.answer_object(value, where)
+    token = v.answer_id(entry.get("token"), f"{where}.token")
+    logprob = v.logprob(entry.get("logProbability"), f"{where}.logProbability")
+    return TopLogprob(token, logprob, list(token.encode()))
 
 
 def _logprobs(candidate: Mapping[str, Any]) -> list[TokenLogprob] | None:
@@ -119,28 +140,32 @@ def _logprobs(candidate: Mapping[str, Any]) -> list[TokenLogprob] | None:
     result = candidate.get("logprobsResult")
     if not isinstance(result, dict):
         return None
-    chosen = result.get("chosenCandidates") or []
-    top = result.get("topCandidates") or []
-    try:
-        tokens = []
-        for n, entry in enumerate(chosen):
-            picked = _logprob(entry)
-            alternatives = top[n].get("candidates") or [] if n < len(top) else []
-            tokens.append(
-                TokenLogprob(
-                    picked.token,
-                    picked.logprob,
-                    picked.bytes,
-                    [_logprob(a) for a in alternatives],
-                )
+    chosen = v.answer_list(result.get("chosenCandidates"), "logprobsResult.chosenCandidates")
+    top = v.answer_list(result.get("topCandidates"), "logprobsResult.topCandidates")
+    tokens = []
+    for n, entry in enumerate(chosen):
+        picked = _logprob(entry, f"logprobsResult.chosenCandidates[{n}]")
+        where = f"logprobsResult.topCandidates[{n}]"
+        alternatives = (
+            v.answer_list(v.answer_object(top[n], where).get("candidates"), f"{where}.candidates")
+            if n < len(top)
+            else []
+        )
+        tokens.append(
+            TokenLogprob(
+                picked.token,
+                picked.logprob,
+                picked.bytes,
+                [_logprob(a, f"{where}.candidates[{k}]") for k, a in enumerate(alternatives)],
             )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise malformed("logprobsResult entry lacks token or logProbability") from exc
+        )
     return tokens
 
 
-def _finish(candidate: Mapping[str, Any], has_calls: bool) -> FinishReason:
-    finish = _FINISH.get(str(candidate.get("finishReason")), "stop")
+def _finish(candidate: Mapping[str, Any], has_calls: bool) -> FinishReason | None:
+    finish = v.finish_reason(candidate.get("finishReason"), _FINISH, "stop", "finishReason")
+    if finish is None:
+        return None
     # Gemini says STOP after a function call; the shared model says tool_calls.
     return "tool_calls" if finish == "stop" and has_calls else finish
 
@@ -181,14 +206,14 @@ class GeminiCodec:
         if candidate is None:
             raise malformed("response has no candidates")
         parts = _candidate_parts(candidate)
-        calls = [_tool_call(p) for p in parts if isinstance(p.get("functionCall"), dict)]
-        text = "".join(str(p["text"]) for p in parts if "text" in p)
+        calls = [call for p in parts if (call := _tool_call(p)) is not None]
+        text = "".join(_text(p) for p in parts)
         return ChatResponse(
-            id=str(obj.get("responseId") or ""),
-            model=str(obj.get("modelVersion") or ""),
+            id=v.answer_id(obj.get("responseId"), "responseId"),
+            model=v.answer_id(obj.get("modelVersion"), "modelVersion"),
             content=[TextPart(text)] if text else [],
             tool_calls=calls,
-            finish_reason=_finish(candidate, bool(calls)),
+            finish_reason=_finish(candidate, bool(calls)) or "stop",
             usage=_usage(obj.get("usageMetadata")) or Usage(),
             logprobs=_logprobs(candidate),
         )
@@ -206,14 +231,14 @@ class GeminiCodec:
 
 def _retry_delay(details: Any) -> float | None:
     for detail in details if isinstance(details, list) else []:
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
-            return parse_duration(str(detail.get("retryDelay", "")))
+        if isinstance(detail, dict) and v.error_text(detail.get("@type")).endswith("RetryInfo"):
+            return parse_duration(v.error_text(detail.get("retryDelay")))
     return None
 
 
 def _reasons(details: Any) -> set[str]:
     return {
-        str(d.get("reason"))
+        v.error_text(d.get("reason"))
         for d in (details if isinstance(details, list) else [])
         if isinstance(d, dict) and d.get("reason")
     }
@@ -235,8 +260,8 @@ def error_from_object(
     error = obj.get("error")
     if not isinstance(error, dict):
         error = {}
-    message = str(error.get("message") or "")
-    code = str(error.get("status") or "")
+    message = v.error_text(error.get("message"))
+    code = v.error_text(error.get("status"))
     details = error.get("details")
     http_status = status or (error.get("code") if isinstance(error.get("code"), int) else None)
     kind = _STATUS_KINDS.get(code)
@@ -266,6 +291,10 @@ class GeminiStreamDecoder:
         self._usage: Usage | None = None
         self._calls = 0
 
+    @property
+    def buffered(self) -> int:
+        return self._sse.buffered
+
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for event in self._sse.feed(chunk):
@@ -287,21 +316,24 @@ class GeminiStreamDecoder:
         if not self._started:
             self._started = True
             out.append(
-                StreamStart(str(obj.get("responseId") or ""), str(obj.get("modelVersion") or ""))
+                StreamStart(
+                    v.answer_id(obj.get("responseId"), "responseId"),
+                    v.answer_id(obj.get("modelVersion"), "modelVersion"),
+                )
             )
         self._usage = _usage(obj.get("usageMetadata")) or self._usage
         candidate = _candidate(obj)
         if candidate is None:
             return
         for part in _candidate_parts(candidate):
-            if part.get("text"):
-                out.append(TextDelta(str(part["text"])))
-            elif isinstance(part.get("functionCall"), dict):
-                call = _tool_call(part)
-                out.append(ToolCallDelta(self._calls, call.id, call.name, call.arguments))
+            if text := _text(part):
+                out.append(TextDelta(text))
+            elif (call := _tool_call(part)) is not None:
+                index = v.tool_index(self._calls, "tool call count")
+                out.append(ToolCallDelta(index, call.id, call.name, call.arguments))
                 self._calls += 1
-        tokens = _logprobs(candidate)
-        if tokens:
+        if tokens := _logprobs(candidate):
             out.append(LogprobsDelta(tokens))
-        if candidate.get("finishReason"):
-            self._finish = _finish(candidate, self._calls > 0)
+        finish = _finish(candidate, self._calls > 0)
+        if finish is not None:
+            self._finish = finish

@@ -13,7 +13,9 @@ import orjson
 from adapters._base import ProviderError, ProviderErrorKind
 from adapters._sse import SSEDecoder
 
-_MAX_MESSAGE = 500
+# A provider's error text, as read: the router scrubs our keys out of it before it
+# cuts it to what the client is shown, so a key is never cut in half here first.
+_MAX_MESSAGE = 8192
 
 
 def load_object(body: bytes | str, what: str) -> dict[str, Any]:

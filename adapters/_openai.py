@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from adapters import _validate as v
 from adapters._base import HttpRequest, ProviderError, ProviderErrorKind, ProviderTarget
 from adapters._features import Feature
 from adapters._http import (
@@ -61,30 +62,48 @@ def _logprobs(choice: Mapping[str, Any]) -> list[TokenLogprob] | None:
     content = logprobs.get("content") if isinstance(logprobs, dict) else None
     if not isinstance(content, list):
         return None
-    try:
-        return [
-            TokenLogprob(
-                str(t["token"]),
-                float(t["logprob"]),
-                t.get("bytes"),
-                [
-                    TopLogprob(str(a["token"]), float(a["logprob"]), a.get("bytes"))
-                    for a in t.get("top_logprobs") or []
-                ],
-            )
-            for t in content
-        ]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise malformed("logprobs entry lacks token or logprob") from exc
+    return [_token_logprob(t, f"logprobs.content[{n}]") for n, t in enumerate(content)]
+
+
+def _token_logprob(value: Any, where: str) -> TokenLogprob:
+    entry = v.answer_object(value, where)
+    top = v.answer_list(entry.get("top_logprobs"), f"{where}.top_logprobs")
+    return TokenLogprob(
+        v.answer_id(entry.get("token"), f"{where}.token"),
+        v.logprob(entry.get("logprob"), f"{where}.logprob"),
+        v.token_bytes(entry.get("bytes"), f"{where}.bytes"),
+        [_top_logprob(a, f"{where}.top_logprobs[{k}]") for k, a in enumerate(top)],
+    )
+
+
+def _top_logprob(value: Any, where: str) -> TopLogprob:
+    entry = v.answer_object(value, where)
+    return TopLogprob(
+        v.answer_id(entry.get("token"), f"{where}.token"),
+        v.logprob(entry.get("logprob"), f"{where}.logprob"),
+        v.token_bytes(entry.get("bytes"), f"{where}.bytes"),
+    )
 
 
 def _usage(value: Any) -> Usage | None:
-    if not isinstance(value, dict):
+    if value is None:
         return None
+    usage = v.answer_object(value, "usage")
     return Usage(
-        input_tokens=int(value.get("prompt_tokens") or 0),
-        output_tokens=int(value.get("completion_tokens") or 0),
+        input_tokens=v.token_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        output_tokens=v.token_count(usage.get("completion_tokens"), "usage.completion_tokens"),
     )
+
+
+def _tool_call(value: Any, where: str) -> ToolCall:
+    call = v.answer_object(value, where)
+    function = v.answer_object(call.get("function"), f"{where}.function")
+    call_id = v.answer_id(call.get("id"), f"{where}.id")
+    name = v.answer_id(function.get("name"), f"{where}.function.name")
+    if not call_id or not name:
+        raise malformed(f"{where} lacks its id or function name")
+    arguments = v.arguments_text(function.get("arguments"), f"{where}.function.arguments")
+    return ToolCall(call_id, name, arguments)
 
 
 def _error_kind(status: int | None, code: str, error_type: str, message: str) -> ProviderErrorKind:
@@ -107,9 +126,9 @@ def error_from_object(
         error = {"message": error}
     if not isinstance(error, dict):
         error = {}
-    message = str(error.get("message") or "")
-    code = str(error.get("code") or "")
-    error_type = str(error.get("type") or "")
+    message = v.error_text(error.get("message"))
+    code = v.error_text(error.get("code"))
+    error_type = v.error_text(error.get("type"))
     param = error.get("param")
     return ProviderError(
         _error_kind(status, code, error_type, message),
@@ -160,25 +179,20 @@ class OpenAICodec:
             or not choices
         ):
             raise malformed("response is not a chat.completion with choices")
-        choice = choices[0]
-        message = choice.get("message") if isinstance(choice, dict) else None
+        choice = v.answer_object(choices[0], "choices[0]")
+        message = choice.get("message")
         if not isinstance(message, dict):
             raise malformed("choice has no message")
-        text = message.get("content")
-        calls = message.get("tool_calls") or []
-        try:
-            tool_calls = [
-                ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "")
-                for c in calls
-            ]
-        except (KeyError, TypeError) as exc:
-            raise malformed("tool_calls entry lacks id or function") from exc
+        text = v.answer_text(message.get("content"), "message.content")
+        calls = v.answer_list(message.get("tool_calls"), "message.tool_calls")
+        tool_calls = [_tool_call(c, f"message.tool_calls[{n}]") for n, c in enumerate(calls)]
+        finish = v.finish_reason(choice.get("finish_reason"), _FINISH, "stop", "finish_reason")
         return ChatResponse(
-            id=str(obj.get("id") or ""),
-            model=str(obj.get("model") or ""),
-            content=[TextPart(text)] if isinstance(text, str) and text else [],
+            id=v.answer_id(obj.get("id"), "id"),
+            model=v.answer_id(obj.get("model"), "model"),
+            content=[TextPart(text)] if text else [],
             tool_calls=tool_calls,
-            finish_reason=_FINISH.get(str(choice.get("finish_reason")), "stop"),
+            finish_reason=finish or "stop",
             usage=_usage(obj.get("usage")) or Usage(),
             logprobs=_logprobs(choice),
         )
@@ -235,6 +249,10 @@ class OpenAIStreamDecoder:
         self._finish: FinishReason | None = None
         self._usage: Usage | None = None
 
+    @property
+    def buffered(self) -> int:
+        return self._sse.buffered
+
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for event in self._sse.feed(chunk):
@@ -257,33 +275,39 @@ class OpenAIStreamDecoder:
         if "error" in obj:
             raise error_from_object(obj, None, {})
         # Azure's first chunk carries only prompt_filter_results: empty id and choices.
-        if not self._started and obj.get("id"):
+        chunk_id = v.answer_id(obj.get("id"), "chunk id")
+        if not self._started and chunk_id:
             self._started = True
-            out.append(StreamStart(id=str(obj["id"]), model=str(obj.get("model") or "")))
+            out.append(StreamStart(id=chunk_id, model=v.answer_id(obj.get("model"), "model")))
         usage = _usage(obj.get("usage"))
         if usage is not None:
             self._usage = usage
         choices = obj.get("choices")
         if not isinstance(choices, list):
             raise malformed("stream chunk has no choices list")
-        for choice in choices:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+        for n, item in enumerate(choices):
+            choice = v.answer_object(item, f"choices[{n}]")
+            if choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                out.append(TextDelta(delta["content"]))
-            tokens = _logprobs(choice)
-            if tokens:
+            delta = v.answer_object(choice.get("delta"), "delta")
+            if text := v.answer_text(delta.get("content"), "delta.content"):
+                out.append(TextDelta(text))
+            if tokens := _logprobs(choice):
                 out.append(LogprobsDelta(tokens))
-            for call in delta.get("tool_calls") or []:
-                function = call.get("function") or {}
+            for k, item_call in enumerate(v.answer_list(delta.get("tool_calls"), "tool_calls")):
+                where = f"delta.tool_calls[{k}]"
+                call = v.answer_object(item_call, where)
+                function = v.answer_object(call.get("function"), f"{where}.function")
                 out.append(
                     ToolCallDelta(
-                        index=int(call.get("index", 0)),
-                        id=call.get("id"),
-                        name=function.get("name"),
-                        arguments=function.get("arguments") or "",
+                        index=v.tool_index(call.get("index", 0), f"{where}.index"),
+                        id=v.optional_id(call.get("id"), f"{where}.id"),
+                        name=v.optional_id(function.get("name"), f"{where}.function.name"),
+                        arguments=v.answer_text(
+                            function.get("arguments"), f"{where}.function.arguments"
+                        ),
                     )
                 )
-            if choice.get("finish_reason"):
-                self._finish = _FINISH.get(str(choice["finish_reason"]), "stop")
+            finish = v.finish_reason(choice.get("finish_reason"), _FINISH, "stop", "finish_reason")
+            if finish is not None:
+                self._finish = finish

@@ -28,8 +28,16 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._last_id: str | None = None
+        self._partial_chars = 0
+        self._data_chars = 0
         self.bytes_fed = 0
         self.events_dispatched = 0
+
+    @property
+    def buffered(self) -> int:
+        """Characters held of a line or an event not yet complete (a provider that never
+        ends one makes this grow; the transport counts it against its memory budget)."""
+        return self._partial_chars + self._data_chars
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         self.bytes_fed += len(chunk)
@@ -47,12 +55,14 @@ class SSEDecoder:
             if lines and self._partial:
                 lines[0] = "".join(self._partial) + lines[0]
                 self._partial = []
+                self._partial_chars = 0
             for line in lines:
                 event = self._line(line)
                 if event is not None:
                     events.append(event)
             if rest:
                 self._partial.append(rest)
+                self._partial_chars += len(rest)
             return events
         start = 0
         length = len(text)
@@ -73,6 +83,7 @@ class SSEDecoder:
             if self._partial:
                 line = "".join(self._partial) + line
                 self._partial = []
+                self._partial_chars = 0
             if text[end] == "\r":
                 if end + 1 < length:
                     start = end + 2 if text[end + 1] == "\n" else end + 1
@@ -86,12 +97,14 @@ class SSEDecoder:
                 events.append(event)
         if start < length:
             self._partial.append(text[start:])
+            self._partial_chars += length - start
         return events
 
     def close(self) -> list[SSEEvent]:
         """The stream ended: the spec discards an event without its blank line."""
         self._partial = []
         self._data = []
+        self._partial_chars = self._data_chars = 0
         return []
 
     def _line(self, line: str) -> SSEEvent | None:
@@ -104,6 +117,7 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_chars += len(value)
         elif name == "event":
             self._event = value
         elif name == "id" and "\0" not in value:
@@ -114,6 +128,7 @@ class SSEDecoder:
         if not self._data:
             self._event = ""
             return None
+        self._data_chars = 0
         self.events_dispatched += 1
         event = SSEEvent(
             data="\n".join(self._data), event=self._event or "message", id=self._last_id

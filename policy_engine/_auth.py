@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from policy_engine._errors import PolicyEngineError
+from policy_engine._errors import BadRequest, PolicyEngineError
 
 
 class Unauthenticated(PolicyEngineError):
@@ -79,7 +79,9 @@ class Authenticator:
 def _presented_token(headers: Mapping[str, str]) -> str | None:
     authorization = headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    bearer = value.strip() if scheme.lower() == "bearer" else ""
     api_key = headers.get("x-api-key", "").strip()
-    return api_key or None
+    if bearer and api_key and bearer != api_key:
+        # Two credentials name two callers: which one acts is not ours to guess.
+        raise BadRequest("send one credential: 'Authorization: Bearer' or 'x-api-key', not both")
+    return bearer or api_key or None

@@ -144,6 +144,17 @@ class ServerSettings(_Strict):
     )
     port: int = Field(8080, ge=0, le=65535)
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    max_connections: int = Field(
+        1024, gt=0, description="Open client connections; past it a new one gets a 503"
+    )
+    max_header_bytes: int = Field(64 * 1024, gt=0, description="A request's head; past it, 431")
+    header_timeout_s: float = Field(
+        10, gt=0, description="A request's head must arrive within this; else 408, closed"
+    )
+    body_timeout_s: float = Field(
+        30, gt=0, description="A request's body must arrive within this; else 408, audited"
+    )
+    keep_alive_s: float = Field(5, gt=0, description="An idle connection closes after this")
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @model_validator(mode="after")
@@ -183,6 +194,22 @@ class RoutingSettings(_Strict):
     backoff_max_s: float = Field(2, ge=0)
     circuit_failure_threshold: int = Field(5, ge=1)
     circuit_open_s: float = Field(30, gt=0)
+    max_answer_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="One provider answer, streamed or not"
+    )
+    max_buffered_answer_bytes: int = Field(
+        32 * 1024 * 1024,
+        gt=0,
+        description="Provider-answer bytes held in memory at once, all requests together; "
+        "an attempt that would pass it fails as overloaded and the request falls back. "
+        "Memory for answers peaks at about six times this (decoded, then encoded again)",
+    )
+
+    @model_validator(mode="after")
+    def _one_answer_fits(self) -> RoutingSettings:
+        if self.max_answer_bytes > self.max_buffered_answer_bytes:
+            raise ValueError("max_answer_bytes must not exceed max_buffered_answer_bytes")
+        return self
 
 
 class RedactionSettings(_Strict):

@@ -54,7 +54,10 @@ class RoutingContext:
 
 
 def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
-    """Parse the routing headers; values are echoed in errors only when they are well-formed."""
+    """Parse the routing headers; values are echoed in errors only when they are well-formed.
+
+    Residency and privacy tags are read as lists (how repeated header lines arrive):
+    tags add up, and the residencies named must all be the same one."""
     tenant = headers.get(TENANT_HEADER, "").strip()
     if not tenant:
         raise BadRequest("missing required header X-Tenant-ID", param="X-Tenant-ID")
@@ -63,12 +66,7 @@ def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
             "X-Tenant-ID must be 1-128 characters of letters, digits and _ . : -",
             param="X-Tenant-ID",
         )
-    residency = headers.get(RESIDENCY_HEADER, "").strip().lower() or None
-    if residency is not None and not _RESIDENCY.fullmatch(residency):
-        raise BadRequest(
-            "X-Data-Residency must be a lowercase region code such as eu or us",
-            param="X-Data-Residency",
-        )
+    residency = _residency(headers.get(RESIDENCY_HEADER, ""))
     tags: set[str] = set()
     for raw in headers.get(TAGS_HEADER, "").split(","):
         tag = raw.strip().lower()
@@ -83,6 +81,26 @@ def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
     if len(tags) > _MAX_TAGS:
         raise BadRequest(f"X-Privacy-Tags has more than {_MAX_TAGS} tags", param="X-Privacy-Tags")
     return RoutingHeaders(tenant, residency, tuple(sorted(tags)))
+
+
+def _residency(value: str) -> str | None:
+    """One region, from a header that may be a list (repeated lines, RFC 9110): every
+    entry must name the same region, so a second line can never replace the first."""
+    entries = [value] if "," not in value else value.split(",")
+    regions = {region for entry in entries if (region := entry.strip().lower())}
+    for region in regions:
+        if not _RESIDENCY.fullmatch(region):
+            raise BadRequest(
+                "X-Data-Residency must be a lowercase region code such as eu or us",
+                param="X-Data-Residency",
+            )
+    if len(regions) > 1:
+        raise BadRequest(
+            f"X-Data-Residency names more than one region ({', '.join(sorted(regions))}); "
+            "a request has one",
+            param="X-Data-Residency",
+        )
+    return regions.pop() if regions else None
 
 
 def approximate_input_chars(request: ChatRequest) -> int:

@@ -54,6 +54,13 @@ class BodyTooLarge(PolicyEngineError):
     error_type = "request_too_large"
 
 
+class RequestTimeout(PolicyEngineError):
+    """The client did not send its whole request body within server.body_timeout_s."""
+
+    status = 408
+    error_type = "timeout"
+
+
 class UnknownModel(PolicyEngineError):
     status = 404
     error_type = "not_found"

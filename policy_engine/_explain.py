@@ -24,7 +24,7 @@ class DecisionQuery(BaseModel):
     privacy_tags: list[str] = Field(default_factory=list)
     model: str = "default"
     stream: bool = False
-    input_chars: int = Field(0, ge=0)
+    input_chars: int = Field(0, ge=0, le=2**31 - 1)  # echoed back: within a JSON integer
     protocol: Literal["openai", "anthropic"] = "openai"
     # What the request asks for beyond plain chat (README "Request fields"), e.g.
     # "response_format=json_schema": candidates that cannot honour one are skipped.

@@ -22,6 +22,7 @@ from policy_engine.audit import (
     verify_log,
     write_key_pair,
 )
+from policy_engine.cli._serve import uvicorn_config
 from tests.conformance._recorder import ConformanceRecorder
 from tests.fakes import FakeProvider
 
@@ -127,15 +128,8 @@ class RunningSidecar:
 async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
     monkeypatch.setenv("TEST_PROVIDER_KEY", API_KEY)
     conformance = ConformanceRecorder(create_app(settings))
-    config = uvicorn.Config(
-        conformance,
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        loop="asyncio",
-    )
+    # Served as `policy-engine serve` serves it, on the test's own event loop.
+    config = uvicorn_config(conformance, settings, "127.0.0.1", 0, loop="asyncio")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):

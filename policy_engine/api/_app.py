@@ -30,9 +30,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from adapters import CLIENT_PROTOCOLS, client_codec
+from policy_engine._auth import Caller
 from policy_engine._config import Settings
-from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError
+from policy_engine._errors import BadRequest, BodyTooLarge, PolicyEngineError, RequestTimeout
 from policy_engine._explain import DecisionQuery, explain
+from policy_engine.api._guard import BODY_TIMED_OUT
 from policy_engine.api._openapi import openapi_document
 from policy_engine.api._sidecar import Sidecar
 from policy_engine.pipeline import JsonReply, Reply
@@ -56,16 +58,37 @@ def _json(status: int, document: object, headers: dict[str, str] | None = None) 
     return Response(orjson.dumps(document), status, headers=headers, media_type=_JSON)
 
 
+# Headers that say who is asking and for whom carry one value. Sent twice (an empty
+# line first included), the request is refused rather than one of them picked: RFC
+# 9110 section 5.3 lets only list-valued fields repeat.
+_SINGLE_VALUED = {
+    "x-tenant-id": "X-Tenant-ID",
+    "authorization": "Authorization",
+    "x-api-key": "x-api-key",
+}
+
+
 def _header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI header pairs (names already lower-case) as a dict; the first of repeats wins,
-    as with Starlette's Headers.get."""
+    """ASGI header pairs (names already lower-case) as a dict, repeats combined as the
+    list RFC 9110 makes of them ("a, b"): the routing headers read a list so that it
+    can only tighten (privacy tags add up, residencies must agree), and a repeated
+    single-valued header is a 400."""
     headers: dict[str, str] = {}
     for name, value in raw:
-        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        seen = headers.get(key)
+        if seen is None:
+            headers[key] = text
+        elif key in _SINGLE_VALUED:
+            shown = _SINGLE_VALUED[key]
+            raise BadRequest(f"the {shown} header was sent more than once", param=shown)
+        else:
+            headers[key] = f"{seen}, {text}"
     return headers
 
 
-async def _receive_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+async def _receive_body(scope: Scope, receive: Receive, declared: str | None, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body exceeds {limit} bytes")
     chunks: list[bytes] = []
@@ -80,6 +103,8 @@ async def _receive_body(receive: Receive, declared: str | None, limit: int) -> b
             raise BodyTooLarge(f"request body exceeds {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
+            if BODY_TIMED_OUT in scope.get("extensions", ()):
+                raise RequestTimeout("the request body did not arrive in time")
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -91,8 +116,12 @@ async def _send_reply(reply: Reply, receive: Receive, send: Send) -> None:
     if isinstance(reply, JsonReply):
         headers = [_JSON_TYPE, (b"content-length", b"%d" % len(reply.body))]
         headers += _encoded(reply.headers)
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": reply.body})
+        try:
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": reply.body})
+        finally:
+            if reply.hold is not None:
+                reply.hold.release()  # the answer is written: its memory is given back
         return
     headers = [*_STREAM_HEADERS, *_encoded(reply.headers)]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -125,10 +154,10 @@ class _ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sidecar: Sidecar = scope["app"].state.sidecar
-        headers = _header_map(scope["headers"])
         limit = sidecar.settings.server.max_body_bytes
         try:
-            body = await _receive_body(receive, headers.get("content-length"), limit)
+            headers = _header_map(scope["headers"])
+            body = await _receive_body(scope, receive, headers.get("content-length"), limit)
         except PolicyEngineError as error:
             reply = await sidecar.pipeline.reject(self._protocol, error)
         except _ClientGone:
@@ -159,17 +188,21 @@ def _error(
     request: Request, error: PolicyEngineError, headers: Mapping[str, str] | None = None
 ) -> Response:
     """The error in the request's protocol, encoded by the same codec as the chat routes'."""
-    param = error.param if isinstance(error, BadRequest) else None
     body = _CODECS[_protocol(request)].encode_error(
-        error.status, error.error_type, error.client_message, param
+        error.status, error.error_type, error.client_message, error.param
     )
     return Response(body, error.status, headers=headers, media_type=_JSON)
 
 
+def _caller(request: Request) -> Caller:
+    """/v1/models and /v1/decisions need the same credentials as the chat routes, read
+    from the headers the same way."""
+    return _sidecar(request).authenticator.authenticate(_header_map(request.scope["headers"]))
+
+
 def _auth_error(request: Request) -> Response | None:
-    """/v1/models and /v1/decisions need the same credentials as the chat routes."""
     try:
-        _sidecar(request).authenticator.authenticate(request.headers)
+        _caller(request)
     except PolicyEngineError as error:
         return _error(request, error)
     return None
@@ -237,13 +270,15 @@ async def model(request: Request) -> Response:
 
 
 async def decisions(request: Request) -> Response:
-    if (denied := _auth_error(request)) is not None:
-        return denied
     sidecar = _sidecar(request)
     try:
+        caller = _caller(request)
         limit = sidecar.settings.server.max_body_bytes
-        body = await _receive_body(request.receive, request.headers.get("content-length"), limit)
+        declared = request.headers.get("content-length")
+        body = await _receive_body(request.scope, request.receive, declared, limit)
         query = DecisionQuery.model_validate_json(body or b"{}")
+        # A token bound to tenants reads their decisions only, as on the chat routes.
+        caller.check_tenant(query.tenant)
         result = await explain(
             sidecar.decider, sidecar.settings, query, sidecar.router.health, sidecar.not_ready
         )

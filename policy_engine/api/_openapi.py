@@ -128,6 +128,7 @@ _CHAT_ERRORS = {
     "401": "Missing or invalid caller credentials",
     "403": "The policy allows no provider for the model, or the caller may not act for the tenant",
     "404": "Unknown model alias",
+    "408": "The body did not arrive within server.body_timeout_s",
     "413": "Body over server.max_body_bytes",
     "503": "Policy unavailable (fail closed), every allowed provider failed, or audit unwritable",
 }
@@ -137,7 +138,10 @@ def _chat_operation(summary: str, body: dict[str, Any], error: dict[str, Any]) -
     responses: dict[str, Any] = {
         "200": {
             "description": "The answer (JSON, or SSE when stream is true)",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
         }
     }
     for status, description in _CHAT_ERRORS.items():
@@ -175,6 +179,7 @@ def openapi_document() -> dict[str, Any]:
             "400": "A field is missing or of the wrong type",
             "401": "Missing or invalid caller credentials",
             "413": "Body over server.max_body_bytes",
+            "403": "The caller's token is not bound to the tenant",
             "503": "Policy unavailable",
         },
     )

@@ -37,7 +37,7 @@ from policy_engine.decision import (
 from policy_engine.fleet import Fleet
 from policy_engine.pipeline import AuditSink, Pipeline
 from policy_engine.redaction import NATIVE_SCAN, RedactionError, Redactor, default_redactor
-from policy_engine.routing import Router, UpstreamTransport
+from policy_engine.routing import AnswerBudget, Router, UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
 _log = get_logger("policy_engine.sidecar")
@@ -79,10 +79,14 @@ class Sidecar:
         metrics = Metrics()
         engine = engine_from_settings(settings)
         decider = decider_from_settings(settings, engine)
+        budget = AnswerBudget(settings.routing.max_buffered_answer_bytes)
         transport = UpstreamTransport(
             connect_timeout_s=settings.routing.connect_timeout_s,
             first_byte_timeout_s=settings.routing.first_byte_timeout_s,
+            max_response_bytes=settings.routing.max_answer_bytes,
+            budget=budget,
         )
+        metrics.watch_answer_budget(budget)
         tracer = tracer_from_settings(settings.logging.tracing)
         keys = resolve_api_keys(settings)
         router = Router(settings.routing, settings.providers, keys.keys, transport, metrics, tracer)

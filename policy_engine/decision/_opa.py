@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
@@ -30,6 +30,21 @@ _ADMIN_ERRORS = (
     ValueError,
     KeyError,
 )
+
+
+# A bundle's name and revision are free text in OPA (`opa build --revision`): they are
+# percent-encoded here, every character but these, before the revision is a response
+# header (where CR/LF would break the answer after the provider was called) and part
+# of the audit record. Encoding keeps them exact (urllib.parse.unquote gives them back)
+# and a revision whatever its characters never refuses a request; an absurd length does.
+_REVISION_SAFE = "-._~:/+="
+_MAX_REVISION = 1024
+
+
+def _token(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PolicyUnavailable("malformed", "OPA reported a bundle revision that is not a string")
+    return quote(value, safe=_REVISION_SAFE)
 
 
 def _bundles(provenance: Any) -> dict[str, Any]:
@@ -118,11 +133,17 @@ class OpaEngine:
     def _revision_of(self, provenance: Any) -> str:
         bundles = _bundles(provenance)
         if bundles:
-            return "bundle:" + ",".join(
-                f"{name}@{info.get('revision', '')}"
+            revision = "bundle:" + ",".join(
+                f"{_token(name)}@{_token(info.get('revision', ''))}"
                 for name, info in sorted(bundles.items())
                 if isinstance(info, dict)
             )
+            if len(revision) > _MAX_REVISION:
+                raise PolicyUnavailable(
+                    "malformed",
+                    f"OPA's bundle revisions are longer than {_MAX_REVISION} characters",
+                )
+            return revision
         return self._policy_revision
 
     async def _admin_client(self) -> AsyncOpaClient:

@@ -34,6 +34,7 @@ from adapters import (
     client_codec,
     requirements,
 )
+from adapters._validate import MAX_JSON_DEPTH, body_too_deep, could_nest, too_deep
 from policy_engine._auth import Authenticator, TenantForbidden, Unauthenticated
 from policy_engine._config import Settings
 from policy_engine._context import read_routing_headers, routing_context
@@ -51,6 +52,7 @@ from policy_engine._errors import (
     PolicyUnavailable,
     ProviderRejected,
     ProvidersUnavailable,
+    RequestTimeout,
     UnknownModel,
 )
 from policy_engine.decision import Decider, PolicyDecision
@@ -60,6 +62,7 @@ from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, e
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import (
     Candidate,
+    Reservation,
     Router,
     StreamRoute,
     feature_unavailable,
@@ -86,6 +89,7 @@ _OUTCOMES: dict[type[PolicyEngineError], str] = {
     TenantForbidden: "forbidden",
     LimitExceeded: "rate_limited",
     LimitsUnavailable: "limits_unavailable",
+    RequestTimeout: "client_timeout",
 }
 # Every final outcome a request is counted and audited with (the README lists them); an
 # error missing above is a bug, and is recorded as one.
@@ -100,6 +104,8 @@ class JsonReply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # The provider answer's share of the memory budget, given back as the reply is dropped.
+    hold: Reservation | None = None
 
 
 @dataclass(slots=True)
@@ -234,17 +240,25 @@ class Pipeline:
         response.usage = outcome.usage = outcome.checked_usage(response.usage)
         payload = codec.encode_response(response, outcome.request_id, response.model)
         await self._finish(outcome, "answered", 200)
-        return JsonReply(200, payload, self._headers(outcome))
+        return JsonReply(200, payload, self._headers(outcome), result.hold)
 
     def _parse(self, codec: ClientCodec, body: bytes) -> ChatRequest:
+        # Depth is bounded here, once, for everything downstream that walks the request
+        # (codecs, redaction, encoders): past it, a 400 rather than a RecursionError.
+        nested = could_nest(body)
+        if nested and body_too_deep(body):
+            raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise BadRequest(f"request body is not valid JSON ({error.msg})") from None
         try:
-            return codec.decode_request(document)
+            request = codec.decode_request(document)
         except InvalidRequest as error:
             raise BadRequest(error.message, param=error.param) from None
+        if nested and any(too_deep(c.arguments) for m in request.messages for c in m.tool_calls):
+            raise BadRequest(f"tool call arguments nest deeper than {MAX_JSON_DEPTH} levels")
+        return request
 
     async def _decide(self, outcome: RequestOutcome) -> PolicyDecision:
         assert outcome.context is not None

@@ -1,5 +1,6 @@
 """Route plans, attempts, retries, fallback and the upstream transport."""
 
+from policy_engine.routing._budget import AnswerBudget, Reservation
 from policy_engine.routing._health import (
     CircuitBreaker,
     CircuitState,
@@ -25,6 +26,7 @@ from policy_engine.routing._transport import (
 )
 
 __all__ = [
+    "AnswerBudget",
     "Attempt",
     "Candidate",
     "CircuitBreaker",
@@ -32,6 +34,7 @@ __all__ = [
     "LatencyAverage",
     "ProviderHealth",
     "RequestRedactor",
+    "Reservation",
     "RouteResult",
     "Router",
     "StreamRoute",

@@ -101,6 +101,10 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             self._fail(Http1Error(f"the provider sent an invalid HTTP answer ({error})"))
             self.close()
+        except httptools.HttpParserUpgrade:
+            # 101 Switching Protocols (or a CONNECT answer): we never asked for either.
+            self._fail(Http1Error("the provider switched protocols"))
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

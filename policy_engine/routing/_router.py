@@ -36,9 +36,12 @@ from adapters import (
 from policy_engine._config import ProviderConfig, RoutingSettings
 from policy_engine._errors import BadRequest, ProviderRejected, ProvidersUnavailable
 from policy_engine.decision import PolicyDecision
+from policy_engine.routing._budget import Reservation
+from policy_engine.routing._guard import CODEC_ERRORS, feed, unreadable
 from policy_engine.routing._health import CircuitBreaker, ProviderHealth
 from policy_engine.routing._plan import Candidate, plan_route, unmet_needs
 from policy_engine.routing._schedule import Schedule
+from policy_engine.routing._scrub import KeyScrubber
 from policy_engine.routing._transport import UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger
 
@@ -74,6 +77,7 @@ class Attempt:
 class RouteResult:
     response: ChatResponse
     candidate: Candidate
+    hold: Reservation  # the answer's share of the memory budget, while it is kept
 
 
 @dataclass(slots=True)
@@ -91,6 +95,7 @@ class StreamRoute:
 
 
 _CONTENT_TYPES = {False: "json", True: "event-stream"}
+_MAX_PROVIDER_MESSAGE = 500  # characters of a provider's error text shown to the client
 
 
 class Router:
@@ -122,6 +127,7 @@ class Router:
             p.id: provider_codec(p.adapter) for p in providers
         }
         self._targets: dict[tuple[str, str], ProviderTarget] = {}
+        self._scrubber = KeyScrubber(k.get_secret_value() for k in api_keys.values() if k)
         self.health = {
             p.id: ProviderHealth(
                 CircuitBreaker(settings.circuit_failure_threshold, settings.circuit_open_s)
@@ -192,22 +198,14 @@ class Router:
                 "attempt_failed", provider=candidate.id, kind=error.kind.value, status=error.status
             )
 
-    def _raise_if_final(
-        self, error: ProviderError, decision: PolicyDecision, candidate: Candidate
-    ) -> None:
+    def _raise_if_final(self, error: ProviderError, decision: PolicyDecision) -> None:
         """Errors about the request itself go back to the client: no provider would do better."""
-        # The provider's own words reach the client; some echo the request headers back,
-        # and our key must never leave with them.
-        key = self._api_keys.get(candidate.id)
-        message = error.message
-        if key is not None and key.get_secret_value():
-            message = message.replace(key.get_secret_value(), "[redacted]")
         if error.kind is ProviderErrorKind.INVALID_REQUEST:
             raise ProviderRejected(
                 error.status,
                 "invalid_request",
                 "the provider rejected the request",
-                message,
+                self._client_text(error),
                 error.param,
             )
         if (
@@ -218,9 +216,14 @@ class Router:
                 error.status,
                 "content_filter",
                 "the provider refused the request under its content policy",
-                message,
+                self._client_text(error),
                 error.param,
             )
+
+    def _client_text(self, error: ProviderError) -> str:
+        # The provider's own words reach the client; some echo the request headers back,
+        # and no key of ours may leave with them, whole or in part.
+        return self._scrubber.scrub(error.message, _MAX_PROVIDER_MESSAGE)
 
     @staticmethod
     def _exhausted(attempts: Sequence[Attempt]) -> ProvidersUnavailable:
@@ -298,18 +301,25 @@ class Router:
     ) -> None:
         error.status = error.status or attempt.status
         self._failed(attempt, candidate, error, started)
-        self._raise_if_final(error, decision, candidate)
+        self._raise_if_final(error, decision)
         schedule.failed(candidate, error)
 
     async def _call(
         self, codec: ProviderCodec, http: HttpRequest, budget: float, attempt: Attempt
-    ) -> ChatResponse:
+    ) -> tuple[ChatResponse, Reservation]:
         upstream = await self._transport.send(http, max(budget, 0.001))
         attempt.status = upstream.status
-        if upstream.status >= 300:
-            raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
-        self._check_content_type(upstream.headers, stream=False)
-        return codec.decode_response(upstream.body)
+        try:
+            if upstream.status >= 300:
+                raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
+            self._check_content_type(upstream.headers, stream=False)
+            return codec.decode_response(upstream.body), upstream.hold
+        except CODEC_ERRORS as error:
+            upstream.hold.release()
+            raise unreadable(attempt.provider, error) from None
+        except ProviderError:
+            upstream.hold.release()
+            raise
 
     async def complete(
         self,
@@ -328,16 +338,19 @@ class Router:
                     attempt = await self._admit(candidate, attempts, before_first_send)
                     started = time.perf_counter()
                     budget = min(self._settings.attempt_timeout_s, schedule.remaining())
+                    hold: Reservation | None = None
                     try:
-                        response = await self._call(codec, http, budget, attempt)
+                        response, hold = await self._call(codec, http, budget, attempt)
                         self._check_refusal(response.finish_reason, decision)
                     except ProviderError as error:
+                        if hold is not None:
+                            hold.release()
                         span.set("outcome", error.kind.value)
                         self._on_failure(attempt, candidate, error, started, decision, schedule)
                         continue
                     span.set("outcome", "ok")
                     self._succeeded(attempt, candidate, started)
-                    return RouteResult(response, candidate)
+                    return RouteResult(response, candidate, hold)
         raise self._exhausted(attempts)
 
     async def _open(
@@ -346,27 +359,32 @@ class Router:
         http: HttpRequest,
         attempt: Attempt,
         exit_stack: AsyncExitStack,
-        deadline: float,
+        schedule: Schedule,
     ) -> tuple[list[StreamEvent], StreamDecoder, AsyncGenerator[bytes, None]]:
-        """Open the stream and read until its first content event (or its end)."""
+        """Open the stream and read until its first content event (or its end); the
+        rest is read by `routing.deadline_s` too."""
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(schedule.deadline_loop_time()):
                 upstream = await exit_stack.enter_async_context(self._transport.open(http))
                 attempt.status = upstream.status
                 if upstream.status >= 300:
                     body = await upstream.read_all()
-                    raise codec.decode_error(upstream.status, upstream.headers, body)
+                    try:
+                        error = codec.decode_error(upstream.status, upstream.headers, body)
+                    except CODEC_ERRORS as codec_error:
+                        raise unreadable(attempt.provider, codec_error) from None
+                    raise error
                 self._check_content_type(upstream.headers, stream=True)
                 decoder = codec.stream_decoder()
-                chunks = upstream.chunks()
+                chunks = upstream.chunks(schedule.deadline, decoder)
                 exit_stack.push_async_callback(chunks.aclose)
                 first: list[StreamEvent] = []
                 async for chunk in chunks:
-                    first.extend(decoder.feed(chunk))
+                    first.extend(feed(attempt.provider, decoder, chunk))
                     if any(not isinstance(e, StreamStart) for e in first):
                         break
                 else:
-                    first.extend(decoder.close())
+                    first.extend(feed(attempt.provider, decoder, None))
         except TimeoutError:
             raise ProviderError(ProviderErrorKind.TIMEOUT, "attempt timed out") from None
         return first, decoder, chunks
@@ -393,7 +411,7 @@ class Router:
                     exit_stack = AsyncExitStack()
                     try:
                         first, decoder, chunks = await self._open(
-                            codec, http, attempt, exit_stack, schedule.deadline_loop_time()
+                            codec, http, attempt, exit_stack, schedule
                         )
                         opening = next((e for e in first if not isinstance(e, StreamStart)), None)
                         if isinstance(opening, StreamEnd):
@@ -420,9 +438,9 @@ class Router:
         """The events of each read together, so they can be written to the client at once."""
         try:
             async for chunk in chunks:
-                if events := decoder.feed(chunk):
+                if events := feed(candidate.id, decoder, chunk):
                     yield events
-            if events := decoder.close():
+            if events := feed(candidate.id, decoder, None):
                 yield events
         except ProviderError as error:
             error.status = error.status or attempt.status

@@ -38,6 +38,11 @@ class Schedule:
         self._not_before: dict[str, float] = {}
         self._failed_here: list[Candidate] = []
 
+    @property
+    def deadline(self) -> float:
+        """When the whole request must be over, in time.monotonic() terms."""
+        return self._deadline
+
     def remaining(self) -> float:
         return self._deadline - time.monotonic()
 

@@ -14,8 +14,10 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from adapters import HttpRequest, ProviderError, ProviderErrorKind
+from policy_engine.routing._budget import AnswerBudget, Reservation
 from policy_engine.routing._http1 import Disconnected, Http1Error, Http1Pool, Http1Response
 
 # What a failed exchange can raise; anything else is a bug, not a provider failure.
@@ -30,6 +32,16 @@ class UpstreamResponse:
     status: int
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    # The body's share of the answer budget: held while the answer, decoded and written
+    # back, is in memory (by whoever keeps this), given back once it is dropped.
+    hold: Reservation
+
+
+class Buffering(Protocol):
+    """What reads a stream (its decoder): how many bytes it holds of an unfinished event."""
+
+    @property
+    def buffered(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -39,18 +51,43 @@ class UpstreamStream:
     _response: Http1Response
     _limit: int
     _read_timeout_s: float
+    _reservation: Reservation
     _seen: int = 0
 
-    async def chunks(self) -> AsyncGenerator[bytes, None]:
+    async def chunks(
+        self, deadline: float | None = None, reader: Buffering | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """The body, read by read, each read within the read timeout and all of it by
+        `deadline` (time.monotonic(), as the router's): a provider that keeps a stream
+        alive with comments or trickles does not keep it open past the deadline.
+        What `reader` holds between reads counts against the answer budget."""
         try:
-            while chunk := await self._response.read(self._read_timeout_s):
+            while True:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ProviderError(
+                        ProviderErrorKind.TIMEOUT, "the stream outlived routing.deadline_s"
+                    )
+                chunk = await self._response.read(_within(self._read_timeout_s, deadline))
+                if not chunk:
+                    return
                 self._seen = _counted(self._seen + len(chunk), self._limit)
                 yield chunk
+                if reader is not None:
+                    self._reservation.resize(reader.buffered)
         except _READ_ERRORS as error:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ProviderError(
+                    ProviderErrorKind.TIMEOUT, "the stream outlived routing.deadline_s"
+                ) from None
             raise translate_error(error, mid_body=True) from None
 
     async def read_all(self) -> bytes:
-        return await _read_bounded(self._response, self._limit - self._seen, self._read_timeout_s)
+        try:
+            return await _read_bounded(
+                self._response, self._limit - self._seen, self._read_timeout_s, self._reservation
+            )
+        finally:
+            self._reservation.release()
 
 
 def _counted(seen: int, limit: int) -> int:
@@ -65,14 +102,20 @@ def _within(timeout_s: float, deadline: float | None) -> float:
 
 
 async def _read_bounded(
-    response: Http1Response, limit: int, timeout_s: float, deadline: float | None = None
+    response: Http1Response,
+    limit: int,
+    timeout_s: float,
+    reservation: Reservation,
+    deadline: float | None = None,
 ) -> bytes:
-    """The whole body: each read within `timeout_s`, and all of it by `deadline`."""
+    """The whole body: each read within `timeout_s`, and all of it by `deadline`, held
+    against the answer budget (the caller releases `reservation`)."""
     chunks: list[bytes] = []
     seen = 0
     try:
         while chunk := await response.read(_within(timeout_s, deadline)):
             seen = _counted(seen + len(chunk), limit)
+            reservation.resize(seen)
             chunks.append(chunk)
     except _READ_ERRORS as error:
         raise translate_error(error, mid_body=True) from None
@@ -105,6 +148,7 @@ class UpstreamTransport:
         connect_timeout_s: float,
         first_byte_timeout_s: float,
         max_response_bytes: int = 32 * 1024 * 1024,
+        budget: AnswerBudget | None = None,
         pool_size: int = 256,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -112,6 +156,7 @@ class UpstreamTransport:
         # Also the longest wait between two reads of the body: a stalled stream times out.
         self._first_byte_timeout = first_byte_timeout_s
         self._max_response_bytes = max_response_bytes
+        self.budget = budget or AnswerBudget(2 * max_response_bytes)
         self._pool = Http1Pool(
             connect_timeout_s=connect_timeout_s,
             keepalive_s=30,
@@ -134,6 +179,7 @@ class UpstreamTransport:
     async def open(self, request: HttpRequest) -> AsyncIterator[UpstreamStream]:
         """A streamed answer, read chunk by chunk inside the context."""
         response = await self._response(request)
+        reservation = self.budget.reservation()
         try:
             yield UpstreamStream(
                 response.status,
@@ -141,8 +187,10 @@ class UpstreamTransport:
                 response,
                 self._max_response_bytes,
                 self._first_byte_timeout,
+                reservation,
             )
         finally:
+            reservation.release()
             response.release()
 
     async def send(self, request: HttpRequest, budget_s: float | None = None) -> UpstreamResponse:
@@ -154,13 +202,21 @@ class UpstreamTransport:
         """
         deadline = None if budget_s is None else time.monotonic() + budget_s
         response = await self._response(request, deadline)
+        reservation = self.budget.reservation()
         try:
             body = await _read_bounded(
-                response, self._max_response_bytes, self._first_byte_timeout, deadline
+                response, self._max_response_bytes, self._first_byte_timeout, reservation, deadline
             )
-            return UpstreamResponse(response.status, response.headers, body)
+        except ProviderError as error:
+            reservation.release()
+            error.status = error.status or response.status  # for the attempt's record
+            raise
+        except BaseException:
+            reservation.release()
+            raise
         finally:
             response.release()
+        return UpstreamResponse(response.status, response.headers, body, reservation)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Iterator
+from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from policy_engine.telemetry._loop_metrics import LoopCounter, LoopHistogram
 
@@ -51,6 +54,39 @@ class Children(Generic[MetricT]):
         if child is None:
             child = self._children[values] = self._metric.labels(*values)
         return child
+
+
+class BufferBudget(Protocol):
+    """The routing layer's answer budget, as the metrics read it."""
+
+    limit: int
+    held: int
+    refusals: int
+
+
+class _BudgetCollector(Collector):
+    """Read at scrape time: the budget is plain numbers updated on the event loop."""
+
+    def __init__(self, budget: BufferBudget) -> None:
+        self._budget = budget
+
+    def collect(self) -> Iterator[Metric]:
+        budget = self._budget
+        yield GaugeMetricFamily(
+            "policy_engine_answer_buffer_bytes",
+            "Provider-answer bytes held in memory now (routing.max_buffered_answer_bytes)",
+            value=budget.held,
+        )
+        yield GaugeMetricFamily(
+            "policy_engine_answer_buffer_limit_bytes",
+            "routing.max_buffered_answer_bytes",
+            value=budget.limit,
+        )
+        yield CounterMetricFamily(
+            "policy_engine_answer_buffer_refusals",
+            "Attempts failed as overloaded because the answer budget was full",
+            value=budget.refusals,
+        )
 
 
 class Metrics:
@@ -181,6 +217,9 @@ class Metrics:
         self.policy_errors_by = Children(self.policy_errors)
         self.provider_failures_by = Children(self.provider_failures)
         self._circuit_by = Children(self.circuit)
+
+    def watch_answer_budget(self, budget: BufferBudget) -> None:
+        self.registry.register(_BudgetCollector(budget))
 
     def set_circuit(self, provider: str, state: str) -> None:
         self._circuit_by(provider).set(_CIRCUIT_VALUE[state])

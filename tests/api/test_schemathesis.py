@@ -1,18 +1,14 @@
 """schemathesis against the sidecar's own OpenAPI document, on a real sidecar.
 
-schemathesis calls the API synchronously (requests), so the sidecar and its fake
-provider run on their own event loop in a background thread for the module. Every
-generated request must get an answer the document describes: no server error, a
-documented status code and content type, a body matching the response schema.
+The sidecar and its fake provider run on an event loop of their own thread
+(tests/api/_background.py). Every generated request must get an answer the document
+describes: no server error, a documented status code and content type, a body
+matching the response schema. test_protocol_fuzz.py asserts more of the chat routes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -25,8 +21,7 @@ from schemathesis.checks import (
 )
 
 from policy_engine.api._openapi import openapi_document
-from tests.fakes import FakeProvider
-from tests.sidecar import ProviderSpec, build_settings, start_sidecar
+from tests.api._background import BackgroundSidecar, Fake
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 CHECKS = [
@@ -37,48 +32,14 @@ CHECKS = [
 ]
 
 
-class BackgroundSidecar:
-    """A sidecar and one fake provider on an event loop of their own thread."""
-
-    def __init__(self, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self._workdir = workdir
-        self._monkeypatch = monkeypatch
-        self._ready: Future[str] = Future()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            async with FakeProvider("openai", name="alpha") as fake:
-                config = build_settings(
-                    self._workdir, [ProviderSpec("alpha", fake, attributes={"residency": "eu"})]
-                )
-                running = await start_sidecar(config, self._monkeypatch)
-                self._ready.set_result(running.url)
-                await self._stop.wait()
-                await running.stop()
-        except BaseException as error:
-            if not self._ready.done():
-                self._ready.set_exception(error)
-            raise
-
-    def start(self) -> str:
-        self._thread.start()
-        return self._ready.result(timeout=30)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        sidecar = BackgroundSidecar(tmp_path_factory.mktemp("schemathesis"), monkeypatch)
+        sidecar = BackgroundSidecar(
+            tmp_path_factory.mktemp("schemathesis"),
+            monkeypatch,
+            {"alpha": Fake("openai", {"residency": "eu"})},
+        )
         url = sidecar.start()
         yield url
         sidecar.stop()
