@@ -90,7 +90,18 @@ class _Compiled:
     cache_fields: frozenset[str]
 
 
-REQUEST_FIELDS = ("residency", "privacy_tags", "model", "stream", "input_chars", "protocol")
+REQUEST_FIELDS = (
+    "residency",
+    "privacy_tags",
+    "task_classes",
+    "model",
+    "stream",
+    "input_chars",
+    "input_tokens",
+    "has_tools",
+    "has_images",
+    "protocol",
+)
 
 
 def _compile(source: PolicySource, entrypoint: str) -> _Compiled:
