@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -68,8 +69,7 @@ class ModelAttributes(BaseModel):
 
     model: str | None = Field(
         None,
-        min_length=1,
-        max_length=128,
+        pattern=r"^[\x21-\x7e]{1,128}$",
         description="The model's identity on every provider (default: the provider model "
         "name); the same model on another provider is preferred after a failure",
     )
@@ -92,6 +92,7 @@ class ModelAttributes(BaseModel):
 
 
 _NO_FACTS = ModelAttributes()
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 class ProviderConfig(_Strict):
@@ -149,7 +150,13 @@ class ProviderConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _attributes_name_served_models(self) -> ProviderConfig:
+    def _model_names(self) -> ProviderConfig:
+        # A model's name goes back to clients in X-Routed-Model: an HTTP header value.
+        for name in self.models.values():
+            if not _HEADER_SAFE.fullmatch(name):
+                raise ValueError(
+                    f"models: provider model names are 1-256 visible ASCII characters, not {name!r}"
+                )
         served = set(self.models.values())
         stray = sorted(set(self.model_attributes) - served)
         if stray:

@@ -38,6 +38,7 @@ class ProviderSpec:
     attributes: dict[str, Any] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=lambda: {"default": "test-model"})
     priority: int = 100
+    model_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -48,6 +49,7 @@ class ProviderSpec:
             "models": self.models,
             "priority": self.priority,
             "attributes": self.attributes,
+            "model_attributes": self.model_attributes,
         }
         if self.fake.protocol == "azure_openai":
             entry["options"] = {"api_version": "2024-10-21"}

@@ -50,9 +50,10 @@ from policy_engine._errors import (
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
+from policy_engine.pipeline._signals import excluded, first_choice, record_answer
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import Candidate, Router, StreamRoute
-from policy_engine.telemetry import Metrics, Tracer, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger, set_answer
 
 _log = get_logger("policy_engine.request")
 
@@ -168,20 +169,40 @@ class Pipeline:
                 route = await self._router.open_stream(
                     request, plan, decision, session, outcome.attempts, write_ahead
                 )
-                outcome.provider = route.candidate.id
+                self._answered(outcome, plan, route.candidate, _stream_model(route.first))
                 events = self._stream_body(codec, outcome, request, session, route)
                 return StreamReply(events, self._headers(outcome))
             result = await self._router.complete(
                 request, plan, decision, session, outcome.attempts, write_ahead
             )
+        except ProvidersUnavailable as error:
+            message = error.message + excluded(decision, request.model, self._settings.providers)
+            raise ProvidersUnavailable(message) from None
         finally:
             outcome.redactions = session.counts
         response = session.restore_response(result.response)
-        outcome.provider = result.candidate.id
+        self._answered(outcome, plan, result.candidate, result.response.model)
         response.usage = outcome.usage = outcome.checked_usage(response.usage)
-        payload = codec.encode_response(response, outcome.request_id, response.model)
+        assert outcome.model is not None
+        payload = codec.encode_response(response, outcome.request_id, outcome.model)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome))
+
+    def _answered(
+        self, outcome: RequestOutcome, plan: list[Candidate], answered: Candidate, reported: str
+    ) -> None:
+        assert outcome.decision is not None and outcome.context is not None
+        health, settings = self._router.health, self._settings
+        first = None
+        if answered.id == plan[0].id:  # a fallback all the same if the first was skipped
+            first = first_choice(
+                outcome.decision,
+                outcome.context.model,
+                settings.providers,
+                health,
+                settings.routing,
+            )
+        record_answer(outcome, plan, answered, reported, first)
 
     def _parse(self, codec: ClientCodec, body: bytes) -> ChatRequest:
         try:
@@ -230,6 +251,7 @@ class Pipeline:
             )
         raise ProvidersUnavailable(
             f"every allowed provider for model {alias!r} has an open circuit: {', '.join(allowed)}"
+            + excluded(decision, alias, self._settings.providers)
         )
 
     def _redactable(self, plan: list[Candidate], outcome: RequestOutcome) -> list[Candidate]:
@@ -259,6 +281,10 @@ class Pipeline:
         headers = {"x-request-id": outcome.request_id}
         if outcome.provider:
             headers["x-routed-provider"] = outcome.provider
+        if outcome.model:
+            headers["x-routed-model"] = outcome.model
+        if outcome.fallback:
+            headers["x-fallback"] = outcome.fallback
         if outcome.decision is not None:
             headers["x-policy-revision"] = outcome.decision.revision
         return headers
@@ -288,7 +314,8 @@ class Pipeline:
         session: RedactionSession,
         route: StreamRoute,
     ) -> AsyncGenerator[bytes, None]:
-        encoder = codec.stream_encoder(request, outcome.request_id, route.candidate.model)
+        assert outcome.model is not None
+        encoder = codec.stream_encoder(request, outcome.request_id, outcome.model)
         restorer = session.stream_restorer()
         usage = Usage()
         finished = False
@@ -311,6 +338,7 @@ class Pipeline:
                                 usage.input_tokens = event.usage.input_tokens or usage.input_tokens
                                 usage.output_tokens = event.usage.output_tokens
                             outcome.usage = usage
+                            set_answer(route.span, outcome.response_model or "", usage)
                             end = encoder.encode(event)
                             # The clean end goes out only once the record is durable.
                             outcome.redactions = session.counts
@@ -375,6 +403,11 @@ def _unknown_model_message(alias: str) -> str:
     # as the routing headers are: a card or phone number pasted here is not sent back.
     shown = f"model {alias!r}" if _ALIAS.fullmatch(alias) else "the requested model"
     return f"{shown} is not configured; see GET /v1/models"
+
+
+def _stream_model(first: list[StreamEvent]) -> str:
+    """The model a stream's start event names (empty when it names none)."""
+    return next((e.model for e in first if isinstance(e, StreamStart)), "")
 
 
 async def _batches(

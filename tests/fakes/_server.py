@@ -172,7 +172,7 @@ class FakeProvider:
         text = ok.text
         if text is None:
             text = self._reply if self._reply is not None else (self._dialect.echo(body) or "")
-        return self._dialect.ok(ok, text, model, stream, body)
+        return self._dialect.ok(ok, text, ok.model or model, stream, body)
 
     async def _perform(
         self,
