@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from policy_engine.cli import _audit, _decide, _keys, _resilience, _serve
+from policy_engine.cli import _audit, _decide, _keys, _report, _resilience, _serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compliance-aware LLM routing sidecar.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (_serve, _decide, _audit, _keys, _resilience):
+    for module in (_serve, _decide, _audit, _keys, _resilience, _report):
         module.register(sub)
     return parser
 
