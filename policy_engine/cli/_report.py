@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     cost.add_argument("--audit-dir", type=Path, help="default: the config's audit.dir")
     cost.add_argument("--config", type=Path, help="the provider catalog for the strategies")
+    cost.add_argument(
+        "--tenant",
+        action="append",
+        metavar="T",
+        help="only this tenant's traffic (repeatable); its strategies too",
+    )
     cost.add_argument("--since", type=_timestamp, help="ISO 8601; naive means UTC")
     cost.add_argument("--until", type=_timestamp, help="ISO 8601, exclusive")
     cost.add_argument("--primary", metavar="ID", help="default: the commonest first candidate")
@@ -74,6 +80,8 @@ def _build(args: argparse.Namespace) -> CostReport:
     if not Path(directory).is_dir():
         raise ValueError(f"{directory} is not a directory")
     served = read_served(Path(directory), args.since, args.until)
+    if args.tenant:
+        served = [s for s in served if s.tenant in args.tenant]
     return build_cost_report(
         served, args.since, args.until, settings, args.primary, args.secondary, args.self_hosted
     )

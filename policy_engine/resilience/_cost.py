@@ -19,7 +19,7 @@ from policy_engine._config import ProviderConfig, Settings
 from policy_engine.resilience._domains import combined_availability, failure_domains
 
 SECONDS_PER_MONTH = 30 * 24 * 3600
-NO_TASK_CLASS = "-"
+NO_TASK_CLASS = "(none)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class Strategy:
     served: int  # requests it could have answered
     requests: int
     unpriced: int  # requests it would serve at a provider without a price for the model
-    fallback_model: str | None  # the fallback's model for the traffic's commonest alias
+    fallback_model: str | None  # for the commonest alias of the traffic that it serves
     fallback_quality: float | None
 
     @property
@@ -271,9 +271,9 @@ def _strategies(
             notes.append(f"{name}: {missing} in the config")
         else:
             plans.append((name, catalog[pid]))
-    alias = Counter(s.alias for s in answered).most_common(1)[0][0] if answered else "default"
+    aliases = [alias for alias, _ in Counter(s.alias for s in answered).most_common()]
     strategies = tuple(
-        _priced(name, first, fallback, answered, window_s, alias) for name, fallback in plans
+        _priced(name, first, fallback, answered, window_s, aliases) for name, fallback in plans
     )
     return strategies, tuple(notes)
 
@@ -306,7 +306,7 @@ def _priced(
     fallback: ProviderConfig | None,
     answered: Sequence[Served],
     window_s: float,
-    alias: str,
+    aliases: Sequence[str],
 ) -> Strategy:
     """The requests that did not need a fallback go to the primary; those that did go to
     the fallback, or are lost without one."""
@@ -326,7 +326,9 @@ def _priced(
     fixed = fixed_monthly * window_s / SECONDS_PER_MONTH
     variable_monthly = per_month(cost, window_s)
     providers = [primary] if fallback is None else [primary, fallback]
-    fallback_model = None if fallback is None else fallback.models.get(alias)
+    # The fallback's model for the commonest alias of the traffic that it serves.
+    served_aliases = [] if fallback is None else [a for a in aliases if a in fallback.models]
+    fallback_model = fallback.models[served_aliases[0]] if fallback and served_aliases else None
     return Strategy(
         name=name,
         providers=tuple(p.id for p in providers),

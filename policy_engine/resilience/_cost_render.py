@@ -11,8 +11,10 @@ from policy_engine.resilience._domains import percent
 def usd(value: float | None) -> str:
     if value is None:
         return "-"
-    # Per-request costs are fractions of a cent: keep four significant places below $1.
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.4f}"
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    # A request costs fractions of a cent: down to a millionth of a dollar below a cent.
+    return f"${value:.6f}".rstrip("0") if value < 0.01 else f"${value:.4f}"
 
 
 def share(value: float | None) -> str:

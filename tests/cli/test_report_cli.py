@@ -93,6 +93,15 @@ async def test_the_table_and_the_page(
     assert page.read_text().count("<svg") == 4
 
 
+async def test_a_tenant_filter_keeps_only_its_traffic(
+    served: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "cost", "--config", str(served), "--tenant", "nobody", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["total"]["requests"] == 0
+    assert document["strategies"] == []
+
+
 def test_a_missing_audit_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "cost", "--audit-dir", str(tmp_path / "none")]) == 2
     assert "is not a directory" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from policy_engine.resilience import (
     render_cost_table,
 )
 from policy_engine.resilience._cost_read import served
+from policy_engine.resilience._cost_render import usd
 
 SINCE = datetime.now(UTC) - timedelta(hours=1)
 UNTIL = SINCE + timedelta(days=1)
@@ -168,7 +169,7 @@ def test_cost_is_split_by_tenant_provider_and_task_class(report: CostReport) -> 
         "second": 0.018,
     }
     assert {k: round(t.cost, 6) for k, t in report.by_task_class.items()} == {
-        "-": 0.018,
+        "(none)": 0.018,
         "analysis": 0.0075,
         "autocomplete": 0.0,
         "summarize": 0.015,
@@ -242,6 +243,20 @@ def test_a_damaged_or_older_record_counts_what_it_can(damage: dict[str, Any]) ->
     item = served({**EVENTS[0], **damage}, SINCE)
     assert item.input_tokens >= 0 and item.output_tokens >= 0
     assert item.cost is None or item.cost >= 0
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "-"),
+        (0, "$0.00"),
+        (0.0000123, "$0.000012"),
+        (0.0405, "$0.0405"),
+        (1234.5, "$1,234.50"),
+    ],
+)
+def test_dollars_keep_the_digits_a_request_costs(value: float | None, text: str) -> None:
+    assert usd(value) == text
 
 
 def test_the_table_shows_every_section(report: CostReport) -> None:
