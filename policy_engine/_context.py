@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapters import ChatRequest, ImagePart
 from policy_engine._config import Settings
@@ -66,8 +66,7 @@ class RoutingContext:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class InputMeasure:
+class InputMeasure(NamedTuple):
     chars: int  # text characters: system prompts, messages, tool-call arguments and results
     images: int
     tools: bool

@@ -195,6 +195,20 @@ INVALID: dict[str, tuple[Edit, str]] = {
         lambda raw: first_provider(raw).update(model_attributes={"big-model": {"tools": "maybe"}}),
         "providers.0.model_attributes.big-model.tools",
     ),
+    "model name with a line break": (
+        lambda raw: first_provider(raw).update(models={"default": "gpt-4o\r\nX-Evil: 1"}),
+        "provider model names are 1-256 visible ASCII characters",
+    ),
+    "model name with a space": (
+        lambda raw: first_provider(raw).update(models={"default": "gpt 4o"}),
+        "provider model names are 1-256 visible ASCII characters",
+    ),
+    "model identity that is not a header value": (
+        lambda raw: first_provider(raw).update(
+            model_attributes={"big-model": {"model": "gpt-4o\u00e9"}}
+        ),
+        "providers.0.model_attributes.big-model.model",
+    ),
     "negative monthly cost": (
         lambda raw: first_provider(raw)["attributes"].update(cost_per_month=-1),
         "providers.0.attributes.cost_per_month",

@@ -75,9 +75,11 @@ def first_choice(
     """The provider the plan would start with were no circuit open; None when no allowed
     provider serving the alias has an open circuit.
 
-    While every circuit is closed this costs a look at each breaker (no clock read);
-    the plan is ordered again only during an outage.
+    While every circuit is closed this costs a look at each breaker; the plan is ordered
+    again only during an outage.
     """
+    if all(h.breaker.closed for h in health.values()):
+        return None
     open_circuits = [
         p.id
         for p in providers
