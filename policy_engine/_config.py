@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,46 @@ class ProviderAttributes(BaseModel):
     price_per_1m_input: float | None = Field(None, ge=0)
     price_per_1m_output: float | None = Field(None, ge=0)
     sla: float | None = Field(None, gt=0, le=1, description="Availability, e.g. 0.999")
+    cost_per_month: float | None = Field(
+        None, ge=0, description="Fixed monthly cost in USD (a self-hosted model's GPUs)"
+    )
+
+
+class ModelAttributes(BaseModel):
+    """Facts about one provider model; the policy sees them under the aliases it serves.
+
+    A fact left out is not checked (no context window stated: no window check), except
+    `quality`, which a task class's floor requires. Any other key is passed on as is.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model: str | None = Field(
+        None,
+        pattern=r"^[\x21-\x7e]{1,128}$",
+        description="The model's identity on every provider (default: the provider model "
+        "name); the same model on another provider is preferred after a failure",
+    )
+    quality: float | None = Field(
+        None, ge=0, le=100, description="Quality score 0-100, e.g. MMLU; one decimal at most"
+    )
+    context_window: int | None = Field(None, gt=0, description="Input tokens the model takes")
+    tools: bool | None = Field(None, description="Supports tool use")
+    vision: bool | None = Field(None, description="Accepts images")
+    price_per_1m_input: float | None = Field(None, ge=0, description="Overrides the provider's")
+    price_per_1m_output: float | None = Field(None, ge=0, description="Overrides the provider's")
+
+    @field_validator("quality")
+    @classmethod
+    def _one_decimal(cls, value: float | None) -> float | None:
+        # Reasons print scores to one decimal; a finer score would print as its floor.
+        if value is not None and round(value, 1) != value:
+            raise ValueError("a quality score has at most one decimal, e.g. 88.7")
+        return value
+
+
+_NO_FACTS = ModelAttributes()
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 class ProviderConfig(_Strict):
@@ -71,6 +112,9 @@ class ProviderConfig(_Strict):
     options: dict[str, str] = Field(default_factory=dict, description="Adapter options")
     priority: int = Field(100, description="Lower is tried first under the priority strategy")
     attributes: ProviderAttributes = Field(default_factory=ProviderAttributes)
+    model_attributes: dict[str, ModelAttributes] = Field(
+        default_factory=dict, description="Provider model (a value of models) -> its facts"
+    )
 
     @field_validator("adapter")
     @classmethod
@@ -107,6 +151,39 @@ class ProviderConfig(_Strict):
         if self.api_key_env and self.api_key_file:
             raise ValueError("set api_key_env or api_key_file, not both")
         return self
+
+    @model_validator(mode="after")
+    def _model_names(self) -> ProviderConfig:
+        # A model's name goes back to clients in X-Routed-Model: an HTTP header value.
+        for name in self.models.values():
+            if not _HEADER_SAFE.fullmatch(name):
+                raise ValueError(
+                    f"models: provider model names are 1-256 visible ASCII characters, not {name!r}"
+                )
+        served = set(self.models.values())
+        stray = sorted(set(self.model_attributes) - served)
+        if stray:
+            raise ValueError(
+                f"model_attributes names {', '.join(map(repr, stray))}, which models does not "
+                f"map any alias to (it serves {', '.join(map(repr, sorted(served)))})"
+            )
+        return self
+
+    def model_facts(self, model: str) -> ModelAttributes:
+        return self.model_attributes.get(model) or _NO_FACTS
+
+    def price(self, model: str) -> tuple[float, float] | None:
+        """USD per million input and output tokens for `model`: its own, else the provider's."""
+        facts, attributes = self.model_facts(model), self.attributes
+        price_in = facts.price_per_1m_input
+        price_out = facts.price_per_1m_output
+        if price_in is None:
+            price_in = attributes.price_per_1m_input
+        if price_out is None:
+            price_out = attributes.price_per_1m_output
+        if price_in is None or price_out is None:
+            return None
+        return price_in, price_out
 
 
 class CallerTokenConfig(_Strict):

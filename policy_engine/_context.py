@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapters import ChatRequest, ImagePart
 from policy_engine._config import Settings
@@ -15,6 +15,7 @@ from policy_engine.fleet import NO_BUDGET, BudgetView
 TENANT_HEADER = "x-tenant-id"
 RESIDENCY_HEADER = "x-data-residency"
 TAGS_HEADER = "x-privacy-tags"
+TASK_CLASS_HEADER = "x-task-class"
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _RESIDENCY = re.compile(r"[a-z]{2,16}")
@@ -22,6 +23,11 @@ _RESIDENCY = re.compile(r"[a-z]{2,16}")
 # recorded in the audit log.
 _TAG = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _MAX_TAGS = 32
+_MAX_TASK_CLASSES = 8
+
+# An image counts as the most a provider charges for one within its size limits
+# (Anthropic: about 1,600 tokens), so a window check never underestimates it by much.
+TOKENS_PER_IMAGE = 1600
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,7 @@ class RoutingHeaders:
     tenant: str
     residency: str | None
     privacy_tags: tuple[str, ...]
+    task_classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +47,31 @@ class RoutingContext:
     stream: bool
     input_chars: int
     protocol: str
+    task_classes: tuple[str, ...] = ()  # from X-Task-Class; the tenant's default is the policy's
+    input_tokens: int = 0  # estimated, rounded up (see estimate_input_tokens)
+    has_tools: bool = False  # tools offered, or tool calls and results in the conversation
+    has_images: bool = False
     budget: BudgetView | None = None  # the tenant's and caller's limits, when any apply
 
     def summary(self) -> dict[str, Any]:
         return {
             "residency": self.residency,
             "privacy_tags": list(self.privacy_tags),
+            "task_classes": list(self.task_classes),
             "model": self.model,
             "stream": self.stream,
             "input_chars": self.input_chars,
+            "input_tokens": self.input_tokens,
+            "has_tools": self.has_tools,
+            "has_images": self.has_images,
             "protocol": self.protocol,
         }
+
+
+class InputMeasure(NamedTuple):
+    chars: int  # text characters: system prompts, messages, tool-call arguments and results
+    images: int
+    tools: bool
 
 
 def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
@@ -67,20 +88,19 @@ def read_routing_headers(headers: Mapping[str, str]) -> RoutingHeaders:
             param="X-Tenant-ID",
         )
     residency = _residency(headers.get(RESIDENCY_HEADER, ""))
-    tags: set[str] = set()
-    for raw in headers.get(TAGS_HEADER, "").split(","):
-        tag = raw.strip().lower()
-        if not tag:
-            continue
-        if not _TAG.fullmatch(tag):
-            raise BadRequest(
-                "X-Privacy-Tags must be a comma list of tags such as pii,phi",
-                param="X-Privacy-Tags",
-            )
-        tags.add(tag)
+    tags = _name_list(headers.get(TAGS_HEADER, ""), _TAG, "X-Privacy-Tags", "tags such as pii,phi")
     if len(tags) > _MAX_TAGS:
         raise BadRequest(f"X-Privacy-Tags has more than {_MAX_TAGS} tags", param="X-Privacy-Tags")
-    return RoutingHeaders(tenant, residency, tuple(sorted(tags)))
+    # A comma list, as repeated headers combine: every class named applies, and the
+    # policy takes the highest floor among them and the tenant's.
+    classes = _name_list(
+        headers.get(TASK_CLASS_HEADER, ""), _TAG, "X-Task-Class", "task classes such as analysis"
+    )
+    if len(classes) > _MAX_TASK_CLASSES:
+        raise BadRequest(
+            f"X-Task-Class names more than {_MAX_TASK_CLASSES} task classes", param="X-Task-Class"
+        )
+    return RoutingHeaders(tenant, residency, tuple(sorted(tags)), tuple(sorted(classes)))
 
 
 def _residency(value: str) -> str | None:
@@ -103,45 +123,93 @@ def _residency(value: str) -> str | None:
     return regions.pop() if regions else None
 
 
-def approximate_input_chars(request: ChatRequest) -> int:
-    total = sum(len(s) for s in request.system)
+def _name_list(value: str, pattern: re.Pattern[str], header: str, example: str) -> set[str]:
+    names: set[str] = set()
+    for raw in value.split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if not pattern.fullmatch(name):
+            raise BadRequest(f"{header} must be a comma list of {example}", param=header)
+        names.add(name)
+    return names
+
+
+def measure_input(request: ChatRequest) -> InputMeasure:
+    chars = sum(len(s) for s in request.system)
+    images = 0
+    tools = bool(request.tools)
     for message in request.messages:
         for part in message.content:
-            total += 0 if isinstance(part, ImagePart) else len(part.text)
+            if isinstance(part, ImagePart):
+                images += 1
+            else:
+                chars += len(part.text)
         for call in message.tool_calls:
-            total += len(call.arguments)
+            tools = True
+            chars += len(call.arguments)
         if message.tool_result is not None:
+            tools = True
             for part in message.tool_result.content:
-                total += 0 if isinstance(part, ImagePart) else len(part.text)
-    return total
+                if isinstance(part, ImagePart):
+                    images += 1
+                else:
+                    chars += len(part.text)
+    return InputMeasure(chars, images, tools)
+
+
+def estimate_input_tokens(chars: int, images: int) -> int:
+    """About four characters a token, plus each image; rounded up to an eighth of the
+    estimate's power of two (at most 12.5% more), so that decisions that depend on it
+    stay cacheable: about eight distinct values per doubling, instead of one per length."""
+    tokens = -(-chars // 4) + images * TOKENS_PER_IMAGE
+    if tokens <= 0:
+        return 0
+    step = max(64, 1 << max(0, tokens.bit_length() - 4))
+    return -(-tokens // step) * step
 
 
 def routing_context(
     headers: RoutingHeaders,
     request: ChatRequest,
     protocol: str,
-    input_chars: int | None = None,
     budget: BudgetView | None = None,
 ) -> RoutingContext:
+    measure = measure_input(request)
     return RoutingContext(
         tenant=headers.tenant,
         residency=headers.residency,
         privacy_tags=headers.privacy_tags,
         model=request.model,
         stream=request.stream,
-        input_chars=approximate_input_chars(request) if input_chars is None else input_chars,
+        input_chars=measure.chars,
         protocol=protocol,
+        task_classes=headers.task_classes,
+        input_tokens=estimate_input_tokens(measure.chars, measure.images),
+        has_tools=measure.tools,
+        has_images=measure.images > 0,
         budget=budget,
     )
 
 
 def provider_catalog(settings: Settings) -> dict[str, Any]:
-    """The providers as the policy sees them: built once, part of every policy input."""
+    """The providers as the policy sees them: built once, part of every policy input.
+
+    `model_attributes` holds, per alias a provider serves, the facts about the model it
+    maps to, always with the model's identity (`model`).
+    """
     return {
         p.id: {
             "adapter": p.adapter,
             "models": sorted(p.models),
             "attributes": p.attributes.model_dump(exclude_none=True),
+            "model_attributes": {
+                alias: {
+                    **p.model_facts(model).model_dump(exclude_none=True),
+                    "model": p.model_facts(model).model or model,
+                }
+                for alias, model in sorted(p.models.items())
+            },
         }
         for p in settings.providers
     }
@@ -153,9 +221,13 @@ def policy_input(context: RoutingContext, catalog: Mapping[str, Any]) -> dict[st
         "request": {
             "residency": context.residency,
             "privacy_tags": list(context.privacy_tags),
+            "task_classes": list(context.task_classes),
             "model": context.model,
             "stream": context.stream,
             "input_chars": context.input_chars,
+            "input_tokens": context.input_tokens,
+            "has_tools": context.has_tools,
+            "has_images": context.has_images,
             "protocol": context.protocol,
         },
         "budget": (context.budget or NO_BUDGET).policy_input(),

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters import Feature
 from policy_engine._config import Settings
-from policy_engine._context import RoutingContext, read_routing_headers
+from policy_engine._context import RoutingContext, estimate_input_tokens, read_routing_headers
 from policy_engine.decision import Decider
 from policy_engine.routing import ProviderHealth, plan_route, served_by, unmet_needs
 
@@ -22,9 +22,12 @@ class DecisionQuery(BaseModel):
     tenant: str
     residency: str | None = None
     privacy_tags: list[str] = Field(default_factory=list)
+    task_classes: list[str] = Field(default_factory=list, description="as X-Task-Class")
     model: str = "default"
     stream: bool = False
     input_chars: int = Field(0, ge=0, le=2**31 - 1)  # echoed back: within a JSON integer
+    has_tools: bool = False
+    has_images: int = Field(0, ge=0, le=10_000, description="how many images the request carries")
     protocol: Literal["openai", "anthropic"] = "openai"
     # What the request asks for beyond plain chat (README "Request fields"), e.g.
     # "response_format=json_schema": candidates that cannot honour one are skipped.
@@ -37,6 +40,7 @@ class DecisionQuery(BaseModel):
                 "x-tenant-id": self.tenant,
                 "x-data-residency": self.residency or "",
                 "x-privacy-tags": ",".join(self.privacy_tags),
+                "x-task-class": ",".join(self.task_classes),
             }
         )
         return RoutingContext(
@@ -47,6 +51,10 @@ class DecisionQuery(BaseModel):
             stream=self.stream,
             input_chars=self.input_chars,
             protocol=self.protocol,
+            task_classes=headers.task_classes,
+            input_tokens=estimate_input_tokens(self.input_chars, self.has_images),
+            has_tools=self.has_tools,
+            has_images=self.has_images > 0,
         )
 
 

@@ -42,6 +42,7 @@ class ProviderSpec:
     priority: int = 100
     api_key_env: str | None = "TEST_PROVIDER_KEY"  # set to API_KEY by start_sidecar
     api_key_file: str | None = None
+    model_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -51,6 +52,7 @@ class ProviderSpec:
             "models": self.models,
             "priority": self.priority,
             "attributes": self.attributes,
+            "model_attributes": self.model_attributes,
         }
         if self.api_key_file is not None:
             entry["api_key_file"] = self.api_key_file

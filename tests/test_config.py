@@ -90,6 +90,32 @@ def test_unknown_provider_attributes_reach_the_policy() -> None:
     assert attributes.model_dump()["tier"] == "gold"
 
 
+def test_model_attributes_are_optional_and_keyed_by_provider_model() -> None:
+    raw = valid_config()
+    first_provider(raw)["model_attributes"] = {
+        "big-model": {"model": "gpt-4o", "quality": 88.7, "context_window": 128000}
+    }
+    provider = parse_config(raw).providers[0]
+    assert provider.model_facts("big-model").quality == 88.7
+    assert provider.model_facts("small-model").quality is None
+    assert parse_config(valid_config()).providers[0].model_attributes == {}
+
+
+def test_a_models_own_price_overrides_the_providers() -> None:
+    raw = valid_config()
+    first_provider(raw)["attributes"].update(price_per_1m_input=0.15, price_per_1m_output=0.6)
+    first_provider(raw)["model_attributes"] = {
+        "big-model": {"price_per_1m_input": 2.5, "price_per_1m_output": 10}
+    }
+    provider = parse_config(raw).providers[0]
+    assert provider.price("big-model") == (2.5, 10)
+    assert provider.price("small-model") == (0.15, 0.6)
+
+
+def test_a_model_without_any_price_has_none() -> None:
+    assert parse_config(valid_config()).providers[0].price("big-model") is None
+
+
 INVALID: dict[str, tuple[Edit, str]] = {
     "unknown adapter": (
         lambda raw: first_provider(raw).update(adapter="bedrock"),
@@ -146,6 +172,46 @@ INVALID: dict[str, tuple[Edit, str]] = {
     "audit without signing key": (
         lambda raw: raw["audit"].pop("signing_key_file"),
         "audit.signing_key_file",
+    ),
+    "model attributes for a model not served": (
+        lambda raw: first_provider(raw).update(model_attributes={"big-modle": {"quality": 80}}),
+        "providers.0: Value error, model_attributes names 'big-modle', which models does not map",
+    ),
+    "quality out of range": (
+        lambda raw: first_provider(raw).update(model_attributes={"big-model": {"quality": 101}}),
+        "providers.0.model_attributes.big-model.quality",
+    ),
+    "quality with two decimals": (
+        lambda raw: first_provider(raw).update(model_attributes={"big-model": {"quality": 84.96}}),
+        "a quality score has at most one decimal",
+    ),
+    "context window not positive": (
+        lambda raw: first_provider(raw).update(
+            model_attributes={"big-model": {"context_window": 0}}
+        ),
+        "providers.0.model_attributes.big-model.context_window",
+    ),
+    "tools not a boolean": (
+        lambda raw: first_provider(raw).update(model_attributes={"big-model": {"tools": "maybe"}}),
+        "providers.0.model_attributes.big-model.tools",
+    ),
+    "model name with a line break": (
+        lambda raw: first_provider(raw).update(models={"default": "gpt-4o\r\nX-Evil: 1"}),
+        "provider model names are 1-256 visible ASCII characters",
+    ),
+    "model name with a space": (
+        lambda raw: first_provider(raw).update(models={"default": "gpt 4o"}),
+        "provider model names are 1-256 visible ASCII characters",
+    ),
+    "model identity that is not a header value": (
+        lambda raw: first_provider(raw).update(
+            model_attributes={"big-model": {"model": "gpt-4o\u00e9"}}
+        ),
+        "providers.0.model_attributes.big-model.model",
+    ),
+    "negative monthly cost": (
+        lambda raw: first_provider(raw)["attributes"].update(cost_per_month=-1),
+        "providers.0.attributes.cost_per_month",
     ),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import sys
@@ -11,9 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pytest
 import yaml
 
 from policy_engine.audit import iter_records
+from policy_engine.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "deploy" / "demo"
@@ -171,12 +174,14 @@ async def read_until_ready(stdout: asyncio.StreamReader) -> str:
 
 
 async def run_demo_once(config: Path, port: int) -> str:
-    """Start the demo, send the printed request, stop it with Ctrl-C; what it printed."""
+    """Start the demo, send the printed request twice, stop it with Ctrl-C; what it printed.
+
+    The demo rate-limits acme-eu's first choice once: the first answer is a fallback."""
     launcher = await launch(config)
     assert launcher.stdout is not None
     try:
         printed = await read_until_ready(launcher.stdout)
-        assert f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in printed
+        assert f"curl -si http://127.0.0.1:{port}/v1/chat/completions" in printed
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             for _ in range(200):
                 try:
@@ -184,19 +189,21 @@ async def run_demo_once(config: Path, port: int) -> str:
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)
-            response = await http.post(
-                "/v1/chat/completions",
-                json={"model": "default", "messages": [{"role": "user", "content": PROMPT}]},
-                headers={"X-Tenant-ID": "acme-eu", "X-Privacy-Tags": "pii"},
-            )
+            response, again = [
+                await http.post(
+                    "/v1/chat/completions",
+                    json={"model": "default", "messages": [{"role": "user", "content": PROMPT}]},
+                    headers={"X-Tenant-ID": "acme-eu", "X-Privacy-Tags": "pii"},
+                )
+                for _ in range(2)
+            ]
         assert response.status_code == 200
         assert response.json()["choices"][0]["message"]["content"] == PROMPT
-        assert response.headers["x-routed-provider"] in {
-            "mistral-eu",
-            "azure-openai-eu",
-            "gemini-eu",
-            "vllm-onprem",
-        }
+        assert response.headers["x-fallback"] == "rate_limited"
+        assert response.headers["x-routed-provider"] == "azure-openai-eu"
+        assert response.headers["x-routed-model"] == response.json()["model"] == "gpt-4o-mini"
+        assert again.headers["x-routed-model"] == "mistral-small-latest"
+        assert "x-fallback" not in again.headers
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:
@@ -205,11 +212,20 @@ async def run_demo_once(config: Path, port: int) -> str:
 
 
 async def test_the_demo_starts_answers_the_printed_request_and_stops_on_ctrl_c(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, port = demo_config_on_free_ports(tmp_path)
     printed = await run_demo_once(config, port)
     assert "Redis: not configured" in printed
+    assert main(["report", "cost", "--config", str(config), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["total"]["requests"] == 2
+    assert report["total"]["fallbacks"] == 1
+    assert [(s["name"], s["providers"]) for s in report["strategies"]] == [
+        ("single provider", ["mistral-eu"]),
+        ("dual provider", ["mistral-eu", "azure-openai-eu"]),
+        ("primary + self-hosted fallback", ["mistral-eu", "vllm-onprem"]),
+    ]
 
 
 def redis_answers(port: int) -> bool:

@@ -1,7 +1,9 @@
 """`make demo`: local fake providers on the ports of policy-engine.yaml, then the sidecar.
 
 The fakes speak each provider's real wire format (the same ones the test suite uses)
-and echo the user's last message, so the demo shows redaction and restoration.
+and echo the user's last message, so the demo shows redaction and restoration. The
+first request to acme-eu's preferred provider is rate limited, so the printed request
+shows a fallback: `X-Routed-Model` names the model that answered, `X-Fallback` why.
 
     run_demo.py [CONFIG] [--port P] [--fake-port F]
 
@@ -35,23 +37,25 @@ sys.path.insert(0, str(REPO))  # the fakes live in tests/
 from policy_engine._config import Settings, load_config  # noqa: E402
 from policy_engine._errors import ConfigError  # noqa: E402
 from policy_engine.audit import PUBLIC_KEY_NAME, load_public_key, record_key_id, write_key_pair  # noqa: E402
-from tests.fakes import FakeProvider  # noqa: E402
+from tests.fakes import FakeProvider, RateLimited  # noqa: E402
 
 CONFIG = REPO / "deploy" / "demo" / "policy-engine.yaml"
 DEMO_KEY = "demo-key"  # what the fakes expect; synthetic, never a real credential
 READY_TIMEOUT_S = 120
+FORCED_FALLBACK = "mistral-eu"  # acme-eu's first preference: its first answer is a 429
 
 
-def _curl(port: int) -> str:
+def _curl(port: int, model: str = "default", task_class: str | None = None) -> str:
     body = (
-        '{"model": "default", "messages": [{"role": "user", "content": '
+        f'{{"model": "{model}", "messages": [{{"role": "user", "content": '
         '"Summarise: patient Jane Roe, jane.roe@example.org, +44 20 7946 0958"}]}'
     )
+    task = f" -H 'X-Task-Class: {task_class}'" if task_class else ""
     return "\n".join(
         [
-            f"curl -s http://127.0.0.1:{port}/v1/chat/completions \\",
+            f"curl -si http://127.0.0.1:{port}/v1/chat/completions \\",
             "  -H 'Content-Type: application/json' \\",
-            "  -H 'X-Tenant-ID: acme-eu' -H 'X-Privacy-Tags: pii' \\",
+            f"  -H 'X-Tenant-ID: acme-eu' -H 'X-Privacy-Tags: pii'{task} \\",
             f"  -d {shlex.quote(body)}",
         ]
     )
@@ -208,6 +212,8 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
                 )
                 return _refuse([taken], settings)
             fakes.append(fake)
+            if provider.id == FORCED_FALLBACK:
+                fake.script(RateLimited(retry_after=None))
             if provider.api_key_env:
                 os.environ[provider.api_key_env] = DEMO_KEY
         # Its own session: Ctrl-C reaches only this launcher, which then stops the sidecar
@@ -252,12 +258,18 @@ async def _serve(
         f"Redis (shared limits and circuits): {settings.fleet.redis.url}"
         if settings.fleet.redis
         else "Redis: not configured (limits and circuits are per process)",
-        "\nTry it (an EU tenant: only EU providers are allowed, PII is redacted and restored):\n",
+        "\nTry it (an EU tenant: only EU providers are allowed, PII is redacted and restored;"
+        f" {FORCED_FALLBACK} rate-limits the first request, so look for X-Routed-Model and"
+        " X-Fallback):\n",
         _curl(port),
+        "\nA task class sets a quality floor (analysis: 85; mistral-large scores 84):\n",
+        _curl(port, "smart", "analysis"),
         f"\nExplain a decision:  .venv/bin/policy-engine decide --config {config} "
-        "--tenant medibridge-us --tags phi",
+        "--tenant acme-eu --model smart --task-class analysis",
         f"Verify the audit log: .venv/bin/policy-engine audit verify {settings.audit.dir} "
         f"--public-key {public_key}",
+        f"What it cost:         .venv/bin/policy-engine report cost --config {config} "
+        "--html cost.html",
         "Ctrl-C stops everything.\n",
         sep="\n",
         flush=True,

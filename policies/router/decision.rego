@@ -20,6 +20,8 @@ reasons_for(id) := sort([msg | some [pid, msg] in denial; pid == id])
 constraints := {
 	"residency": effective_residency,
 	"privacy_tags": sort([t | some t in effective_tags]),
+	"task_class": task_class,
+	"quality_floor": constraint_floor,
 }
 
 decision := {

@@ -73,5 +73,5 @@ test_deny_every_denied_provider_has_sorted_reasons if {
 
 test_allow_constraints_report_effective_residency_and_tags if {
 	d := decide("health", "us", ["pii", "PHI"])
-	d.constraints == {"residency": "us", "privacy_tags": ["phi", "pii"]}
+	d.constraints == {"residency": "us", "privacy_tags": ["phi", "pii"], "task_class": null, "quality_floor": null}
 }

@@ -42,9 +42,10 @@ denial contains [id, msg] if {
 
 # The tenant's preferred order, kept to allowed providers; a repeated entry
 # keeps its first position so the router never tries a provider twice.
+# models.rego adds the same model on other providers to make `preference`.
 tenant_preference := tenant_list("preference")
 
-preference := [id |
+tenant_preference_allowed := [id |
 	some i
 	id := tenant_preference[i]
 	id in allowed_set

@@ -29,6 +29,12 @@ _ROUTING_HEADERS: list[dict[str, Any]] = [
         "required": False,
         "schema": {"type": "string", "pattern": "^[a-z0-9_,-]{0,200}$"},
     },
+    {
+        "name": "X-Task-Class",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[a-z0-9_,-]{0,100}$"},
+    },
 ]
 
 _TEXT_PART = {

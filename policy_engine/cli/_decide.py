@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--residency")
     parser.add_argument("--tags", default="", help="comma list of privacy tags, e.g. pii,phi")
+    parser.add_argument("--task-class", default="", help="as X-Task-Class, e.g. analysis")
     parser.add_argument("--model", default="default")
     parser.add_argument("--stream", action="store_true")
     parser.add_argument(
@@ -32,6 +33,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="comma list of request features, e.g. response_format=json_schema,seed "
         f"(one of: {', '.join(f.value for f in Feature)})",
     )
+    parser.add_argument("--input-chars", type=int, default=0, help="the request's text size")
+    parser.add_argument("--tools", action="store_true", help="the request uses tools")
+    parser.add_argument("--images", type=int, default=0, help="images in the request")
     parser.set_defaults(func=run)
 
 
@@ -44,9 +48,13 @@ async def _explain(args: argparse.Namespace) -> dict[str, Any]:
             tenant=args.tenant,
             residency=args.residency,
             privacy_tags=[t for t in args.tags.split(",") if t.strip()],
+            task_classes=[c for c in args.task_class.split(",") if c.strip()],
             model=args.model,
             stream=args.stream,
             features=[f.strip() for f in args.features.split(",") if f.strip()],
+            input_chars=args.input_chars,
+            has_tools=args.tools,
+            has_images=args.images,
         )
         return await explain(decider, settings, query, {})
     finally:

@@ -93,9 +93,13 @@ class _Compiled:
 REQUEST_FIELDS = (
     "residency",
     "privacy_tags",
+    "task_classes",
     "model",
     "stream",
     "input_chars",
+    "input_tokens",
+    "has_tools",
+    "has_images",
     "protocol",
     "budget",
 )

@@ -22,6 +22,8 @@ class Obligations(_Frozen):
 class Constraints(_Frozen):
     residency: str | None = None
     privacy_tags: tuple[str, ...] = ()
+    task_class: str | None = None  # the class whose quality floor is in force
+    quality_floor: float | None = None
 
 
 class PolicyDecision(_Frozen):
@@ -85,6 +87,8 @@ class PolicyDecision(_Frozen):
             "constraints": {
                 "residency": self.constraints.residency,
                 "privacy_tags": list(self.constraints.privacy_tags),
+                "task_class": self.constraints.task_class,
+                "quality_floor": self.constraints.quality_floor,
             },
         }
 

@@ -39,6 +39,10 @@ class RequestOutcome:
     status: int = 0
     error_type: str | None = None
     provider: str | None = None
+    model: str | None = None  # the answering model (X-Routed-Model)
+    fallback: str | None = None  # why not the first candidate (X-Fallback); None if it was
+    price: tuple[float, float] | None = None  # USD per 1M input, output tokens of the answer
+    response_model: str | None = None  # the provider's name for it, for traces only
     redactions: dict[str, int] = field(default_factory=dict)
     unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
     skipped: dict[str, str] = field(default_factory=dict)  # allowed provider -> why left out
@@ -96,12 +100,17 @@ class RequestOutcome:
             "policy": None if self.decision is None else self.decision.summary(),
             "attempts": [a.summary() for a in self.attempts],
             "provider": self.provider,
+            "model": self.model,
+            "fallback": self.fallback,
             "outcome": self.outcome,
             "status": self.status,
             "error_type": self.error_type,
             "redactions": dict(sorted(self.redactions.items())),
             "unredactable": self.unredactable,
             "skipped": self.skipped,
+            "price": None
+            if self.price is None
+            else {"input_per_1m": self.price[0], "output_per_1m": self.price[1]},
             "usage": None
             if self.usage is None
             else {
@@ -124,6 +133,8 @@ class RequestOutcome:
             "outcome": self.outcome,
             "status": self.status,
             "provider": self.provider,
+            "model": self.model,
+            "fallback": self.fallback,
             "attempts": [f"{a.provider}:{a.outcome}" for a in self.attempts],
             "allowed": None if decision is None else list(decision.allowed),
             "denied": None if decision is None else sorted(decision.denied),

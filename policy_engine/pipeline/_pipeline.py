@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import orjson
@@ -59,6 +59,7 @@ from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.fleet import NO_BUDGET, Limiter
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.pipeline._records import AUDIT_FAILED, AuditSink, Recorder, error_location
+from policy_engine.pipeline._signals import excluded, first_choice, record_answer
 from policy_engine.redaction import RedactionSession, Redactor
 from policy_engine.routing import (
     Candidate,
@@ -69,7 +70,7 @@ from policy_engine.routing import (
     served_by,
     skipped_summary,
 )
-from policy_engine.telemetry import Metrics, Tracer, get_logger
+from policy_engine.telemetry import Metrics, Tracer, get_logger, set_answer
 
 _log = get_logger("policy_engine.request")
 
@@ -206,13 +207,7 @@ class Pipeline:
                 outcome.limits = admission
                 admission.raise_if_refused()
                 if admission.view is not NO_BUDGET:
-                    outcome.context = routing_context(
-                        routing_headers,
-                        request,
-                        outcome.protocol,
-                        context.input_chars,
-                        admission.view,
-                    )
+                    outcome.context = replace(context, budget=admission.view)
         decision = await self._decide(outcome)
         if self._router.not_ready:
             outcome.skipped = self._skipped(decision, request.model)
@@ -225,22 +220,48 @@ class Pipeline:
                 route = await self._router.open_stream(
                     request, plan, decision, session, outcome.attempts, write_ahead
                 )
-                outcome.provider = route.candidate.id
+                self._answered(outcome, request, plan, route.candidate, _stream_model(route.first))
                 events = self._stream_body(codec, outcome, request, session, route)
                 return StreamReply(events, self._headers(outcome))
             result = await self._router.complete(
                 request, plan, decision, session, outcome.attempts, write_ahead
             )
+        except ProvidersUnavailable as error:
+            message = error.message + excluded(decision, request.model, self._settings.providers)
+            raise ProvidersUnavailable(message) from None
         finally:
             outcome.redactions = session.counts
         response = session.restore_response(
             result.response, json_content=request.response_format is not None
         )
-        outcome.provider = result.candidate.id
+        self._answered(outcome, request, plan, result.candidate, result.response.model)
         response.usage = outcome.usage = outcome.checked_usage(response.usage)
-        payload = codec.encode_response(response, outcome.request_id, response.model)
+        assert outcome.model is not None
+        payload = codec.encode_response(response, outcome.request_id, outcome.model)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome), result.hold)
+
+    def _answered(
+        self,
+        outcome: RequestOutcome,
+        request: ChatRequest,
+        plan: list[Candidate],
+        answered: Candidate,
+        reported: str,
+    ) -> None:
+        assert outcome.decision is not None and outcome.context is not None
+        health, settings = self._router.health, self._settings
+        first = None
+        if answered.id == plan[0].id:  # a fallback all the same if the first was skipped
+            first = first_choice(
+                outcome.decision,
+                outcome.context.model,
+                settings.providers,
+                health,
+                settings.routing,
+                requirements(request),
+            )
+        record_answer(outcome, plan, answered, reported, first)
 
     def _parse(self, codec: ClientCodec, body: bytes) -> ChatRequest:
         # Depth is bounded here, once, for everything downstream that walks the request
@@ -311,6 +332,7 @@ class Pipeline:
         note = f" (skipped: {skipped_summary(skipped, protocol)})" if skipped else ""
         raise ProvidersUnavailable(
             f"every allowed provider for model {alias!r} is unavailable: {', '.join(why)}{note}"
+            + excluded(decision, alias, self._settings.providers)
         )
 
     def _skipped(self, decision: PolicyDecision, model: str) -> dict[str, str]:
@@ -348,6 +370,10 @@ class Pipeline:
         headers = {"x-request-id": outcome.request_id}
         if outcome.provider:
             headers["x-routed-provider"] = outcome.provider
+        if outcome.model:
+            headers["x-routed-model"] = outcome.model
+        if outcome.fallback:
+            headers["x-fallback"] = outcome.fallback
         if outcome.decision is not None:
             headers["x-policy-revision"] = outcome.decision.revision
         return headers
@@ -385,7 +411,8 @@ class Pipeline:
         session: RedactionSession,
         route: StreamRoute,
     ) -> AsyncGenerator[bytes, None]:
-        encoder = codec.stream_encoder(request, outcome.request_id, route.candidate.model)
+        assert outcome.model is not None
+        encoder = codec.stream_encoder(request, outcome.request_id, outcome.model)
         restorer = session.stream_restorer(json_content=request.response_format is not None)
         usage = Usage()
         finished = False
@@ -408,6 +435,7 @@ class Pipeline:
                                 usage.input_tokens = event.usage.input_tokens or usage.input_tokens
                                 usage.output_tokens = event.usage.output_tokens
                             outcome.usage = usage
+                            set_answer(route.span, outcome.response_model or "", usage)
                             end = encoder.encode(event)
                             # The clean end goes out only once the record is durable.
                             outcome.redactions = session.counts
@@ -475,6 +503,11 @@ def _unknown_model_message(model: str, aliases: frozenset[str]) -> str:
         f"{shown} is neither a configured alias nor a model a configured provider serves; "
         f"aliases: {', '.join(sorted(aliases))} (GET /v1/models)"
     )
+
+
+def _stream_model(first: list[StreamEvent]) -> str:
+    """The model a stream's start event names (empty when it names none)."""
+    return next((e.model for e in first if isinstance(e, StreamStart)), "")
 
 
 async def _batches(

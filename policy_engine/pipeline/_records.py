@@ -18,7 +18,14 @@ from policy_engine.audit import UNRECORDED, AuditError, AuditUnavailable, Record
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession
 from policy_engine.routing import Candidate
-from policy_engine.telemetry import EventLogger, Metrics, Tracer, get_logger
+from policy_engine.telemetry import (
+    EventLogger,
+    GenAICall,
+    Metrics,
+    Tracer,
+    get_logger,
+    provider_name,
+)
 
 _log = get_logger("policy_engine.request")
 _request_line = EventLogger("policy_engine.request", "request")
@@ -128,13 +135,11 @@ class Recorder:
             )
             for entity_type, count in outcome.redactions.items():
                 self._metrics.redactions_by(entity_type).inc(count)
-            if (
-                outcome.provider
-                and outcome.attempts
-                and outcome.attempts[0].provider != outcome.provider
-            ):
-                self._metrics.fallbacks.inc()
+            if outcome.fallback is not None:
+                self._metrics.fallbacks_by(outcome.fallback).inc()
             self._count_usage(outcome)
+            if self._tracer.enabled:
+                self._gen_ai_calls(outcome)
             self._metrics.requests_by(outcome.protocol, outcome.outcome).inc()
         except Exception as error:  # noqa: BLE001 - a metric must never cost an answer
             _log.error(
@@ -150,13 +155,35 @@ class Recorder:
         usage, provider = outcome.usage, outcome.provider
         self._metrics.tokens_by(provider, "input").inc(usage.input_tokens)
         self._metrics.tokens_by(provider, "output").inc(usage.output_tokens)
-        attributes = self._settings.provider(provider).attributes
-        if attributes.price_per_1m_input is not None and attributes.price_per_1m_output is not None:
-            cost = (
-                usage.input_tokens * attributes.price_per_1m_input
-                + usage.output_tokens * attributes.price_per_1m_output
-            ) / 1_000_000
+        if outcome.price is not None:
+            price_in, price_out = outcome.price
+            cost = (usage.input_tokens * price_in + usage.output_tokens * price_out) / 1_000_000
             self._metrics.cost_by(provider).inc(cost)
+
+    def _gen_ai_calls(self, outcome: RequestOutcome) -> None:
+        """Each attempt in the GenAI client metrics; the answer's with its token usage."""
+        now = time.perf_counter()
+        for attempt in outcome.attempts:
+            adapter = self._settings.provider(attempt.provider).adapter
+            if attempt.outcome == "ok":
+                usage = outcome.usage
+                call = GenAICall(
+                    provider_name(adapter),
+                    attempt.model,
+                    now - attempt.started,
+                    outcome.response_model,
+                    None if usage is None else usage.input_tokens,
+                    None if usage is None else usage.output_tokens,
+                )
+            else:
+                error = attempt.outcome
+                call = GenAICall(
+                    provider_name(adapter),
+                    attempt.model,
+                    attempt.latency_ms / 1000,
+                    error_type=error,
+                )
+            self._tracer.gen_ai(call)
 
 
 def error_location(error: BaseException) -> str:

@@ -1,5 +1,16 @@
-"""The resilience report: where a tenant's requests could still go when providers fail."""
+"""The resilience report: where a tenant's requests could still go when providers fail;
+and the cost report: what that traffic cost, and what each resilience strategy would."""
 
+from policy_engine.resilience._cost import (
+    CostReport,
+    Served,
+    Strategy,
+    Tally,
+    build_cost_report,
+)
+from policy_engine.resilience._cost_html import render_cost_html
+from policy_engine.resilience._cost_read import read_served, served_records
+from policy_engine.resilience._cost_render import render_cost_table
 from policy_engine.resilience._domains import (
     FailureDomain,
     combined_availability,
@@ -20,10 +31,15 @@ from policy_engine.resilience._report import (
 
 __all__ = [
     "Combination",
+    "CostReport",
     "FailureDomain",
     "PolicyFacts",
     "ResilienceReport",
     "ResilienceRow",
+    "Served",
+    "Strategy",
+    "Tally",
+    "build_cost_report",
     "build_report",
     "combinations",
     "combined_availability",
@@ -31,6 +47,10 @@ __all__ = [
     "failure_domains",
     "percent",
     "read_policy_facts",
+    "read_served",
+    "render_cost_html",
+    "render_cost_table",
     "render_table",
     "residencies",
+    "served_records",
 ]

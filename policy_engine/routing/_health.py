@@ -42,6 +42,11 @@ class CircuitBreaker:
         self._probing = False
 
     @property
+    def closed(self) -> bool:
+        """Closed for sure: the one check the request path makes of every breaker."""
+        return self._opened_at is None
+
+    @property
     def state(self) -> CircuitState:
         if self._opened_at is None:
             return CircuitState.CLOSED

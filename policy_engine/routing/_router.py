@@ -43,7 +43,15 @@ from policy_engine.routing._plan import Candidate, plan_route, unmet_needs
 from policy_engine.routing._schedule import Schedule
 from policy_engine.routing._scrub import KeyScrubber
 from policy_engine.routing._transport import UpstreamTransport
-from policy_engine.telemetry import Metrics, Tracer, get_logger
+from policy_engine.telemetry import (
+    LiveSpan,
+    Metrics,
+    Tracer,
+    attempt_span,
+    get_logger,
+    response_model,
+    set_answer,
+)
 
 _log = get_logger("policy_engine.routing")
 
@@ -63,10 +71,13 @@ class Attempt:
     outcome: str = "pending"  # "ok" or a ProviderErrorKind value
     status: int | None = None
     latency_ms: float = 0.0
+    model: str = ""  # the provider model it was sent to
+    started: float = 0.0  # time.perf_counter() when it was admitted
 
     def summary(self) -> dict[str, Any]:
         return {
             "provider": self.provider,
+            "model": self.model,
             "outcome": self.outcome,
             "status": self.status,
             "latency_ms": round(self.latency_ms, 3),
@@ -88,6 +99,7 @@ class StreamRoute:
     first: list[StreamEvent]
     rest: AsyncGenerator[list[StreamEvent], None]
     _exit: AsyncExitStack = field(repr=False)
+    span: LiveSpan = field(repr=False)  # the attempt's; its answer and usage are set at the end
 
     async def aclose(self) -> None:
         await self.rest.aclose()
@@ -285,7 +297,7 @@ class Router:
                 # Nothing was sent: a half-open circuit's probe slot goes back unused.
                 self.health[candidate.id].breaker.release()
                 raise
-        attempt = Attempt(candidate.id)
+        attempt = Attempt(candidate.id, model=candidate.model, started=time.perf_counter())
         attempts.append(attempt)
         self._metrics.provider_requests_by(candidate.id).inc()
         return attempt
@@ -333,12 +345,14 @@ class Router:
         schedule = self._schedule(plan)
         async with aclosing(schedule.candidates()) as candidates:
             async for candidate in candidates:
-                with self._tracer.span("attempt", {"provider": candidate.id}) as span:
-                    codec, http = self._prepare(candidate, request, redactor)
-                    attempt = await self._admit(candidate, attempts, before_first_send)
-                    started = time.perf_counter()
-                    budget = min(self._settings.attempt_timeout_s, schedule.remaining())
-                    hold: Reservation | None = None
+                codec, http = self._prepare(candidate, request, redactor)
+                attempt = await self._admit(candidate, attempts, before_first_send)
+                started = attempt.started
+                budget = min(self._settings.attempt_timeout_s, schedule.remaining())
+                hold: Reservation | None = None
+                with attempt_span(
+                    self._tracer, candidate.id, candidate.provider.adapter, candidate.model, request
+                ) as span:
                     try:
                         response, hold = await self._call(codec, http, budget, attempt)
                         self._check_refusal(response.finish_reason, decision)
@@ -346,9 +360,13 @@ class Router:
                         if hold is not None:
                             hold.release()
                         span.set("outcome", error.kind.value)
+                        span.set("error.type", error.kind.value)
                         self._on_failure(attempt, candidate, error, started, decision, schedule)
                         continue
                     span.set("outcome", "ok")
+                    answer_model = response_model(response.model, candidate.model)
+                    set_answer(span, answer_model, response.usage)
+                    span.set("gen_ai.response.finish_reasons", (response.finish_reason,))
                     self._succeeded(attempt, candidate, started)
                     return RouteResult(response, candidate, hold)
         raise self._exhausted(attempts)
@@ -402,29 +420,31 @@ class Router:
         schedule = self._schedule(plan)
         async with aclosing(schedule.candidates()) as candidates:
             async for candidate in candidates:
-                with self._tracer.span(
-                    "attempt", {"provider": candidate.id, "stream": True}
-                ) as span:
-                    codec, http = self._prepare(candidate, request, redactor)
-                    attempt = await self._admit(candidate, attempts, before_first_send)
-                    started = time.perf_counter()
-                    exit_stack = AsyncExitStack()
-                    try:
-                        first, decoder, chunks = await self._open(
-                            codec, http, attempt, exit_stack, schedule
-                        )
-                        opening = next((e for e in first if not isinstance(e, StreamStart)), None)
-                        if isinstance(opening, StreamEnd):
-                            self._check_refusal(opening.finish_reason, decision)
-                    except ProviderError as error:
-                        await exit_stack.aclose()
-                        span.set("outcome", error.kind.value)
-                        self._on_failure(attempt, candidate, error, started, decision, schedule)
-                        continue
-                    span.set("outcome", "ok")
-                    self._succeeded(attempt, candidate, started)
-                    rest = self._rest(candidate, attempt, decoder, chunks, started)
-                    return StreamRoute(candidate, first, rest, exit_stack)
+                codec, http = self._prepare(candidate, request, redactor)
+                attempt = await self._admit(candidate, attempts, before_first_send)
+                started = attempt.started
+                span = attempt_span(
+                    self._tracer, candidate.id, candidate.provider.adapter, candidate.model, request
+                )
+                exit_stack = AsyncExitStack()
+                exit_stack.callback(span.end)  # a committed stream's span ends with the stream
+                try:
+                    first, decoder, chunks = await self._open(
+                        codec, http, attempt, exit_stack, schedule
+                    )
+                    opening = next((e for e in first if not isinstance(e, StreamStart)), None)
+                    if isinstance(opening, StreamEnd):
+                        self._check_refusal(opening.finish_reason, decision)
+                except ProviderError as error:
+                    span.set("outcome", error.kind.value)
+                    span.set("error.type", error.kind.value)
+                    await exit_stack.aclose()
+                    self._on_failure(attempt, candidate, error, started, decision, schedule)
+                    continue
+                span.set("outcome", "ok")
+                self._succeeded(attempt, candidate, started)
+                rest = self._rest(candidate, attempt, decoder, chunks, started)
+                return StreamRoute(candidate, first, rest, exit_stack, span)
         raise self._exhausted(attempts)
 
     async def _rest(

@@ -179,7 +179,8 @@ class Metrics:
         )
         self.fallbacks = LoopCounter(
             "policy_engine_fallbacks",
-            "Requests answered by other than the first candidate",
+            "Requests answered by other than the first candidate, by why (the X-Fallback value)",
+            ("reason",),
             registry=r,
         )
         self.redactions = LoopCounter(
@@ -210,6 +211,7 @@ class Metrics:
         self.provider_seconds_by = self.provider_seconds.labels
         self.tokens_by = self.tokens.labels
         self.cost_by = self.cost.labels
+        self.fallbacks_by = self.fallbacks.labels
         self.redactions_by = self.redactions.labels
         # Off the request path, prometheus_client's own, through remembered children.
         # `misconfigured` is left out: it is cleared (tests reset it) and only set after

@@ -122,7 +122,8 @@ async def test_a_401_marks_the_provider_misconfigured(metrics: str) -> None:
 async def test_requests_and_fallbacks_are_counted(metrics: str) -> None:
     requests = "policy_engine_requests_total"
     assert value(metrics, requests, protocol="openai", outcome="answered") == 3
-    assert value(metrics, "policy_engine_fallbacks_total") == 2
+    assert value(metrics, "policy_engine_fallbacks_total", reason="server_error") == 1
+    assert value(metrics, "policy_engine_fallbacks_total", reason="auth") == 1
     assert value(metrics, "policy_engine_redactions_total", entity_type="EMAIL_ADDRESS") == 3
 
 

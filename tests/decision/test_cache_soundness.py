@@ -29,6 +29,12 @@ routing_contexts = st.builds(
     stream=st.booleans(),
     input_chars=st.integers(0, 10_000),
     protocol=st.sampled_from(["openai", "anthropic"]),
+    task_classes=st.sets(st.sampled_from(["autocomplete", "analysis", "poetry"])).map(
+        lambda c: tuple(sorted(c))
+    ),
+    input_tokens=st.sampled_from([0, 4096, 9216, 200_000]),
+    has_tools=st.booleans(),
+    has_images=st.booleans(),
 )
 
 # Limits in tenant data name the request field; the Rego reads it through a variable.

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters import ADAPTER_NAMES
-from policy_engine._config import ProviderAttributes
+from policy_engine._config import ModelAttributes, ProviderAttributes
 from policy_engine._context import RoutingContext
 from policy_engine.decision import Decider, EmbeddedEngine, OpaEngine, PolicyDecision
 from tests.decision._support import ENTRYPOINT, POLICY_DIR, OpaServer, context
@@ -25,6 +25,7 @@ SHIPPED_TENANTS = sorted(json.loads((POLICY_DIR / "tenants" / "data.json").read_
 RESIDENCIES = [None, "eu", "us", "uk", "xx"]
 TAGS = ["pii", "phi", "pci", "confidential", "other"]
 MODELS = ["default", "smart", "fast"]
+TASK_CLASSES = ["autocomplete", "summarize", "analysis", "poetry"]
 # Ids the shipped tenants name in their allow, deny and preference lists.
 NAMED_PROVIDERS = [
     "openai-us",
@@ -67,6 +68,20 @@ routing_contexts = st.builds(
     stream=st.booleans(),
     input_chars=st.integers(0, 100_000),
     protocol=st.sampled_from(["openai", "anthropic"]),
+    task_classes=st.sets(st.sampled_from(TASK_CLASSES)).map(lambda c: tuple(sorted(c))),
+    input_tokens=st.integers(0, 300_000),
+    has_tools=st.booleans(),
+    has_images=st.booleans(),
+)
+
+# Scores as the config allows them: 0-100 with at most one decimal.
+model_facts = st.builds(
+    ModelAttributes,
+    model=st.sampled_from(["gpt-4o", "claude", "llama"]),
+    quality=st.none() | st.integers(0, 1000).map(lambda tenths: tenths / 10),
+    context_window=st.none() | st.sampled_from([8192, 128_000, 200_000]),
+    tools=st.none() | st.booleans(),
+    vision=st.none() | st.booleans(),
 )
 
 
@@ -84,10 +99,12 @@ def provider_entries(draw: st.DrawFn) -> dict[str, Any]:
         price_per_1m_input=draw(st.none() | st.floats(0, 50, allow_nan=False)),
     )
     models = draw(st.sets(st.sampled_from(MODELS[1:]))) | {"default"}
+    facts = {alias: draw(model_facts).model_dump(exclude_none=True) for alias in sorted(models)}
     return {
         "adapter": draw(st.sampled_from(ADAPTER_NAMES)),
         "models": sorted(models),
         "attributes": attributes.model_dump(exclude_none=True),
+        "model_attributes": facts,
     }
 
 

@@ -97,7 +97,7 @@ def get(opa: Opa, path: str) -> Any:
 # Building
 
 
-def test_bundle_holds_the_modules_without_tests_and_the_tenants_under_their_root(
+def test_bundle_holds_the_modules_without_tests_and_the_data_under_their_roots(
     signed_bundle: Path,
 ) -> None:
     members = bundle_members(signed_bundle)
@@ -105,14 +105,15 @@ def test_bundle_holds_the_modules_without_tests_and_the_tenants_under_their_root
     assert modules == {f"router/{p.name}" for p in (POLICY_DIR / "router").glob("*.rego")} - {
         f"router/{p.name}" for p in (POLICY_DIR / "router").glob("*_test.rego")
     }
-    tenants = json.loads((POLICY_DIR / "tenants" / "data.json").read_text())
-    assert json.loads(members["data.json"]) == {"tenants": tenants}
+    data = {p.parent.name: json.loads(p.read_text()) for p in POLICY_DIR.glob("*/data.json")}
+    assert set(data) >= {"tenants", "task_classes"}
+    assert json.loads(members["data.json"]) == data
 
 
 def test_manifest_claims_the_roots_and_carries_the_revision(signed_bundle: Path) -> None:
     manifest = json.loads(bundle_members(signed_bundle)[".manifest"])
     assert manifest["revision"] == REVISION
-    assert sorted(manifest["roots"]) == ["router", "tenants"]
+    assert sorted(manifest["roots"]) == ["router", "task_classes", "tenants"]
 
 
 def test_bundle_is_signed_with_the_key_id_opa_trusts(signed_bundle: Path) -> None:

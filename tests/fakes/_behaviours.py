@@ -27,6 +27,7 @@ class Ok:
     tool_calls: tuple[Call, ...] = ()
     finish: Finish | None = None
     usage: tuple[int, int] = (11, 7)
+    model: str | None = None  # the model the answer names; None: the one asked for
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ class FakeProvider:
             asked = self._dialect.json_asked(body)
             if asked is not None and not ok.tool_calls:
                 text = json.dumps(json_instance(asked.schema, text))
-        return self._dialect.ok(ok, text, model, stream, body)
+        return self._dialect.ok(ok, text, ok.model or model, stream, body)
 
     async def _perform(
         self,

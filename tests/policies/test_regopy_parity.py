@@ -36,6 +36,9 @@ TEST_TENANTS: dict[str, Any] = {
         "allow_refusal_fallback": "yes",
     },
     "test-not-an-object": ["eu"],
+    "test-analyst": {"task_class": "analysis", "preference": ["openai-us", "anthropic-us"]},
+    "test-strict": {"quality_floor": 88.5, "task_class": "autocomplete"},
+    "test-odd-class": {"task_class": "poetry"},
 }
 
 CATALOG: dict[str, Any] = {
@@ -105,22 +108,51 @@ CATALOG: dict[str, Any] = {
     "legacy-unlabelled": {"adapter": "openai", "models": ["default"]},
 }
 
+# The same catalog with model facts, as provider_catalog builds them from the config:
+# the same model on two providers, scores with and without decimals, a weak model
+# without tools or vision, and one whose facts are only its name.
+MODELS: dict[str, Any] = {
+    "openai-us": {"model": "gpt-4o", "quality": 88.7, "context_window": 128000, "tools": True},
+    "azure-openai-us": {"model": "gpt-4o", "quality": 88.7, "context_window": 128000},
+    "azure-openai-eu": {"model": "gpt-4o-mini", "quality": 82.0, "vision": True},
+    "anthropic-us": {"model": "claude-sonnet", "quality": 88.3, "context_window": 200000},
+    "mistral-eu": {"model": "mistral-large", "quality": 84},
+    "gemini-eu": {"model": "gemini-pro", "quality": 86.4, "price_per_1m_input": 1.25},
+    "vllm-onprem": {
+        "model": "llama-3-8b",
+        "quality": 69,
+        "context_window": 8192,
+        "tools": False,
+        "vision": False,
+    },
+    "legacy-unlabelled": {"model": "legacy"},
+}
+MODEL_CATALOG: dict[str, Any] = {
+    pid: {**entry, "model_attributes": {"default": MODELS[pid]}} for pid, entry in CATALOG.items()
+}
+
 
 def routed(
     tenant: Any,
     residency: Any = None,
     tags: Any = (),
     providers: Any = CATALOG,
+    **needs: Any,
 ) -> dict[str, Any]:
     return {
         "tenant": tenant,
         "request": {
             "residency": residency,
             "privacy_tags": list(tags) if isinstance(tags, tuple) else tags,
+            "task_classes": [],
             "model": "default",
             "stream": False,
             "input_chars": 1234,
+            "input_tokens": 320,
+            "has_tools": False,
+            "has_images": False,
             "protocol": "openai",
+            **needs,
         },
         "providers": providers,
     }
@@ -168,6 +200,26 @@ CASES: dict[str, dict[str, Any]] = {
     "non-ascii-ids": routed(
         "sandbox", "eu", providers={"prüf-eu": {"attributes": {"residency": "eu"}}}
     ),
+    "models-no-task-class": routed("sandbox", providers=MODEL_CATALOG),
+    "models-analysis-header": routed("sandbox", providers=MODEL_CATALOG, task_classes=["analysis"]),
+    "models-autocomplete-header": routed(
+        "sandbox", providers=MODEL_CATALOG, task_classes=["Autocomplete "]
+    ),
+    "models-tenant-class-header-cannot-lower": routed(
+        "test-analyst", providers=MODEL_CATALOG, task_classes=["autocomplete"]
+    ),
+    "models-tenant-floor-above-class": routed("test-strict", providers=MODEL_CATALOG),
+    "models-unknown-class": routed("sandbox", providers=MODEL_CATALOG, task_classes=["poetry"]),
+    "models-unknown-tenant-class": routed("test-odd-class", providers=MODEL_CATALOG),
+    "models-malformed-classes": routed(
+        "sandbox", providers=MODEL_CATALOG, task_classes=[7, None, ""]
+    ),
+    "models-without-facts-under-a-floor": routed("sandbox", task_classes=["summarize"]),
+    "models-long-input-tools-images": routed(
+        "sandbox", providers=MODEL_CATALOG, input_tokens=9216, has_tools=True, has_images=True
+    ),
+    "models-same-model-preference": routed("test-analyst", providers=MODEL_CATALOG),
+    "models-globex-same-model": routed("globex", providers=MODEL_CATALOG),
 }
 
 
@@ -266,6 +318,14 @@ def test_table_reaches_every_kind_of_denial(
         "allow list",
         "deny list",
         "which is not a known entity type",
+        "quality: task class analysis needs a model scoring at least 85",
+        "quality: tenant test-strict's quality floor needs a model scoring at least 88.5",
+        "scores 82",
+        "has no quality score",
+        "task class poetry is not known to the policy",
+        "capability: the request needs about 9216 input tokens",
+        "does not support tool use",
+        "does not accept images",
     ]
     missing = [f for f in expected_fragments if not any(f in r for r in reasons)]
     assert missing == []
@@ -280,3 +340,6 @@ def test_table_reaches_every_obligation(
     assert any({"PERSON", "LOCATION", "EMAIL_ADDRESS"} <= r for r in redactions)
     assert any(d["obligations"]["allow_refusal_fallback"] for d in decisions)
     assert any(len(d["preference"]) > 1 for d in decisions)
+    # The same model on another provider follows the preferred one.
+    assert any(d["preference"][:2] == ["openai-us", "azure-openai-us"] for d in decisions)
+    assert {d["constraints"]["task_class"] for d in decisions} >= {"analysis", "autocomplete"}

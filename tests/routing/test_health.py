@@ -72,3 +72,17 @@ def test_a_probe_that_says_nothing_about_health_frees_the_probe_slot() -> None:
     breaker.acquire()
     breaker.release()
     assert breaker.acquire()
+
+
+def test_closed_holds_until_the_circuit_opens_and_again_after_a_successful_probe() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=2, open_s=10, clock=clock)
+    breaker.record_failure()
+    assert breaker.closed  # one failure below the threshold
+    breaker.record_failure()
+    assert not breaker.closed
+    clock.now = 10  # half-open is not closed either
+    assert breaker.state is CircuitState.HALF_OPEN and not breaker.closed
+    assert breaker.acquire()
+    breaker.record_success()
+    assert breaker.closed
