@@ -45,6 +45,7 @@ class StreamRestorer:
     ) -> None:
         # Proper prefixes only: a whole placeholder is restored, never held.
         self._prefixes = frozenset(p[:i] for p in placeholders for i in range(1, len(p)))
+        self._restore_text = restore_text
         self._restore_json_text = restore_json_text
         self._text = _Channel(self._prefixes, restore_text)
         self._tools: dict[int, _Channel] = {}
@@ -62,7 +63,10 @@ class StreamRestorer:
             arguments = channel.push(event.arguments)
             if not arguments and event.id is None and event.name is None:
                 return []
-            return [ToolCallDelta(event.index, event.id, event.name, arguments)]
+            # A tool's name comes whole, in the call's first delta; it may be a placeholder
+            # when the request's tool names held a value.
+            name = None if event.name is None else self._restore_text(event.name)
+            return [ToolCallDelta(event.index, event.id, name, arguments)]
         if isinstance(event, StreamEnd):
             return [*self.flush(), event]
         return [event]
