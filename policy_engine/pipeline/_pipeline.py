@@ -172,7 +172,8 @@ class Pipeline:
         outcome.context = context
         decision = await self._decide(outcome)
         plan = self._redactable(self._plan(decision, request.model), outcome)
-        session = self._redactor.session()
+        session = self._redactor.session(routing_headers.tenant)
+        await session.prepare(request, [c.redact for c in plan])
         try:
             if request.stream:
                 route = await self._router.open_stream(
