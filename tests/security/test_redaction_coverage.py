@@ -23,14 +23,14 @@ from urllib.parse import quote, unquote
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from tests.fakes import FakeProvider
+from tests.fakes import FakeProvider, Protocol
 from tests.sidecar import ProviderSpec, build_settings, start_sidecar
 
 MAX_EXAMPLES = 60
-PROVIDERS = ("openai", "azure_openai", "anthropic", "gemini")
+PROVIDERS: tuple[Protocol, ...] = ("openai", "azure_openai", "anthropic", "gemini")
 # Synthetic values of structured types, each found by the detector standing alone.
 TEXT_VALUES = (
     "jane.roe@example.org",
@@ -182,7 +182,7 @@ def openai_body(draw: Any) -> tuple[dict[str, Any], str, Values]:
     if draw(st.booleans()):
         first["name"] = d.text()
     messages.append(first)
-    tools = []
+    tools: list[dict[str, Any]] = []
     if draw(st.booleans()):
         ids = [d.text() for _ in range(draw(st.integers(1, 2)))]
         name = d.text()
@@ -336,7 +336,7 @@ def leaked(fake: FakeProvider, values: Values) -> list[str]:
 @dataclass
 class Served:
     http: httpx.AsyncClient
-    fakes: dict[str, FakeProvider]
+    fakes: dict[Protocol, FakeProvider]
 
 
 @pytest.fixture
@@ -398,7 +398,7 @@ requests = st.one_of(
 async def test_no_value_reaches_the_provider_and_the_answer_restores_every_one(
     served: Served,
     request: tuple[str, tuple[dict[str, Any], str, Values]],
-    provider: str,
+    provider: Protocol,
     stream: bool,
 ) -> None:
     protocol, (body, last_user_text, values) = request
@@ -410,5 +410,6 @@ async def test_no_value_reaches_the_provider_and_the_answer_restores_every_one(
     response = await served.http.post(path, content=orjson.dumps(body), headers=headers)
     answer = await answer_text(response, protocol, stream)
     assert len(fake.received) == 1
+    note(f"sent {body!r}\nreceived {fake.received[0].body!r}")
     assert leaked(fake, values) == []
     assert answer == last_user_text
