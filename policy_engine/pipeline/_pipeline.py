@@ -173,7 +173,7 @@ class Pipeline:
         decision = await self._decide(outcome)
         plan = self._redactable(self._plan(decision, request.model), outcome)
         session = self._redactor.session(routing_headers.tenant)
-        await session.prepare(request, [c.redact for c in plan])
+        await session.prepare(request, [c.redact for c in plan], len(body))
         try:
             if request.stream:
                 route = await self._router.open_stream(

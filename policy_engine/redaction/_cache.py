@@ -28,6 +28,7 @@ text is redacted tells a tenant nothing about what others sent.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -43,8 +44,8 @@ _Key = tuple[str, int, int, int]
 
 class DetectionCache:
     """At most `max_entries` texts' spans per detector, least recently used dropped first;
-    a text's spans are stored on its second sighting by the same tenant. Used from the
-    event loop only."""
+    a text's spans are stored on its second sighting by the same tenant. Shared by the
+    event loop and the worker thread large requests are redacted on."""
 
     def __init__(self, max_entries: int) -> None:
         if max_entries < 1:
@@ -55,6 +56,7 @@ class DetectionCache:
         self._entries: OrderedDict[_Key, tuple[tuple[int, int, str], ...]] = OrderedDict()
         # Keys of the texts seen once since the last clearing (no spans, no text).
         self._seen_once: set[_Key] = set()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,10 +78,11 @@ class DetectionCache:
         if len(text) < MIN_CACHED_CHARS:
             return None
         entry = (tenant, index, hash(text), len(text))
-        found = self._entries.get(entry)
-        if found is None:
-            return None
-        self._entries.move_to_end(entry)
+        with self._lock:
+            found = self._entries.get(entry)
+            if found is None:
+                return None
+            self._entries.move_to_end(entry)
         return [Span(*span) for span in found]
 
     def store(self, tenant: str, key: tuple[int, str], spans: list[Span]) -> None:
@@ -89,12 +92,13 @@ class DetectionCache:
         if len(text) < MIN_CACHED_CHARS:
             return
         entry = (tenant, index, hash(text), len(text))
-        if entry not in self._seen_once:
-            if len(self._seen_once) >= self._max:
-                self._seen_once.clear()
-            self._seen_once.add(entry)
-            return
-        self._seen_once.discard(entry)
-        self._entries[entry] = tuple((s.start, s.end, s.entity_type) for s in spans)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        with self._lock:
+            if entry not in self._seen_once:
+                if len(self._seen_once) >= self._max:
+                    self._seen_once.clear()
+                self._seen_once.add(entry)
+                return
+            self._seen_once.discard(entry)
+            self._entries[entry] = tuple((s.start, s.end, s.entity_type) for s in spans)
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)

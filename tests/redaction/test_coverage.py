@@ -7,8 +7,12 @@ number, every dict key and every `Any`, then redacted for every type, then walke
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import types
 from dataclasses import fields, is_dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import pytest
@@ -28,8 +32,10 @@ from adapters import (
     ToolCall,
     ToolResult,
 )
+from adapters import _model as model
 from policy_engine.redaction import ENTITY_TYPES, default_redactor
 
+MODEL_SOURCE = Path(__file__).resolve().parents[2] / "adapters" / "_model.py"
 EMAIL = "jane.roe@example.org"
 CARD = 4111111111111111
 CARD_DIGITS = str(CARD)
@@ -41,6 +47,20 @@ NOT_CONTENT: dict[tuple[type, str], str] = {
     (ChatRequest, "temperature"): "a sampling parameter, validated within its range",
     (ChatRequest, "top_p"): "a sampling parameter, validated within its range",
 }
+
+
+def _as_written() -> ModuleType:
+    """The model's module run from its source: compiled with mypyc, its classes keep no
+    type arguments in their annotations (`list`, not `list[Message]`)."""
+    spec = importlib.util.spec_from_file_location("model_as_written", MODEL_SOURCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # get_type_hints reads the module's globals there
+    spec.loader.exec_module(module)
+    return module
+
+
+AS_WRITTEN = _as_written()
 
 
 def fill(annotation: Any) -> Any:
@@ -57,8 +77,8 @@ def fill(annotation: Any) -> Any:
     if origin is Literal:
         return args[0]
     if origin in (Union, types.UnionType):
-        arms = [a for a in args if a is not type(None)]
-        return fill(next((a for a in arms if a is str), arms[0]))
+        present = [a for a in args if a is not type(None)]
+        return fill(next((a for a in present if a is str), present[0]))
     if origin is list:
         (item,) = args
         arms = get_args(item) if get_origin(item) in (Union, types.UnionType) else (item,)
@@ -66,8 +86,10 @@ def fill(annotation: Any) -> Any:
     if origin is dict:
         return {EMAIL: fill(args[1]), "n": CARD, "f": float(CARD), "items": [EMAIL, -CARD]}
     if is_dataclass(annotation) and isinstance(annotation, type):
-        hints = get_type_hints(annotation)
-        return annotation(**{f.name: fill(hints[f.name]) for f in fields(annotation)})
+        # Built as the real (maybe compiled) class, filled by the class as written.
+        real = getattr(model, annotation.__name__)
+        hints = get_type_hints(getattr(AS_WRITTEN, annotation.__name__))
+        return real(**{f.name: fill(hints[f.name]) for f in fields(real)})
     raise TypeError(f"the guard cannot fill {annotation!r}: teach fill() this type")
 
 

@@ -14,6 +14,7 @@ from adapters._model import (
     ChatResponse,
     ImagePart,
     Message,
+    Part,
     TextPart,
     Tool,
     ToolCall,
@@ -344,7 +345,7 @@ def test_a_value_split_across_a_tool_result_and_the_user_text_after_it_is_redact
 
 def test_a_value_whole_in_one_part_is_redacted_when_the_next_part_runs_on_from_it() -> None:
     # Joined, the card's last group would run into "5": each part is read alone as well.
-    parts = [TextPart("card 4111 1111 1111 1111"), TextPart("5 units")]
+    parts: list[Part] = [TextPart("card 4111 1111 1111 1111"), TextPart("5 units")]
     redacted = session().redact_request(ChatRequest("m", [Message("user", parts)]), ALL)
     assert "4111 1111 1111 1111" not in text_of(redacted.messages[0])
 
@@ -508,55 +509,80 @@ def split_request() -> ChatRequest:
 
 async def test_a_prepared_request_is_not_scanned_again_by_any_attempt() -> None:
     detector = RecordingDetector()
-    s = Redactor([detector], offload_chars=0).session()
+    s = Redactor([detector], offload_bytes=0, scan_processes=0).session()
     request = split_request()
-    await s.prepare(request, [ALL, frozenset({"EMAIL_ADDRESS"})])
+    await s.prepare(request, [ALL, frozenset({"EMAIL_ADDRESS"})], size=1)
     scanned = len(detector.scans)
     s.redact_request(request, ALL)
     s.redact_request(request, frozenset({"EMAIL_ADDRESS"}))
     assert scanned > 0 and len(detector.scans) == scanned
 
 
-async def test_a_large_request_is_scanned_on_the_worker_thread() -> None:
+async def test_without_scan_processes_a_large_request_is_scanned_on_the_worker_thread() -> None:
     detector = RecordingDetector()
-    await Redactor([detector], offload_chars=100).session().prepare(split_request(), [ALL])
+    s = Redactor([detector], offload_bytes=100, scan_processes=0).session()
+    await s.prepare(split_request(), [ALL], size=100)
     assert {thread for _, thread in detector.scans} == {"redaction_0"}
 
 
 async def test_a_small_request_is_left_to_the_attempts() -> None:
     detector = RecordingDetector()
-    s = Redactor([detector], offload_chars=100_000).session()
-    await s.prepare(split_request(), [ALL])
+    s = Redactor([detector], offload_bytes=100, scan_processes=0).session()
+    await s.prepare(split_request(), [ALL], size=99)
     assert detector.scans == []
     s.redact_request(split_request(), ALL)
     assert {thread for _, thread in detector.scans} == {threading.current_thread().name}
 
 
-async def test_nothing_is_scanned_when_no_candidate_redacts() -> None:
+async def test_nothing_is_redacted_ahead_when_no_candidate_redacts() -> None:
     detector = RecordingDetector()
-    s = Redactor([detector], offload_chars=0).session()
-    await s.prepare(split_request(), [frozenset(), frozenset()])
+    s = Redactor([detector], offload_bytes=0, scan_processes=0).session()
+    await s.prepare(split_request(), [frozenset(), frozenset()], size=1)
     assert detector.scans == []
 
 
 async def test_a_prepared_request_is_redacted_as_an_unprepared_one() -> None:
-    prepared = Redactor([PatternDetector()], offload_chars=0).session()
-    await prepared.prepare(split_request(), [ALL])
+    prepared = Redactor([PatternDetector()], offload_bytes=0, scan_processes=0).session()
+    request = split_request()
+    await prepared.prepare(request, [ALL], size=1)
     unprepared = Redactor([PatternDetector()]).session()
-    assert prepared.redact_request(split_request(), ALL) == unprepared.redact_request(
-        split_request(), ALL
-    )
+    assert prepared.redact_request(request, ALL) == unprepared.redact_request(request, ALL)
+
+
+async def test_counts_hold_only_what_an_attempt_was_handed() -> None:
+    s = Redactor([PatternDetector()], offload_bytes=0, scan_processes=0).session()
+    request = ChatRequest("m", [Message("user", [TextPart(f"{EMAIL} {PHONE}")])])
+    await s.prepare(request, [ALL, frozenset({"EMAIL_ADDRESS"})], size=1)
+    assert s.counts == {}
+    s.redact_request(request, frozenset({"EMAIL_ADDRESS"}))
+    assert s.counts == {"EMAIL_ADDRESS": 1}
 
 
 async def test_prepare_takes_what_the_tenant_cache_holds_and_scans_the_rest() -> None:
     detector = RecordingDetector()
-    redactor = Redactor([detector], cache_entries=16, offload_chars=0)
+    redactor = Redactor([detector], cache_entries=16, offload_bytes=0, scan_processes=0)
     long_text = "Please call me back about the invoice. " * 10 + EMAIL
     request = ChatRequest("m", [Message("user", [TextPart(long_text)])])
     for _ in range(2):
         redactor.session("acme").redact_request(request, ALL)
     detector.scans.clear()
-    await redactor.session("acme").prepare(request, [ALL])
+    await redactor.session("acme").prepare(request, [ALL], size=1)
     assert detector.scans == []
-    await redactor.session("globex").prepare(request, [ALL])
+    await redactor.session("globex").prepare(request, [ALL], size=1)
     assert [text for text, _ in detector.scans] == [long_text]
+
+
+def test_a_placeholder_the_client_wrote_in_a_later_field_is_never_issued() -> None:
+    s = session()
+    request = ChatRequest(
+        "m",
+        [
+            Message("user", [TextPart(f"mail {EMAIL}")]),
+            Message("assistant", [TextPart("noted")]),
+            Message("user", [TextPart("what is <EMAIL_ADDRESS_1>?")]),
+        ],
+    )
+    redacted = s.redact_request(request, ALL)
+    assert text_of(redacted.messages[0]) == "mail <EMAIL_ADDRESS_2>"
+    assert s.restore_text("<EMAIL_ADDRESS_1> <EMAIL_ADDRESS_2>") == f"<EMAIL_ADDRESS_1> {EMAIL}"
+    assert s.counts == {"EMAIL_ADDRESS": 1}
