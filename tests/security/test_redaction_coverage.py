@@ -6,7 +6,8 @@ calls and their results, tool schemas, system prompts, stop sequences, user ids.
 value goes into any string or number, or is split across adjacent parts. Each request
 goes through a served sidecar to a recording fake of each provider protocol, whose raw
 bytes are searched for every value; the fake echoes the last user turn, which must come
-back to the client with every value restored.
+back to the client with every value restored. Some requests are large enough to be
+redacted ahead, in the scan process.
 
 Derandomized, so a run is the same every time; for a longer search raise MAX_EXAMPLES.
 """
@@ -46,6 +47,8 @@ TEXT_VALUES = (
 NUMBER_VALUES = (4111111111111111, 5500005555555559, 378282246310005)
 # Filler that cannot form a value nor glue itself to one.
 FILLER = st.text(alphabet="abcdefghij klmnop,.!?", max_size=12).map(lambda s: f"{s} ")
+# Makes the body large enough to be redacted ahead, in the scan process (_offload).
+LARGE_PROSE = "lorem ipsum dolor sit amet " * 1300
 PNG = base64.b64encode(
     bytes.fromhex(
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -210,6 +213,8 @@ def openai_body(draw: Any) -> tuple[dict[str, Any], str, Values]:
                 "function": {"name": name, "description": d.text(), "parameters": d.schema()},
             }
         ]
+    if draw(st.booleans()):
+        messages.append({"role": "assistant", "content": LARGE_PROSE})
     messages.append({"role": "assistant", "content": openai_parts(d, images=False)})
     last = openai_parts(d, images=True)
     messages.append({"role": "user", "content": last})
@@ -269,6 +274,8 @@ def anthropic_body(draw: Any) -> tuple[dict[str, Any], str, Values]:
         messages.append({"role": "user", "content": results})
         body["tools"] = [{"name": name, "description": d.text(), "input_schema": d.schema()}]
         body["tool_choice"] = {"type": "tool", "name": name}
+    if draw(st.booleans()):
+        messages.append({"role": "assistant", "content": LARGE_PROSE})
     messages.append({"role": "assistant", "content": anthropic_blocks(d, images=False)})
     last = anthropic_blocks(d, images=True)
     messages.append({"role": "user", "content": last})
