@@ -162,7 +162,9 @@ def _messages(value: Any) -> tuple[list[str], list[Message]]:
         name = v.optional_string(message.get("name"), f"{where}.name")
         if role in ("system", "developer"):
             parts = _parts(content, f"{where}.content", images=False)
-            system.append("".join(p.text for p in parts if isinstance(p, TextPart)))
+            # Part by part, not joined: redaction reads a value split over two parts
+            # joined, and one part's value that would run on into the next alone.
+            system.extend(p.text for p in parts if isinstance(p, TextPart))
         elif role == "user":
             parts = _parts(content, f"{where}.content", images=True)
             messages.append(Message("user", parts, name=name))

@@ -50,6 +50,7 @@ GROUPS = {
         "policy_engine/redaction/_numbering.py",
         "policy_engine/redaction/_patterns.py",
         "policy_engine/redaction/_phones.py",
+        "policy_engine/redaction/_request.py",
         "policy_engine/redaction/_session.py",
         "policy_engine/redaction/_types.py",
         "policy_engine/redaction/_validators.py",

@@ -212,7 +212,8 @@ class Pipeline:
         if self._router.not_ready:
             outcome.skipped = self._skipped(decision, request.model)
         plan = self._redactable(self._plan(decision, request, outcome.protocol), outcome)
-        session = self._redactor.session()
+        session = self._redactor.session(routing_headers.tenant)
+        await session.prepare(request, [c.redact for c in plan], len(body))
         # The router awaits it once, just before the first byte leaves for a provider.
         write_ahead = partial(self._records.intent, outcome, plan, session)
         try:

@@ -8,6 +8,7 @@ decides whether to run without them (check `Redactor.uncovered(types)`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from policy_engine.redaction._ner import DEFAULT_NER_MODEL, SpacyNerDetector
 from policy_engine.redaction._patterns import NATIVE_SCAN, STRUCTURED_TYPES, PatternDetector
@@ -29,10 +30,16 @@ def default_redactor(
     ner_model: str = DEFAULT_NER_MODEL,
     cache_entries: int = 0,
 ) -> Redactor:
+    # The scan process builds its own with the same arguments (see _offload).
+    factory = partial(_detectors, ner, tuple(phone_regions), ner_model)
+    return Redactor(factory(), cache_entries, detector_factory=factory)
+
+
+def _detectors(ner: bool, phone_regions: tuple[str, ...], ner_model: str) -> list[Detector]:
     detectors: list[Detector] = [PatternDetector(phone_regions)]
     if ner:
         detectors.append(SpacyNerDetector(ner_model))
-    return Redactor(detectors, cache_entries)
+    return detectors
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Detection results across requests, keyed by the text's hash, never the text itself.
+"""Detection results across requests, keyed by tenant and the text's hash, never the text.
 
 Chat clients send the whole conversation on every turn and the same system prompt with
 every request, so without this, turn n detects again the n-1 messages before it. Each
@@ -21,10 +21,14 @@ TinyLFU's doorkeeper, the texts seen once are remembered by key alone, and forgo
 at once when as many as the entries are held. A conversation re-sent every turn then
 detects each message twice rather than once, and still half of what it would without
 the cache (bench/PERF_NOTES.md, "Seventh round").
+
+Entries are kept per tenant: a text another tenant sent is scanned again, so how fast a
+text is redacted tells a tenant nothing about what others sent.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -34,9 +38,14 @@ from policy_engine.redaction._types import Span
 MIN_CACHED_CHARS = 256
 
 
+# (tenant, detector index, hash of the text, its length)
+_Key = tuple[str, int, int, int]
+
+
 class DetectionCache:
     """At most `max_entries` texts' spans per detector, least recently used dropped first;
-    a text's spans are stored on its second sighting."""
+    a text's spans are stored on its second sighting by the same tenant. Shared by the
+    event loop and the worker thread large requests are redacted on."""
 
     def __init__(self, max_entries: int) -> None:
         if max_entries < 1:
@@ -44,32 +53,52 @@ class DetectionCache:
         self._max = max_entries
         # Plain tuples of ints and strs, which the collector stops tracking: thousands of
         # Span objects would sit in the oldest generation for every full collection.
-        self._entries: OrderedDict[tuple[int, int, int], tuple[tuple[int, int, str], ...]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[_Key, tuple[tuple[int, int, str], ...]] = OrderedDict()
         # Keys of the texts seen once since the last clearing (no spans, no text).
-        self._seen_once: set[tuple[int, int, int]] = set()
+        self._seen_once: set[_Key] = set()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def spans(self, detector: int, text: str, detect: Callable[[str], list[Span]]) -> list[Span]:
-        """`detect(text)`, or what it returned for an equal text before."""
+    def spans(
+        self, tenant: str, key: tuple[int, str], detect: Callable[[str], list[Span]]
+    ) -> list[Span]:
+        """`detect(text)` for `key` (detector index, text), or what it returned for an
+        equal text this tenant sent before."""
+        found = self.lookup(tenant, key)
+        if found is None:
+            found = detect(key[1])
+            self.store(tenant, key, found)
+        return found
+
+    def lookup(self, tenant: str, key: tuple[int, str]) -> list[Span] | None:
+        """The stored spans, or None: a short text's are never stored."""
+        index, text = key
         if len(text) < MIN_CACHED_CHARS:
-            return detect(text)
-        key = (detector, hash(text), len(text))
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-            return [Span(*span) for span in found]
-        spans = detect(text)
-        if key not in self._seen_once:
-            if len(self._seen_once) >= self._max:
-                self._seen_once.clear()
-            self._seen_once.add(key)
-            return spans
-        self._seen_once.discard(key)
-        self._entries[key] = tuple((s.start, s.end, s.entity_type) for s in spans)
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-        return spans
+            return None
+        entry = (tenant, index, hash(text), len(text))
+        with self._lock:
+            found = self._entries.get(entry)
+            if found is None:
+                return None
+            self._entries.move_to_end(entry)
+        return [Span(*span) for span in found]
+
+    def store(self, tenant: str, key: tuple[int, str], spans: list[Span]) -> None:
+        """A sighting of a text `lookup` did not find: its spans are kept if it is the
+        second."""
+        index, text = key
+        if len(text) < MIN_CACHED_CHARS:
+            return
+        entry = (tenant, index, hash(text), len(text))
+        with self._lock:
+            if entry not in self._seen_once:
+                if len(self._seen_once) >= self._max:
+                    self._seen_once.clear()
+                self._seen_once.add(entry)
+                return
+            self._seen_once.discard(entry)
+            self._entries[entry] = tuple((s.start, s.end, s.entity_type) for s in spans)
+            if len(self._entries) > self._max:
+                self._entries.popitem(last=False)

@@ -55,6 +55,12 @@ def test_system_and_developer_messages_are_hoisted_in_order() -> None:
     assert [m.role for m in request.messages] == ["user"]
 
 
+def test_a_system_message_keeps_its_parts_apart() -> None:
+    parts = [{"type": "text", "text": "call +44 20 7946 0958"}, {"type": "text", "text": "ok"}]
+    request = codec.decode_request(body(messages=[{"role": "system", "content": parts}]))
+    assert request.system == ["call +44 20 7946 0958", "ok"]
+
+
 def test_content_parts_keep_text_and_images_in_order() -> None:
     parts = [
         {"type": "text", "text": "What is this?"},

@@ -18,6 +18,7 @@ PHONE = "+44 20 7946 0958"
 PROSE = "Please look into my order and tell me when it ships. " * 6
 LONG = f"{PROSE} Reach me at {EMAIL} or {PHONE}; I paid with {CARD}."
 DETECTOR = PatternDetector()
+TENANT = "acme"
 
 
 class CountingDetector:
@@ -40,9 +41,11 @@ def never(text: str) -> list[Span]:
     raise AssertionError(f"scanned a text the cache holds ({len(text)} characters)")
 
 
-def seen_twice(cache: DetectionCache, text: str, detect: Detect = DETECTOR.detect) -> None:
+def seen_twice(
+    cache: DetectionCache, text: str, detect: Detect = DETECTOR.detect, tenant: str = TENANT
+) -> None:
     for _ in range(2):
-        cache.spans(0, text, detect)
+        cache.spans(tenant, (0, text), detect)
 
 
 def test_a_text_seen_in_two_earlier_requests_is_not_scanned_again() -> None:
@@ -58,9 +61,9 @@ def test_a_text_seen_once_is_not_stored_and_pushes_nothing_out() -> None:
     cache = DetectionCache(2)
     seen_twice(cache, LONG)
     for n in range(10):
-        cache.spans(0, f"{PROSE}{n}", DETECTOR.detect)
+        cache.spans(TENANT, (0, f"{PROSE}{n}"), DETECTOR.detect)
     assert len(cache) == 1
-    assert cache.spans(0, LONG, never) == DETECTOR.detect(LONG)
+    assert cache.spans(TENANT, (0, LONG), never) == DETECTOR.detect(LONG)
 
 
 def test_the_texts_seen_once_are_forgotten_when_as_many_as_the_entries() -> None:
@@ -68,9 +71,9 @@ def test_the_texts_seen_once_are_forgotten_when_as_many_as_the_entries() -> None
     cache = DetectionCache(2)
     a, b, c = (f"{PROSE}{n}" for n in "abc")
     for text in (a, b, c, a):  # c came when two were remembered: a was forgotten
-        cache.spans(0, text, counting.detect)
+        cache.spans(TENANT, (0, text), counting.detect)
     assert len(cache) == 0
-    cache.spans(0, a, counting.detect)  # a second sighting since the clearing
+    cache.spans(TENANT, (0, a), counting.detect)  # a second sighting since the clearing
     assert len(cache) == 1
 
 
@@ -106,9 +109,9 @@ def test_entries_hold_a_hash_and_spans_never_the_text() -> None:
     seen_twice(cache, LONG)
     assert cache._seen_once == set()
     ((key, spans),) = cache._entries.items()
-    assert key == (0, hash(LONG), len(LONG))
+    assert key == (TENANT, 0, hash(LONG), len(LONG))
     assert [type(field) for span in spans for field in span] == [int, int, str] * len(spans)
-    assert cache.spans(0, LONG, never) == DETECTOR.detect(LONG)
+    assert cache.spans(TENANT, (0, LONG), never) == DETECTOR.detect(LONG)
     held = repr(cache._entries)
     assert EMAIL not in held and CARD not in held and PHONE not in held
 
@@ -121,20 +124,45 @@ def test_the_least_recently_used_entry_goes_first() -> None:
         seen_twice(cache, text, counting.detect)
     assert len(cache) == 2
     for text in (a, c, b):
-        cache.spans(0, text, counting.detect)
+        cache.spans(TENANT, (0, text), counting.detect)
     assert counting.scanned == [a, a, b, b, c, c, b]
 
 
 def test_each_detector_has_its_own_entry_for_a_text() -> None:
     cache = DetectionCache(8)
     seen_twice(cache, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
-    assert cache.spans(1, LONG, lambda _: []) == []
+    assert cache.spans(TENANT, (1, LONG), lambda _: []) == []
 
 
 def test_an_equal_text_from_another_request_finds_the_entry() -> None:
     cache = DetectionCache(8)
     seen_twice(cache, LONG, lambda _: [Span(0, 1, "EMAIL_ADDRESS")])
-    assert cache.spans(0, "".join(list(LONG)), never) == [Span(0, 1, "EMAIL_ADDRESS")]
+    assert cache.spans(TENANT, (0, "".join(list(LONG))), never) == [Span(0, 1, "EMAIL_ADDRESS")]
+
+
+def test_another_tenants_sightings_do_not_make_a_text_cached_for_this_one() -> None:
+    counting = CountingDetector()
+    redactor = Redactor([counting], cache_entries=16)
+    for _ in range(3):
+        redactor.session("acme").redact_text(LONG, ENTITY_TYPES)
+    assert counting.scanned == [LONG, LONG]  # stored for acme, found on its third send
+    redactor.session("globex").redact_text(LONG, ENTITY_TYPES)
+    assert counting.scanned == [LONG, LONG, LONG]
+
+
+def test_another_tenants_sighting_is_not_this_ones_first() -> None:
+    cache = DetectionCache(8)
+    cache.spans("acme", (0, LONG), DETECTOR.detect)
+    cache.spans("globex", (0, LONG), DETECTOR.detect)
+    assert len(cache) == 0  # each tenant has seen it once
+
+
+def test_a_tenant_finds_its_own_entry_beside_another_tenants() -> None:
+    cache = DetectionCache(8)
+    for tenant in ("acme", "globex"):
+        seen_twice(cache, LONG, tenant=tenant)
+    assert len(cache) == 2
+    assert cache.lookup("acme", (0, LONG)) == DETECTOR.detect(LONG)
 
 
 def test_a_cache_without_room_is_refused() -> None:

@@ -60,6 +60,13 @@ def test_first_tool_call_delta_keeps_its_id_and_name_while_arguments_wait() -> N
     assert events == [ToolCallDelta(0, "c1", "send", '{"to": "')]
 
 
+def test_a_tool_name_that_was_redacted_is_restored_in_the_first_delta() -> None:
+    s = default_redactor().session()
+    s.redact_text("4111111111111111", ENTITY_TYPES)
+    events = s.stream_restorer().feed(ToolCallDelta(0, "c1", "<CREDIT_CARD_1>", "{}"))
+    assert events == [ToolCallDelta(0, "c1", "4111111111111111", "{}")]
+
+
 def test_tool_call_arguments_are_restored_per_tool_index() -> None:
     restorer = session_with_email().stream_restorer()
     out = restorer.feed(ToolCallDelta(0, "c1", "f", '{"a": "<EMAIL_'))
