@@ -60,7 +60,7 @@ async def test_a_token_bound_to_a_tenant_reads_no_other_tenants_decision(
 
     assert response.status_code == 403
     error = response.json()["error"]
-    assert error["type"] == "permission"
+    assert error["type"] == "permission_error"  # as on the chat routes
     assert "may not act for tenant" in error["message"]
     assert "allowed" not in response.text and "denied" not in response.text
 

@@ -258,4 +258,4 @@ async def test_a_hostile_dry_run_body_is_a_400(world: World, body: bytes) -> Non
         path=b"/v1/decisions",
     )
     assert answer.status == 400
-    assert answer.json()["error"]["type"] == "invalid_request"
+    assert answer.json()["error"]["type"] == "invalid_request_error"  # as on the chat routes

@@ -124,7 +124,7 @@ async def test_analysis_with_the_strong_circuit_open_names_the_floor_too(
     response = await http.post("/v1/chat/completions", json=chat(), headers=headers("analysis"))
     assert response.status_code == 503
     message = response.json()["error"]["message"]
-    assert "has an open circuit: strong" in message
+    assert "strong (circuit open)" in message
     assert ANALYSIS_FLOOR_REASON in message
     assert fakes[0].received == []
     record = next(

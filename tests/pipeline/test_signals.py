@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters import Feature
 from policy_engine._config import ProviderConfig, Settings, parse_config
 from policy_engine.decision import PolicyDecision
 from policy_engine.pipeline._signals import (
@@ -23,14 +24,16 @@ from policy_engine.routing import (
     plan_route,
 )
 
+NO_NEEDS: frozenset[Feature] = frozenset()
 
-def settings(tmp_path: Path, strategy: str = "priority") -> Settings:
+
+def settings(tmp_path: Path, strategy: str = "priority", first_adapter: str = "openai") -> Settings:
     def provider(
         pid: str, priority: int, model: str, facts: dict[str, object]
     ) -> dict[str, object]:
         return {
             "id": pid,
-            "adapter": "openai",
+            "adapter": first_adapter if pid == "alpha" else "openai",
             "base_url": f"https://{pid}.example/v1",
             "models": {"default": model},
             "priority": priority,
@@ -116,7 +119,8 @@ def test_the_plans_first_is_a_fallback_when_the_first_choice_was_left_out(
 def test_first_choice_is_none_while_every_circuit_is_closed(tmp_path: Path) -> None:
     s = settings(tmp_path)
     allowed = decision(("alpha", "bravo", "charlie"), {})
-    assert first_choice(allowed, "default", s.providers, health(s.providers), s.routing) is None
+    table = health(s.providers)
+    assert first_choice(allowed, "default", s.providers, table, s.routing, NO_NEEDS) is None
 
 
 def test_first_choice_names_the_open_provider_that_would_have_come_first(
@@ -125,21 +129,32 @@ def test_first_choice_names_the_open_provider_that_would_have_come_first(
     s = settings(tmp_path)
     allowed = decision(("alpha", "bravo", "charlie"), {})
     table = health(s.providers, open_ids=("alpha",))
-    assert first_choice(allowed, "default", s.providers, table, s.routing) == "alpha"
+    assert first_choice(allowed, "default", s.providers, table, s.routing, NO_NEEDS) == "alpha"
 
 
 def test_an_open_circuit_behind_the_first_choice_is_no_fallback(tmp_path: Path) -> None:
     s = settings(tmp_path)
     allowed = decision(("alpha", "bravo", "charlie"), {})
     table = health(s.providers, open_ids=("charlie",))
-    assert first_choice(allowed, "default", s.providers, table, s.routing) is None
+    assert first_choice(allowed, "default", s.providers, table, s.routing, NO_NEEDS) is None
+
+
+def test_an_open_circuit_of_a_provider_that_cannot_honour_the_request_is_no_fallback(
+    tmp_path: Path,
+) -> None:
+    s = settings(tmp_path, first_adapter="gemini")  # Gemini has no logit_bias
+    allowed = decision(("alpha", "bravo", "charlie"), {})
+    table = health(s.providers, open_ids=("alpha",))
+    needs = frozenset({Feature.LOGIT_BIAS})
+    assert first_choice(allowed, "default", s.providers, table, s.routing, needs) is None
+    assert first_choice(allowed, "default", s.providers, table, s.routing, NO_NEEDS) == "alpha"
 
 
 def test_an_open_circuit_of_a_denied_provider_is_no_fallback(tmp_path: Path) -> None:
     s = settings(tmp_path)
     denied = decision(("bravo", "charlie"), {"alpha": ("residency: no",)})
     table = health(s.providers, open_ids=("alpha",))
-    assert first_choice(denied, "default", s.providers, table, s.routing) is None
+    assert first_choice(denied, "default", s.providers, table, s.routing, NO_NEEDS) is None
 
 
 def test_excluded_lists_the_denied_providers_serving_the_alias_with_reasons(
