@@ -179,14 +179,13 @@ async def test_an_absent_count_is_answered_and_recorded_as_0(world: World, strea
         assert event["usage"]["input_tokens"] == 0, name
 
 
-@pytest.mark.parametrize(
-    "count", [-5, 2**53, 1e300, 2.5, "12", True, None], ids=lambda c: repr(c)[:12]
-)
+@pytest.mark.parametrize("count", [-5, 2**53, 2**64], ids=lambda c: repr(c)[:12])
 def test_a_count_no_record_can_hold_is_taken_as_0_and_described_at_the_record_boundary(
-    count: Any,
+    count: int,
 ) -> None:
     # No adapter passes such a count on any more (above); the boundary stays for the one
-    # that someday would, so that the record can always be written.
+    # that someday would, so that the record can always be written. (Only integers: the
+    # compiled Usage holds nothing else.)
     outcome = RequestOutcome(request_id="r", protocol="openai")
     checked = outcome.checked_usage(Usage(count, 7))
 
