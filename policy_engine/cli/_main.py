@@ -6,7 +6,16 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from policy_engine.cli import _audit, _decide, _keys, _policy, _resilience, _serve, _shipped
+from policy_engine.cli import (
+    _audit,
+    _console,
+    _decide,
+    _keys,
+    _policy,
+    _resilience,
+    _serve,
+    _shipped,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compliance-aware LLM routing sidecar.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (_serve, _decide, _audit, _keys, _resilience, _policy):
+    for module in (_serve, _decide, _audit, _keys, _resilience, _policy, _console):
         module.register(sub)
     _shipped.extend_audit(_subcommands(sub.choices["audit"]))
     return parser
