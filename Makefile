@@ -11,7 +11,7 @@ WEED := tools/bin/weed
 DEMO_CONFIG ?= deploy/demo/policy-engine.yaml
 export PATH := $(CURDIR)/tools/bin:$(PATH)
 
-.PHONY: demo test setup redis-server policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
+.PHONY: demo test setup redis-server chromium policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
 
 setup: $(VENV)/.installed $(VENV)/.native $(OPA) $(WEED) redis-server
 
@@ -40,6 +40,14 @@ redis-server:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y --no-install-recommends redis-server; }; }
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; no browser is
+# ever downloaded), installed when missing; only `make test` needs it, not `make demo`.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y --no-install-recommends chromium; }; }
 
 # SeaweedFS from the Go module proxy, built once into tools/bin and reused. Its go.mod
 # has replace directives, which `go install module@version` refuses, so the module's
@@ -71,7 +79,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup chromium
 	$(VENV)/bin/pytest -q
 
 test: setup policy-test lint typecheck pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import sys
@@ -65,6 +66,8 @@ async def run_demo_once(config: Path, port: int) -> str:
                 assert line, "the demo exited before it was ready"
                 printed += line.decode()
         assert f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in printed
+        console = re.search(r"Console: (http://127\.0\.0\.1:\d+)", printed)
+        assert console is not None, "the demo prints the console's address"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             for _ in range(200):
                 try:
@@ -85,6 +88,16 @@ async def run_demo_once(config: Path, port: int) -> str:
             "gemini-eu",
             "vllm-onprem",
         }
+        async with httpx.AsyncClient(base_url=console.group(1), timeout=10) as http:
+            for _ in range(200):
+                try:
+                    page = await http.get("/api/decisions")
+                    if page.status_code == 200 and page.json()["total"]:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            assert page.json()["rows"][0]["tenant"] == "acme-eu"
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:

@@ -1,4 +1,5 @@
-"""`make demo`: local fake providers on the ports of policy-engine.yaml, then the sidecar.
+"""`make demo`: local fake providers on the ports of policy-engine.yaml, then the sidecar,
+and the read-only console over its audit log on a free loopback port.
 
 The fakes speak each provider's real wire format (the same ones the test suite uses)
 and echo the user's last message, so the demo shows redaction and restoration.
@@ -44,6 +45,13 @@ def _curl(port: int) -> str:
             f"  -d {shlex.quote(body)}",
         ]
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _answers(port: int) -> bool:
@@ -104,11 +112,20 @@ async def main(config: Path) -> int:
         str(config),
         start_new_session=True,
     )
+    console_port = _free_port()
+    console = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "policy_engine.cli", "console", "--config", str(config)),
+        *("--port", str(console_port)),
+        stdout=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
     port = settings.server.port
     print(
         f"\nFake providers: {', '.join(p.id for p in settings.providers)} on 127.0.0.1:9101-9107",
         f"Sidecar: http://127.0.0.1:{port} (embedded regopy policy, signed audit log in "
         f"{settings.audit.dir})",
+        f"Console: http://127.0.0.1:{console_port} (decisions, proofs, resilience, policies)",
         f"Audit key id: {record_key_id(load_public_key(public_key))}",
         f"Redis (shared limits and circuits): {settings.fleet.redis.url}"
         if settings.fleet.redis
@@ -133,6 +150,9 @@ async def main(config: Path) -> int:
         sidecar.send_signal(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter, 30)
+    if console.returncode is None:
+        console.terminate()
+    await console.wait()
     for fake in fakes:
         await fake.stop()
     if redis is not None:

@@ -87,8 +87,8 @@ class Verifier:
 
     def ensure_fresh(self, size: int) -> None:
         """Start a whole-log verify if the log grew and the last one is old enough."""
-        if not self.keys:
-            return
+        if not self.keys or size == 0:
+            return  # nothing to verify yet: an empty log would read as a failure
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
