@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,8 +42,6 @@ def main() -> None:
     out = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        import pytest
-
         with pytest.MonkeyPatch.context() as monkeypatch:
             log = asyncio.run(write_demo_log(Path(folder), monkeypatch))
         drop_provider_policy(log.settings, log.config.parent / PROPOSAL)
