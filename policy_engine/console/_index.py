@@ -32,7 +32,7 @@ _CHECKPOINT = re.compile(r"(\d{20})\.note")
 # A saved frontier at least this often, so a checkpoint's root is recomputed from at
 # most this many leaves.
 FRONTIER_EVERY = 4096
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "3"
 GENESIS = "0" * 64  # the first record's prev
 
 _SCHEMA = """
@@ -53,8 +53,12 @@ CREATE INDEX IF NOT EXISTS records_revision ON records (revision, kind);
 CREATE INDEX IF NOT EXISTS records_intent ON records (intent_seq);
 CREATE TABLE IF NOT EXISTS attempts (seq INTEGER NOT NULL, provider TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attempts_provider ON attempts (provider, seq);
+CREATE INDEX IF NOT EXISTS attempts_seq ON attempts (seq);
 CREATE TABLE IF NOT EXISTS rules (seq INTEGER NOT NULL, rule TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS rules_rule ON rules (rule, seq);
+CREATE INDEX IF NOT EXISTS rules_seq ON rules (seq);
+CREATE TABLE IF NOT EXISTS facets (facet TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (facet, value)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS frontiers (size INTEGER PRIMARY KEY, nodes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT NOT NULL, origin TEXT,
@@ -261,6 +265,17 @@ class LogIndex:
             }
             self._db.executemany(
                 "INSERT INTO rules VALUES (?, ?)", [(state.seq, f) for f in families]
+            )
+            # The values each filter offers, kept as they appear: a page never scans for them.
+            self._db.executemany(
+                "INSERT OR IGNORE INTO facets VALUES (?, ?)",
+                [
+                    *(("tenant", v) for v in (_str(event.get("tenant")),) if v),
+                    *(("outcome", v) for v in (_str(event.get("outcome")),) if v),
+                    *(("revision", v) for v in (_str(policy.get("revision")),) if v),
+                    *(("provider", p) for p in attempts),
+                    *(("rule", f) for f in families),
+                ],
             )
         state.seq, state.leaf = state.seq + 1, leaf
         state.at = _timestamp(data.get("at")) or state.at

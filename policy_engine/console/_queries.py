@@ -226,28 +226,21 @@ class Facets:
 
 
 def facets(index: LogIndex, scope: Collection[str]) -> Facets:
-    where, parameters = _where(Filters(), scope)
-    args = tuple(parameters)
+    """The values each filter can take, as the index kept them while it grew.
 
-    def distinct(column: str) -> tuple[str, ...]:
-        sql = f"SELECT DISTINCT {column} FROM records r WHERE {where} AND {column} IS NOT NULL"  # noqa: S608
-        rows = index.query(sql + " ORDER BY 1", args)
-        return tuple(str(row[0]) for row in rows)
-
-    def joined(table: str, column: str) -> tuple[str, ...]:
-        rows = index.query(
-            f"SELECT DISTINCT t.{column} FROM {table} t JOIN records r ON r.seq = t.seq "  # noqa: S608
-            f"WHERE {where} ORDER BY 1",
-            args,
-        )
-        return tuple(str(row[0]) for row in rows)
-
+    A viewer bound to tenants is offered only those tenants; provider names, outcomes,
+    rule families and revisions are not a tenant's data.
+    """
+    values: dict[str, list[str]] = {}
+    for row in index.query("SELECT facet, value FROM facets ORDER BY facet, value"):
+        values.setdefault(row["facet"], []).append(row["value"])
+    tenants = values.get("tenant", [])
     return Facets(
-        tenants=distinct("r.tenant"),
-        providers=joined("attempts", "provider"),
-        outcomes=(*distinct("r.outcome"), INTENT_ONLY),
-        rules=joined("rules", "rule"),
-        revisions=distinct("r.revision"),
+        tenants=tuple(t for t in tenants if not scope or t in scope),
+        providers=tuple(values.get("provider", [])),
+        outcomes=(*values.get("outcome", []), INTENT_ONLY),
+        rules=tuple(values.get("rule", [])),
+        revisions=tuple(values.get("revision", [])),
     )
 
 

@@ -15,7 +15,7 @@ from tests.console.conftest import PROPOSAL, ServedConsole
 
 
 def get(served: ServedConsole, path: str, **params: str) -> httpx.Response:
-    return httpx.get(served.url + path, params=params, timeout=30)
+    return httpx.get(served.url + path, params=params, timeout=60)
 
 
 def test_decisions_are_listed_newest_first_with_their_total(served: ServedConsole) -> None:
