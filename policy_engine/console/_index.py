@@ -32,7 +32,7 @@ _CHECKPOINT = re.compile(r"(\d{20})\.note")
 # A saved frontier at least this often, so a checkpoint's root is recomputed from at
 # most this many leaves.
 FRONTIER_EVERY = 4096
-_SCHEMA_VERSION = "3"
+_SCHEMA_VERSION = "4"
 GENESIS = "0" * 64  # the first record's prev
 
 _SCHEMA = """
@@ -47,9 +47,10 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_request ON records (request_id);
 CREATE INDEX IF NOT EXISTS records_kind_at ON records (kind, at);
-CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, kind);
-CREATE INDEX IF NOT EXISTS records_outcome ON records (outcome, kind);
-CREATE INDEX IF NOT EXISTS records_revision ON records (revision, kind);
+CREATE INDEX IF NOT EXISTS records_kind_seq ON records (kind, seq);
+CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, kind, seq);
+CREATE INDEX IF NOT EXISTS records_outcome ON records (outcome, kind, seq);
+CREATE INDEX IF NOT EXISTS records_revision ON records (revision, kind, seq);
 CREATE INDEX IF NOT EXISTS records_intent ON records (intent_seq);
 CREATE TABLE IF NOT EXISTS attempts (seq INTEGER NOT NULL, provider TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attempts_provider ON attempts (provider, seq);
