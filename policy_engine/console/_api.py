@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at
 # run time, and they name aliases local to the router function.
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -103,7 +104,7 @@ def api_router(console: Console, viewer: Viewer) -> APIRouter:
         summary="The inclusion proof of the request's record (as `audit prove` prints it)",
     )
     async def get_proof(who: Who, request_id: str) -> Response:
-        console.refresh()
+        await asyncio.to_thread(console.refresh)
         if console.request(request_id, who.tenants) is None:
             raise HTTPException(404, "no outcome record for this request id")
         try:
@@ -148,7 +149,7 @@ def api_router(console: Console, viewer: Viewer) -> APIRouter:
         proposal = console.proposal(name)
         if proposal is None:
             raise HTTPException(404, "no such proposal")
-        console.refresh()
+        await asyncio.to_thread(console.refresh)
         return (await console.impact(proposal, who.tenants)).to_json()
 
     return router

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from policy_engine import __version__
 from policy_engine._auth import Caller, Unauthenticated
+from policy_engine._errors import PolicyEngineError
 from policy_engine.console._api import api_router
 from policy_engine.console._console import Console
 from policy_engine.console._pages import TEMPLATES, page_router
@@ -92,6 +93,11 @@ def create_console_app(console: Console, sessions: Sessions) -> FastAPI:
             {"status": error.status_code, "detail": error.detail, "login": sessions.required},
             status_code=error.status_code,
         )
+
+    @app.exception_handler(PolicyEngineError)
+    async def policy_error(request: Request, error: PolicyEngineError) -> Response:
+        # A proposal or policy that cannot be read or evaluated: say why, in the page's shape.
+        return await http_error(request, HTTPException(error.status, error.message))
 
     app.include_router(api_router(console, viewer))
     app.include_router(page_router(console, viewer, sessions))

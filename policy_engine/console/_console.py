@@ -22,6 +22,7 @@ from policy_engine.console._verify import Check, Verifier
 from policy_engine.decision import (
     DecisionEngine,
     EmbeddedEngine,
+    PolicySource,
     catalog_revision,
     decider_from_settings,
     engine_from_settings,
@@ -39,8 +40,19 @@ class Proposal:
     catalog: Settings | None = None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
 @dataclass(frozen=True, slots=True)
 class RequestView:
+    """One request as a page shows it. The parts are read defensively from the records:
+    a damaged or hostile record is shown as what it holds, never breaks the page."""
+
     seq: int
     at: str
     outcome: dict[str, Any]  # the outcome record's event
@@ -48,8 +60,48 @@ class RequestView:
     intent_seq: int | None
     record: str  # the outcome record's line, as it is in the log
     checks: tuple[Check, ...]
-    denials: dict[str, list[str]]  # provider -> reasons
-    rules: tuple[str, ...]  # the families of those reasons
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return _mapping(self.outcome.get("context"))
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return _mapping(self.outcome.get("policy"))
+
+    @property
+    def allowed(self) -> list[str]:
+        return _strings(self.policy.get("allowed"))
+
+    @property
+    def denials(self) -> dict[str, list[str]]:
+        denied = _mapping(self.policy.get("denied"))
+        return {str(p): _strings(reasons) for p, reasons in sorted(denied.items())}
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(sorted({rule_family(r) for reasons in self.denials.values() for r in reasons}))
+
+    @property
+    def redact(self) -> dict[str, list[str]]:
+        redact = _mapping(_mapping(self.policy.get("obligations")).get("redact"))
+        return {str(p): _strings(types) for p, types in sorted(redact.items())}
+
+    @property
+    def attempts(self) -> list[dict[str, Any]]:
+        attempts = self.outcome.get("attempts")
+        return [a for a in attempts if isinstance(a, dict)] if isinstance(attempts, list) else []
+
+    @property
+    def redactions(self) -> dict[str, Any]:
+        return _mapping(self.outcome.get("redactions"))
+
+    @property
+    def candidates(self) -> list[str]:
+        found = (self.intent or {}).get("candidates")
+        if not isinstance(found, list):
+            return []
+        return [str(c.get("provider")) for c in found if isinstance(c, dict)]
 
     @property
     def verified(self) -> bool | None:
@@ -78,11 +130,12 @@ class Console:
     index: LogIndex
     proposals: Sequence[Proposal] = ()
     refresh_interval_s: float = 1.0
+    impact_interval_s: float = 60.0  # a growing log's impact report is redone at most this often
     verifier: Verifier = field(init=False)
     engine: DecisionEngine = field(init=False)
     _refreshed: float = field(default=float("-inf"), init=False)
     _resilience: tuple[str, ResilienceReport] | None = field(default=None, init=False)
-    _impacts: dict[str, tuple[tuple[str, int], ImpactReport]] = field(
+    _impacts: dict[str, tuple[str, int, float, ImpactReport]] = field(
         default_factory=dict, init=False
     )
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -116,22 +169,16 @@ class Console:
         line = self.index.line(row["seq"])
         if line is None:
             return None
-        event = _event(line)
         intent_seq = row["intent_seq"]
         intent_line = None if intent_seq is None else self.index.line(intent_seq)
-        denied = (event.get("policy") or {}).get("denied") or {}
         return RequestView(
             seq=row["seq"],
             at=iso(row["at"]),
-            outcome=event,
+            outcome=_event(line),
             intent=None if intent_line is None else _event(intent_line),
             intent_seq=intent_seq,
             record=line.decode(errors="replace"),
             checks=tuple(self.verifier.record_checks(row["seq"])),
-            denials={str(p): [str(r) for r in reasons] for p, reasons in sorted(denied.items())},
-            rules=tuple(
-                sorted({rule_family(str(r)) for reasons in denied.values() for r in reasons})
-            ),
         )
 
     async def proof(self, request_id: str) -> InclusionBundle:
@@ -179,21 +226,25 @@ class Console:
             return report
 
     async def impact(self, proposal: Proposal, scope: Collection[str]) -> ImpactReport:
-        """The proposal replayed on the whole log; again when the log or the proposal changed."""
+        """The proposal replayed on the whole log: again at once when the proposal changed,
+        and when the log grew, at most every `impact_interval_s` (a replay reads the log)."""
         async with self._lock:
-            engine = EmbeddedEngine(proposal.policy_dir, self.settings.policy.entrypoint)
-            try:
-                key = (engine.revision, self.index.size)
-            finally:
-                await engine.close()
-            cache_key = f"{proposal.name}\0{','.join(sorted(scope))}"
-            cached = self._impacts.get(cache_key)
-            if cached is not None and cached[0] == key:
-                return cached[1]
+            revision = await asyncio.to_thread(
+                lambda: PolicySource.read(proposal.policy_dir).revision
+            )
+            size = self.index.size
+            key = f"{proposal.name}\0{','.join(sorted(scope))}"
+            cached = self._impacts.get(key)
+            if (
+                cached is not None
+                and cached[0] == revision
+                and (cached[1] == size or time.monotonic() - cached[2] < self.impact_interval_s)
+            ):
+                return cached[3]
             report = await policy_impact(
                 self.settings, proposal.policy_dir, proposal.catalog, tenants=scope
             )
-            self._impacts[cache_key] = (key, report)
+            self._impacts[key] = (revision, size, time.monotonic(), report)
             return report
 
     def proposal(self, name: str) -> Proposal | None:

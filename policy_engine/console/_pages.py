@@ -36,7 +36,12 @@ def page_router(console: Console, viewer: Viewer, sessions: Sessions) -> APIRout
     Who = Annotated[Caller, Depends(viewer)]
 
     def render(request: Request, name: str, who: Caller, **context: Any) -> HTMLResponse:
-        context |= {"who": who, "login": sessions.required, "log": console.verifier.status}
+        context |= {
+            "who": who,
+            "login": sessions.required,
+            "log": console.verifier.status,
+            "damage": console.index.damage,
+        }
         return TEMPLATES.TemplateResponse(request, name, context)
 
     @router.get("/", response_class=HTMLResponse)
