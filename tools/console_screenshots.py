@@ -4,13 +4,15 @@
 
 Writes a demo log through a served sidecar and its fakes (as the browser test does), serves
 the console over it with a proposal that offboards azure-openai-us, and saves one PNG per
-main page.
+main page (made smaller by pngquant, Debian's `pngquant`, when it is installed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,8 +60,23 @@ def main() -> None:
                 page.goto(url + path)
                 console.verifier.wait(30)
                 page.goto(url + path)
-                page.screenshot(path=str(out / f"{name}.png"))
-                print(out / f"{name}.png")
+                shot = out / f"{name}.png"
+                page.screenshot(path=str(shot))
+                if shutil.which("pngquant"):
+                    subprocess.run(
+                        [
+                            "pngquant",
+                            "--force",
+                            "--skip-if-larger",
+                            "--quality",
+                            "70-95",
+                            "--output",
+                            str(shot),
+                            str(shot),
+                        ],
+                        check=False,
+                    )
+                print(shot)
             browser.close()
 
 
