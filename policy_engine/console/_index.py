@@ -32,7 +32,7 @@ _CHECKPOINT = re.compile(r"(\d{20})\.note")
 # A saved frontier at least this often, so a checkpoint's root is recomputed from at
 # most this many leaves.
 FRONTIER_EVERY = 4096
-_SCHEMA_VERSION = "4"
+_SCHEMA_VERSION = "5"
 GENESIS = "0" * 64  # the first record's prev
 
 _SCHEMA = """
@@ -60,6 +60,11 @@ CREATE INDEX IF NOT EXISTS rules_rule ON rules (rule, seq);
 CREATE INDEX IF NOT EXISTS rules_seq ON rules (seq);
 CREATE TABLE IF NOT EXISTS facets (facet TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (facet, value)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup (
+    dim TEXT NOT NULL, minute INTEGER NOT NULL, tenant TEXT NOT NULL, outcome TEXT NOT NULL,
+    revision TEXT NOT NULL, n INTEGER NOT NULL, fallbacks INTEGER NOT NULL,
+    PRIMARY KEY (dim, minute, tenant, outcome, revision)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS frontiers (size INTEGER PRIMARY KEY, nodes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT NOT NULL, origin TEXT,
@@ -266,6 +271,28 @@ class LogIndex:
             }
             self._db.executemany(
                 "INSERT INTO rules VALUES (?, ?)", [(state.seq, f) for f in families]
+            )
+            # Outcome counts per minute, tenant, outcome and revision, also per provider tried
+            # and per denial rule: what the charts and totals read instead of every record.
+            minute = int((_timestamp(data.get("at")) or state.at) // 60)
+            keys = (
+                minute,
+                _str(event.get("tenant")) or "",
+                _str(event.get("outcome")) or "",
+                _str(policy.get("revision")) or "",
+            )
+            fell_back = int(bool(provider and attempts and attempts[0] != provider))
+            self._db.executemany(
+                "INSERT INTO rollup VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO UPDATE "
+                "SET n = n + 1, fallbacks = fallbacks + excluded.fallbacks",
+                [
+                    (dim, *keys, fell_back)
+                    for dim in (
+                        "",
+                        *(f"p:{p}" for p in dict.fromkeys(attempts)),
+                        *(f"r:{f}" for f in families),
+                    )
+                ],
             )
             # The values each filter offers, kept as they appear: a page never scans for them.
             self._db.executemany(

@@ -20,6 +20,8 @@ INTENT_ONLY = "intent_only"
 # Bucket widths a timeline may use, in seconds; the smallest giving at most MAX_BUCKETS.
 _WIDTHS = (1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 MAX_BUCKETS = 48
+# Past this many records, charts use buckets of a minute or more, read from the rollup.
+_SCAN_LIMIT = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,49 @@ def _where(filters: Filters, scope: Collection[str]) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), parameters
 
 
+def _minute(moment: datetime | None) -> int | None:
+    """The minute `moment` starts, or None when it falls inside a minute."""
+    if moment is None:
+        return None
+    seconds = moment.timestamp()
+    return int(seconds // 60) if seconds % 60 == 0 else None
+
+
+def _rollup_where(filters: Filters, scope: Collection[str]) -> tuple[str, list[Any]] | None:
+    """The same filter over the per-minute rollup, or None when the rollup cannot answer
+    it (a provider and a rule at once, intents, a window that splits a minute)."""
+    if filters.outcome == INTENT_ONLY or (filters.provider and filters.rule):
+        return None
+    since, until = _minute(filters.since), _minute(filters.until)
+    if (filters.since is not None and since is None) or (
+        filters.until is not None and until is None
+    ):
+        return None
+    dim = (
+        f"p:{filters.provider}" if filters.provider else f"r:{filters.rule}" if filters.rule else ""
+    )
+    clauses: list[str] = ["u.dim = ?"]
+    parameters: list[Any] = [dim]
+    if scope:
+        clauses.append(f"u.tenant IN ({','.join('?' * len(scope))})")
+        parameters += sorted(scope)
+    for column, value in (
+        ("tenant", filters.tenant),
+        ("outcome", filters.outcome),
+        ("revision", filters.revision),
+    ):
+        if value is not None:
+            clauses.append(f"u.{column} = ?")
+            parameters.append(value)
+    if since is not None:
+        clauses.append("u.minute >= ?")
+        parameters.append(since)
+    if until is not None:
+        clauses.append("u.minute < ?")
+        parameters.append(until)
+    return " AND ".join(clauses), parameters
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionRow:
     seq: int
@@ -135,8 +180,13 @@ def decisions(
     limit: int = 50,
 ) -> DecisionPage:
     where, parameters = _where(filters, scope)
-    count = f"SELECT COUNT(*) FROM records r WHERE {where}"  # noqa: S608 - see _where
-    total = int(index.query(count, tuple(parameters))[0][0])
+    rolled = _rollup_where(filters, scope)
+    if rolled is None:
+        count = f"SELECT COUNT(*) FROM records r WHERE {where}"  # noqa: S608 - see _where
+        total = int(index.query(count, tuple(parameters))[0][0])
+    else:
+        count = f"SELECT SUM(u.n) FROM rollup u WHERE {rolled[0]}"  # noqa: S608 - see _where
+        total = int(index.query(count, tuple(rolled[1]))[0][0] or 0)
     page_where = where + ("" if before is None else " AND r.seq < ?")
     page_parameters = [*parameters, *(() if before is None else (before,)), limit + 1]
     rows = index.query(
@@ -185,22 +235,47 @@ class Timeline:
 
 
 def timeline(index: LogIndex, filters: Filters, scope: Collection[str]) -> Timeline:
+    """Outcomes and fallbacks per bucket: from the per-minute rollup when it can answer
+    the filter and the buckets are a minute or wider, from the records otherwise."""
+    rolled = _rollup_where(filters, scope)
+    if rolled is not None:
+        bounds = (
+            f"SELECT MIN(u.minute) * 60, MAX(u.minute) * 60 + 59 FROM rollup u WHERE {rolled[0]}"  # noqa: S608 - see _where
+        )
+        first, last = index.query(bounds, tuple(rolled[1]))[0]
+        if first is None:
+            return Timeline(0.0, 60, 0, {}, [])
+        if last - first >= 60 * MAX_BUCKETS or index.size > _SCAN_LIMIT:
+            width = next(
+                (w for w in _WIDTHS if w >= 60 and (last - first) / w < MAX_BUCKETS), _WIDTHS[-1]
+            )
+            select = (
+                "SELECT CAST((u.minute * 60 - ?) / ? AS INTEGER) AS b, "
+                "COALESCE(NULLIF(u.outcome, ''), ?) AS o, SUM(u.n) AS n, SUM(u.fallbacks) AS f "
+            )
+            counts = select + f"FROM rollup u WHERE {rolled[0]} GROUP BY b, o"
+            return _buckets(index, counts, first, last, width, rolled[1])
     where, parameters = _where(filters, scope)
     bounds = f"SELECT MIN(r.at), MAX(r.at) FROM records r WHERE {where}"  # noqa: S608 - see _where
-    span = index.query(bounds, tuple(parameters))
-    first, last = span[0][0], span[0][1]
+    first, last = index.query(bounds, tuple(parameters))[0]
     if first is None:
         return Timeline(0.0, 60, 0, {}, [])
     width = next((w for w in _WIDTHS if (last - first) / w < MAX_BUCKETS), _WIDTHS[-1])
+    counts = (
+        f"SELECT CAST((r.at - ?) / ? AS INTEGER) AS b, COALESCE(r.outcome, ?) AS o, "  # noqa: S608 - see _where
+        f"COUNT(*) AS n, SUM(r.fallback) AS f FROM records r WHERE {where} GROUP BY b, o"
+    )
+    return _buckets(index, counts, first, last, width, parameters)
+
+
+def _buckets(
+    index: LogIndex, sql: str, first: float, last: float, width: int, parameters: list[Any]
+) -> Timeline:
     start = first - first % width
     buckets = int((last - start) // width) + 1
     outcomes: dict[str, list[int]] = {}
     fallbacks = [0] * buckets
-    for row in index.query(
-        f"SELECT CAST((r.at - ?) / ? AS INTEGER) AS b, COALESCE(r.outcome, ?) AS o, "  # noqa: S608
-        f"COUNT(*) AS n, SUM(r.fallback) AS f FROM records r WHERE {where} GROUP BY b, o",
-        (start, width, INTENT_ONLY, *parameters),
-    ):
+    for row in index.query(sql, (start, width, INTENT_ONLY, *parameters)):
         bucket = min(int(row["b"]), buckets - 1)
         outcomes.setdefault(row["o"], [0] * buckets)[bucket] += row["n"]
         fallbacks[bucket] += row["f"] or 0
@@ -263,14 +338,22 @@ class RevisionSeen:
 
 
 def revisions(index: LogIndex, scope: Collection[str]) -> list[RevisionSeen]:
-    where, parameters = _where(Filters(), scope)
+    """Each revision's first and last minute, requests and denials, from the rollup."""
+    rolled = _rollup_where(Filters(), scope)
+    assert rolled is not None  # no filter: the rollup always answers
     rows = index.query(
-        "SELECT r.revision, MIN(r.at) AS first, MAX(r.at) AS last, COUNT(*) AS n, "  # noqa: S608
-        "SUM(r.outcome = 'denied') AS denied FROM records r "
-        f"WHERE {where} AND r.revision IS NOT NULL GROUP BY r.revision ORDER BY first",
-        tuple(parameters),
+        "SELECT u.revision, MIN(u.minute) AS first, MAX(u.minute) AS last, SUM(u.n) AS n, "  # noqa: S608 - see _where
+        "SUM(CASE WHEN u.outcome = 'denied' THEN u.n ELSE 0 END) AS denied FROM rollup u "
+        f"WHERE {rolled[0]} AND u.revision != '' GROUP BY u.revision ORDER BY first",
+        tuple(rolled[1]),
     )
     return [
-        RevisionSeen(row["revision"], iso(row["first"]), iso(row["last"]), row["n"], row["denied"])
+        RevisionSeen(
+            row["revision"],
+            iso(row["first"] * 60),
+            iso(row["last"] * 60 + 59),
+            row["n"],
+            row["denied"],
+        )
         for row in rows
     ]
