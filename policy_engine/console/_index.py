@@ -134,6 +134,8 @@ class LogIndex:
             "records",
             "attempts",
             "rules",
+            "facets",
+            "rollup",
             "frontiers",
             "checkpoints",
         ):
@@ -204,7 +206,12 @@ class LogIndex:
             for offset, line in _appended_lines(self._segment_path(number), start):
                 problem = self._add(number, offset, line, state)
                 if problem is not None:
+                    # Kept up to the damage, so a restarted console stops at the same line.
                     self.damage = Damage(f"{self._segment_path(number).name} @{offset}", problem)
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO segments VALUES (?, ?)", (number, start)
+                    )
+                    self._save_frontier(frontier)
                     return
                 frontier.append(state.leaf or b"")
                 if frontier.size % FRONTIER_EVERY == 0:

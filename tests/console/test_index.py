@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from policy_engine.audit import hash_leaf, iter_records, tree_root
-from policy_engine.console import LogIndex, Verifier
+from policy_engine.console import Filters, LogIndex, Verifier, decisions, facets
 from tests.impact._demo_log import DemoLog
 
 
@@ -113,3 +113,33 @@ def test_a_persisted_index_goes_on_where_it_stopped(demo_log: DemoLog, tmp_path:
     again = LogIndex(directory, str(tmp_path / "index.sqlite"))
     assert again.refresh() == len(rest.splitlines())
     assert again.size == size + len(rest.splitlines())
+
+
+def test_a_rebuilt_index_counts_each_record_once(demo_log: DemoLog, tmp_path: Path) -> None:
+    directory = copy_of(demo_log, tmp_path / "audit")
+    index = LogIndex(directory)
+    index.refresh()
+    before = decisions(index, Filters(), ()).total
+    segment = sorted(directory.glob("segment-*.jsonl"))[-1]
+    head, last = segment.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)
+    segment.write_bytes(head + b"\n" + last.replace(b'"openai"', b'"openaj"') + b"\n")
+    index.refresh()
+    assert decisions(index, Filters(), ()).total == before
+    assert facets(index, ()).tenants == tuple(sorted({s.tenant for s in demo_log.sent}))
+
+
+def test_a_restarted_console_stops_at_the_same_damaged_line(
+    demo_log: DemoLog, tmp_path: Path
+) -> None:
+    directory = copy_of(demo_log, tmp_path / "audit")
+    segment = sorted(directory.glob("segment-*.jsonl"))[-1]
+    lines = segment.read_bytes().splitlines(keepends=True)
+    segment.write_bytes(b"".join([*lines[:5], b"not a record\n", *lines[5:]]))
+    first = LogIndex(directory, str(tmp_path / "index.sqlite"))
+    first.refresh()
+    damage, size = first.damage, first.size
+    first.close()
+    again = LogIndex(directory, str(tmp_path / "index.sqlite"))
+    again.refresh()
+    assert damage is not None and again.damage == damage
+    assert again.size == size
