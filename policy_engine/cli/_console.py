@@ -122,6 +122,9 @@ async def _serve(console: Console, sessions: Sessions, host: str, port: int) -> 
     if server.started:
         bound = server.servers[0].sockets[0].getsockname()[1]
         print(f"console: http://{host}:{bound}", flush=True)
+        # The resilience report evaluates every combination: built now, not on a first view.
+        warming = asyncio.create_task(console.resilience())
+        warming.add_done_callback(lambda task: task.cancelled() or task.exception())
     await serving
 
 

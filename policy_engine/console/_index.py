@@ -18,7 +18,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,10 @@ def _str(value: Any) -> str | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 class LogIndex:
@@ -208,6 +212,7 @@ class LogIndex:
                 if problem is not None:
                     # Kept up to the damage, so a restarted console stops at the same line.
                     self.damage = Damage(f"{self._segment_path(number).name} @{offset}", problem)
+                    self._flush(state)
                     self._db.execute(
                         "INSERT OR REPLACE INTO segments VALUES (?, ?)", (number, start)
                     )
@@ -215,9 +220,11 @@ class LogIndex:
                     return
                 frontier.append(state.leaf or b"")
                 if frontier.size % FRONTIER_EVERY == 0:
+                    self._flush(state)
                     self._save_frontier(frontier)
                 start = offset + len(line) + 1
             self._db.execute("INSERT OR REPLACE INTO segments VALUES (?, ?)", (number, start))
+        self._flush(state)
         self._save_frontier(frontier)
 
     def _add(self, segment: int, offset: int, line: bytes, state: _Tail) -> str | None:
@@ -234,14 +241,13 @@ class LogIndex:
         kind = str(data.get("kind"))
         attempts = [
             a["provider"]
-            for a in event.get("attempts") or []
+            for a in _list(event.get("attempts"))
             if isinstance(a, dict) and isinstance(a.get("provider"), str)
         ]
         provider = _str(event.get("provider"))
         tags = context.get("privacy_tags")
         intent = event.get("intent_seq")
-        self._db.execute(
-            "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        state.records.append(
             (
                 state.seq,
                 segment,
@@ -265,10 +271,7 @@ class LogIndex:
             ),
         )
         if kind == "request":
-            self._db.executemany(
-                "INSERT INTO attempts VALUES (?, ?)",
-                [(state.seq, p) for p in dict.fromkeys(attempts)],
-            )
+            state.attempts += [(state.seq, p) for p in dict.fromkeys(attempts)]
             families = {
                 rule_family(reason)
                 for reasons in _dict(policy.get("denied")).values()
@@ -276,9 +279,7 @@ class LogIndex:
                 for reason in reasons
                 if isinstance(reason, str)
             }
-            self._db.executemany(
-                "INSERT INTO rules VALUES (?, ?)", [(state.seq, f) for f in families]
-            )
+            state.rules += [(state.seq, f) for f in families]
             # Outcome counts per minute, tenant, outcome and revision, also per provider tried
             # and per denial rule: what the charts and totals read instead of every record.
             minute = int((_timestamp(data.get("at")) or state.at) // 60)
@@ -289,32 +290,42 @@ class LogIndex:
                 _str(policy.get("revision")) or "",
             )
             fell_back = int(bool(provider and attempts and attempts[0] != provider))
-            self._db.executemany(
-                "INSERT INTO rollup VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO UPDATE "
-                "SET n = n + 1, fallbacks = fallbacks + excluded.fallbacks",
-                [
-                    (dim, *keys, fell_back)
-                    for dim in (
-                        "",
-                        *(f"p:{p}" for p in dict.fromkeys(attempts)),
-                        *(f"r:{f}" for f in families),
-                    )
-                ],
-            )
+            for dim in (
+                "",
+                *(f"p:{p}" for p in dict.fromkeys(attempts)),
+                *(f"r:{f}" for f in families),
+            ):
+                counts = state.rollup.setdefault((dim, *keys), [0, 0])
+                counts[0] += 1
+                counts[1] += fell_back
             # The values each filter offers, kept as they appear: a page never scans for them.
-            self._db.executemany(
-                "INSERT OR IGNORE INTO facets VALUES (?, ?)",
+            state.facets.update(
                 [
                     *(("tenant", v) for v in (_str(event.get("tenant")),) if v),
                     *(("outcome", v) for v in (_str(event.get("outcome")),) if v),
                     *(("revision", v) for v in (_str(policy.get("revision")),) if v),
                     *(("provider", p) for p in attempts),
                     *(("rule", f) for f in families),
-                ],
+                ]
             )
         state.seq, state.leaf = state.seq + 1, leaf
         state.at = _timestamp(data.get("at")) or state.at
         return None
+
+    def _flush(self, state: _Tail) -> None:
+        self._db.executemany(
+            "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", state.records
+        )
+        self._db.executemany("INSERT INTO attempts VALUES (?, ?)", state.attempts)
+        self._db.executemany("INSERT INTO rules VALUES (?, ?)", state.rules)
+        self._db.executemany(
+            "INSERT INTO rollup VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+            "SET n = n + excluded.n, fallbacks = fallbacks + excluded.fallbacks",
+            [(*key, n, f) for key, (n, f) in state.rollup.items()],
+        )
+        self._db.executemany("INSERT OR IGNORE INTO facets VALUES (?, ?)", state.facets)
+        state.records, state.attempts, state.rules = [], [], []
+        state.rollup, state.facets = {}, set()
 
     def _save_frontier(self, frontier: Frontier) -> None:
         self._db.execute(
@@ -402,9 +413,16 @@ class LogIndex:
 
 @dataclass(slots=True)
 class _Tail:
+    """Where ingestion stands, and the rows it has not written yet (written in batches)."""
+
     seq: int  # the next record's seq
     leaf: bytes | None  # the last record's leaf hash
     at: float
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+    attempts: list[tuple[int, str]] = field(default_factory=list)
+    rules: list[tuple[int, str]] = field(default_factory=list)
+    rollup: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+    facets: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _appended_lines(path: Path, start: int) -> Iterator[tuple[int, bytes]]:

@@ -47,6 +47,9 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser, served: ServedConsole) -> Iterator[Page]:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    # The first resilience page evaluates every combination: on a loaded machine that can
+    # take longer than Playwright's default 30 s.
+    page.set_default_timeout(180_000)
     outside: list[str] = []
 
     def off_loopback(request: Request) -> None:

@@ -51,6 +51,15 @@ def hostile_events() -> list[dict[str, Any]]:
             "status": "200",
             "redactions": [],
         },
+        {  # containers where scalars belong, and the other way round
+            "request_id": "req-shapes",
+            "tenant": "globex",
+            "context": {"privacy_tags": "pii", "model": ["m"]},
+            "policy": {"denied": {"p": "not a list"}, "revision": 5},
+            "attempts": 5,
+            "intent_seq": "3",
+            "redactions": "many",
+        },
         {  # a request id that would end a header line and add one
             "request_id": 'id"\r\nx-injected: yes',
             "tenant": "acme-eu",
@@ -117,8 +126,9 @@ def test_markup_in_a_record_reaches_the_page_escaped(hostile: tuple[str, Path]) 
 
 def test_a_record_of_the_wrong_types_is_listed_and_shown(hostile: tuple[str, Path]) -> None:
     rows = get(hostile[0], "/api/decisions").json()["rows"]
-    assert {"req-markup", "req-types"} <= {row["request_id"] for row in rows}
-    assert get(hostile[0], "/requests/req-types").status_code == 200
+    assert {"req-markup", "req-types", "req-shapes"} <= {row["request_id"] for row in rows}
+    for request_id in ("req-types", "req-shapes"):
+        assert get(hostile[0], f"/requests/{request_id}").status_code == 200
 
 
 @pytest.mark.parametrize(
