@@ -159,7 +159,10 @@ class Console:
 
     def request(self, request_id: str, scope: Collection[str]) -> RequestView | None:
         rows = self.index.query(
-            "SELECT seq, at, tenant, intent_seq FROM records WHERE request_id = ? "
+            # By request id first: left to itself the planner walks the (kind, seq) index,
+            # every outcome record of the log (4.5 s at a million records).
+            "SELECT seq, at, tenant, intent_seq FROM records INDEXED BY records_request "
+            "WHERE request_id = ? "
             "AND kind = 'request' ORDER BY seq DESC LIMIT 1",
             (request_id,),
         )

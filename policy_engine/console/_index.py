@@ -165,6 +165,9 @@ class LogIndex:
                 self._ingest()
                 self._index_checkpoints()
                 self._db.execute("COMMIT")
+                if self.size - before > FRONTIER_EVERY:
+                    # Statistics for the query planner once the index has grown a lot.
+                    self._db.execute("PRAGMA optimize")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
