@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/tools/bin:$(PATH)
 DEMO_PORT ?=
 DEMO_FAKE_PORT ?=
 
-.PHONY: demo serve test setup opa redis-server policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
+.PHONY: demo serve test setup opa redis-server chromium policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
 
 setup: $(VENV)/.installed $(VENV)/.native
 
@@ -52,6 +52,15 @@ redis-server:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y --no-install-recommends redis-server; }; }
+
+# Debian's Chromium for the console's browser tests (Playwright drives it; no browser is
+# ever downloaded), installed when missing; only `make test` needs it, not `make demo`.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y --no-install-recommends chromium; }; }
+
 
 # SeaweedFS from the Go module proxy, built once into tools/bin and reused.
 $(WEED):
@@ -92,8 +101,8 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 # Real OPA for the parity, differential, bundle and REST tests; Redis and SeaweedFS for
-# the fleet and shipping tests.
-pytest: setup $(OPA) $(WEED) redis-server
+# the fleet and shipping tests; Debian's Chromium for the console's browser tests.
+pytest: setup $(OPA) $(WEED) redis-server chromium
 	@echo "==> pytest: the whole suite (~5-8 min on 2 cores)"
 	$(VENV)/bin/pytest -q
 

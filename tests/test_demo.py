@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import sys
@@ -182,6 +183,8 @@ async def run_demo_once(config: Path, port: int) -> str:
     try:
         printed = await read_until_ready(launcher.stdout)
         assert f"curl -si http://127.0.0.1:{port}/v1/chat/completions" in printed
+        console = re.search(r"Console: (http://127\.0\.0\.1:\d+)", printed)
+        assert console is not None, "the demo prints the console's address"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             for _ in range(200):
                 try:
@@ -204,6 +207,16 @@ async def run_demo_once(config: Path, port: int) -> str:
         assert response.headers["x-routed-model"] == response.json()["model"] == "gpt-4o-mini"
         assert again.headers["x-routed-model"] == "mistral-small-latest"
         assert "x-fallback" not in again.headers
+        async with httpx.AsyncClient(base_url=console.group(1), timeout=10) as http:
+            for _ in range(200):
+                try:
+                    page = await http.get("/api/decisions")
+                    if page.status_code == 200 and page.json()["total"]:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            assert page.json()["rows"][0]["tenant"] == "acme-eu"
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:

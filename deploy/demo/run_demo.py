@@ -1,4 +1,5 @@
-"""`make demo`: local fake providers on the ports of policy-engine.yaml, then the sidecar.
+"""`make demo`: local fake providers on the ports of policy-engine.yaml, then the sidecar,
+and the read-only console over its audit log on a free loopback port.
 
 The fakes speak each provider's real wire format (the same ones the test suite uses)
 and echo the user's last message, so the demo shows redaction and restoration. The
@@ -145,6 +146,13 @@ async def _ready(port: int, sidecar: asyncio.subprocess.Process) -> bool:
     return False
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def _answers(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as sock:
         sock.sendall(b"PING\r\n")
@@ -195,6 +203,7 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
     public_key = key_dir / PUBLIC_KEY_NAME
     fakes: list[FakeProvider] = []
     sidecar: asyncio.subprocess.Process | None = None
+    console: asyncio.subprocess.Process | None = None
     try:
         for provider in settings.providers:
             fake = FakeProvider(
@@ -227,12 +236,24 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
             str(config),
             start_new_session=True,
         )
-        return await _serve(config, settings, sidecar, public_key)
+        console_port = _free_port()
+        console = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "policy_engine.cli", "console", "--config", str(config)),
+            *("--port", str(console_port)),
+            stdout=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return await _serve(config, settings, sidecar, public_key, console_port)
     finally:
         if sidecar is not None and sidecar.returncode is None:
             sidecar.send_signal(signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(sidecar.wait(), 30)
+        if console is not None:
+            if console.returncode is None:
+                console.terminate()
+            await console.wait()
         for fake in fakes:
             await fake.stop()
         if redis is not None:
@@ -241,7 +262,11 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
 
 
 async def _serve(
-    config: Path, settings: Settings, sidecar: asyncio.subprocess.Process, public_key: Path
+    config: Path,
+    settings: Settings,
+    sidecar: asyncio.subprocess.Process,
+    public_key: Path,
+    console_port: int,
 ) -> int:
     port = settings.server.port
     waiter = asyncio.create_task(sidecar.wait())
@@ -254,6 +279,7 @@ async def _serve(
         f"127.0.0.1:{fake_ports[0]}-{fake_ports[-1]}",
         f"Sidecar: http://127.0.0.1:{port} (embedded regopy policy, signed audit log in "
         f"{settings.audit.dir})",
+        f"Console: http://127.0.0.1:{console_port} (decisions, proofs, resilience, policies)",
         f"Audit key id: {record_key_id(load_public_key(public_key))}",
         f"Redis (shared limits and circuits): {settings.fleet.redis.url}"
         if settings.fleet.redis

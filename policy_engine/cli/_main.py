@@ -11,8 +11,10 @@ from typing import Any
 from policy_engine.cli import (
     _audit,
     _check,
+    _console,
     _decide,
     _keys,
+    _policy,
     _report,
     _resilience,
     _serve,
@@ -26,7 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compliance-aware LLM routing sidecar.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (_serve, _decide, _check, _audit, _keys, _resilience, _report):
+    for module in (
+        _serve,
+        _decide,
+        _check,
+        _audit,
+        _keys,
+        _resilience,
+        _report,
+        _policy,
+        _console,
+    ):
         module.register(sub)
     _shipped.extend_audit(_subcommands(sub.choices["audit"]))
     return parser

@@ -1,5 +1,11 @@
 """Policy decisions: which providers may serve a request, and under which obligations."""
 
+from policy_engine.decision._catalog import (
+    CATALOG_DIR,
+    catalog_revision,
+    keep_catalog,
+    read_catalog,
+)
 from policy_engine.decision._decider import (
     Decider,
     DecisionCache,
@@ -12,6 +18,7 @@ from policy_engine.decision._models import Constraints, Obligations, PolicyDecis
 from policy_engine.decision._opa import OpaEngine
 
 __all__ = [
+    "CATALOG_DIR",
     "Constraints",
     "Decider",
     "DecisionCache",
@@ -21,7 +28,10 @@ __all__ = [
     "OpaEngine",
     "PolicyDecision",
     "PolicySource",
+    "catalog_revision",
     "decider_from_settings",
     "engine_from_settings",
+    "keep_catalog",
     "parse_decision",
+    "read_catalog",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 from adapters import Usage
 from policy_engine._context import RoutingContext
 from policy_engine.decision import PolicyDecision
-from policy_engine.fleet import Admission
+from policy_engine.fleet import NO_BUDGET, Admission
 from policy_engine.routing import Attempt, Candidate
 
 # The integers RFC 8785 (and so a record) can hold exactly.
@@ -88,15 +88,24 @@ class RequestOutcome:
             "unredactable": self.unredactable,
         }
 
-    def audit_event(self) -> dict[str, Any]:
-        """The outcome record body: ids, constraints, reasons, counts; never content or values."""
+    def audit_event(self, catalog: str | None = None) -> dict[str, Any]:
+        """The outcome record body: ids, constraints, reasons, counts; never content or values.
+
+        `input` holds what the policy saw beyond `tenant` and `context` (which is
+        `input.request`): the budget view and the revision of the provider catalog
+        (`decision.keep_catalog`), so the decision can be replayed (`policy impact`).
+        """
+        context = self.context
         event: dict[str, Any] = {
             "request_id": self.request_id,
             "intent_seq": self.intent_seq,
             "protocol": self.protocol,
             "caller": self.caller,
             "tenant": self.tenant,
-            "context": None if self.context is None else self.context.summary(),
+            "context": None if context is None else context.summary(),
+            "input": None
+            if context is None
+            else {"budget": (context.budget or NO_BUDGET).policy_input(), "catalog": catalog},
             "policy": None if self.decision is None else self.decision.summary(),
             "attempts": [a.summary() for a in self.attempts],
             "provider": self.provider,

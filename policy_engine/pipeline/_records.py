@@ -13,8 +13,10 @@ import traceback
 from typing import Any, Protocol
 
 from policy_engine._config import Settings
+from policy_engine._context import provider_catalog
 from policy_engine._errors import AuditWriteFailed
 from policy_engine.audit import UNRECORDED, AuditError, AuditUnavailable, RecordKind
+from policy_engine.decision import keep_catalog
 from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession
 from policy_engine.routing import Candidate
@@ -53,6 +55,9 @@ class Recorder:
         self._audit = audit
         self._metrics = metrics
         self._tracer = tracer
+        # The catalog every decision's input holds, kept once beside the log: each
+        # outcome record names it by revision (`input.catalog`), for replays.
+        self._catalog = keep_catalog(settings.audit.dir, provider_catalog(settings))
 
     async def intent(
         self, outcome: RequestOutcome, plan: list[Candidate], session: RedactionSession
@@ -74,7 +79,7 @@ class Recorder:
         outcome.audited = True
         try:
             with self._tracer.span("audit"):
-                await self._record(outcome, outcome.audit_event(), "request")
+                await self._record(outcome, outcome.audit_event(self._catalog), "request")
         except AuditWriteFailed:
             # What the client gets instead, for the request's count and log line below.
             outcome.outcome, outcome.status = AUDIT_FAILED, AuditWriteFailed.status
