@@ -28,7 +28,7 @@ class DecisionQuery(BaseModel):
     input_chars: int = Field(0, ge=0, le=2**31 - 1)  # echoed back: within a JSON integer
     has_tools: bool = False
     has_images: int = Field(0, ge=0, le=10_000, description="how many images the request carries")
-    protocol: Literal["openai", "anthropic"] = "openai"
+    protocol: Literal["openai", "anthropic", "responses"] = "openai"
     # What the request asks for beyond plain chat (README "Request fields"), e.g.
     # "response_format=json_schema": candidates that cannot honour one are skipped.
     features: list[Feature] = Field(default_factory=list)

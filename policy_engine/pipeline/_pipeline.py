@@ -237,7 +237,7 @@ class Pipeline:
         self._answered(outcome, request, plan, result.candidate, result.response.model)
         response.usage = outcome.usage = outcome.checked_usage(response.usage)
         assert outcome.model is not None
-        payload = codec.encode_response(response, outcome.request_id, outcome.model)
+        payload = codec.encode_response(response, request, outcome.request_id, outcome.model)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome), result.hold)
 

@@ -33,7 +33,10 @@ def stream(protocol: str) -> bytes:
 
 def test_our_own_answers_pass() -> None:
     for protocol, codec in (("openai", OpenAIClientCodec()), ("anthropic", AnthropicClientCodec())):
-        assert answer_problems(protocol, 200, JSON, codec.encode_response(ANSWER, "r", "m")) == []
+        assert (
+            answer_problems(protocol, 200, JSON, codec.encode_response(ANSWER, REQUEST, "r", "m"))
+            == []
+        )
         assert answer_problems(protocol, 200, SSE, stream(protocol)) == []
         error = codec.encode_error(400, "invalid_request", "bad", "model")
         assert answer_problems(protocol, 400, JSON, error) == []
