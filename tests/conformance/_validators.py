@@ -43,14 +43,16 @@ def _or_null(node: Any) -> Any:
 
 
 @cache
-def _validator(spec: Path, schema: str) -> jsonschema.Draft202012Validator:
-    uri = f"urn:{spec.stem}"
+def _registry(spec: Path) -> Registry[Any]:
     document = _or_null(json.loads(spec.read_text()))
-    registry: Registry[Any] = Registry().with_resource(
-        uri, Resource(contents=document, specification=DRAFT202012)
-    )
+    resource = Resource(contents=document, specification=DRAFT202012)
+    return Registry().with_resource(f"urn:{spec.stem}", resource)
+
+
+@cache
+def _validator(spec: Path, schema: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
-        {"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry
+        {"$ref": f"urn:{spec.stem}#/components/schemas/{schema}"}, registry=_registry(spec)
     )
 
 
