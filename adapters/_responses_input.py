@@ -106,7 +106,9 @@ def _message(item: dict[str, Any], where: str, system: list[str], messages: list
     where_content = f"{where}.content"
     if role in ("system", "developer"):
         parts = content(item.get("content"), where_content, "system")
-        system.append("".join(p.text for p in parts if isinstance(p, TextPart)))
+        # Part by part, not joined: a value ending one part must not run on into the
+        # next part's words, where redaction would no longer read it as a value.
+        system.extend(p.text for p in parts if isinstance(p, TextPart))
     elif role == "user":
         messages.append(Message("user", content(item.get("content"), where_content, "user")))
     elif role == "assistant":

@@ -354,6 +354,7 @@ def _echo(
         "top_logprobs": request.top_logprobs,
         "safety_identifier": request.safety_identifier,
         "prompt_cache_key": body.get("prompt_cache_key"),
+        "prompt_cache_retention": body.get("prompt_cache_retention"),
     }
     if request.user is not None:
         echo["user"] = request.user  # a string or absent: OpenAI's schema has no null here

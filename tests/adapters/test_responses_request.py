@@ -3,12 +3,14 @@ refused with a 400 naming it; nothing accepted and then dropped."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 
 from adapters import (
+    ChatRequest,
     ImagePart,
     InvalidRequest,
     Message,
@@ -19,8 +21,53 @@ from adapters import (
     ToolCall,
     ToolResult,
 )
+from tests.conformance._validators import responses_request_fields
 
 codec = ResponsesClientCodec()
+TOOL = {"type": "function", "name": "w", "parameters": {"type": "object"}, "strict": None}
+SAMPLES: dict[str, Any] = {
+    "model": "smart",
+    "input": "Hello",
+    "instructions": "Be brief.",
+    "tools": [TOOL],
+    "tool_choice": "required",
+    "parallel_tool_calls": False,
+    "max_output_tokens": 100,
+    "max_tool_calls": 3,
+    "temperature": 0.3,
+    "top_p": 0.5,
+    "top_logprobs": 2,
+    "text": {"format": {"type": "json_object"}},
+    "reasoning": {"effort": "low"},
+    "include": ["message.output_text.logprobs"],
+    "stream": True,
+    "stream_options": {"include_obfuscation": True},
+    "store": True,
+    "background": True,
+    "truncation": "auto",
+    "metadata": {"team": "a"},
+    "user": "user-1",
+    "safety_identifier": "hash-1",
+    "prompt_cache_key": "key-1",
+    "prompt_cache_retention": "24h",
+    "prompt_cache_options": {"ttl": "30m"},
+    "service_tier": "flex",
+    "previous_response_id": "resp_1",
+    "conversation": "conv_1",
+    "prompt": {"id": "pmpt_1"},
+    "context_management": [{"type": "compaction"}],
+    "moderation": {"model": "omni-moderation-latest"},
+}
+# Accepted without changing what is sent (only what the answer repeats): each one's
+# reason is in README "Request fields".
+ADVISORY = {"metadata", "max_tool_calls"}
+# Fields that only mean something beside another one.
+COMPANIONS: dict[str, dict[str, Any]] = {
+    "top_logprobs": {"include": ["message.output_text.logprobs"]},
+    "stream_options": {"stream": True},
+    "tool_choice": {"tools": [TOOL]},
+    "parallel_tool_calls": {"tools": [TOOL]},
+}
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -31,6 +78,27 @@ def refused(**fields: Any) -> InvalidRequest:
     with pytest.raises(InvalidRequest) as raised:
         codec.decode_request(body(**fields))
     return raised.value
+
+
+def sent(request: ChatRequest) -> ChatRequest:
+    """What reaches the providers: all but the echo the answer repeats."""
+    return replace(request, echo=b"")
+
+
+def test_every_field_of_the_published_request_schema_has_a_sample() -> None:
+    assert set(SAMPLES) == responses_request_fields()
+
+
+@pytest.mark.parametrize("field", sorted(SAMPLES))
+def test_a_field_is_carried_refused_by_name_or_documented_advisory(field: str) -> None:
+    companions = COMPANIONS.get(field, {})
+    baseline = codec.decode_request(body(**companions))
+    try:
+        request = codec.decode_request(body(**companions, **{field: SAMPLES[field]}))
+    except InvalidRequest as refused:
+        assert refused.param is not None and refused.param.startswith(field)
+        return
+    assert (sent(request) != sent(baseline)) != (field in ADVISORY), field
 
 
 def test_a_string_input_is_one_user_message() -> None:
@@ -52,6 +120,16 @@ def test_instructions_come_first_then_system_and_developer_items_in_order() -> N
     )
     assert request.system == ["Be brief.", "English only.", "No jokes."]
     assert request.messages == [Message("user", [TextPart("Hi")])]
+
+
+def test_a_system_items_parts_stay_apart_so_no_value_runs_on_into_the_next() -> None:
+    parts = [
+        {"type": "input_text", "text": "+44 20 7946 0958"},
+        {"type": "input_text", "text": "ok"},
+    ]
+    items = [{"role": "system", "content": parts}, {"role": "user", "content": "Hi"}]
+    request = codec.decode_request(body(input=items))
+    assert request.system == ["+44 20 7946 0958", "ok"]
 
 
 def test_user_content_parts_carry_text_and_images() -> None:
