@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -328,3 +329,26 @@ async def test_stored_responses_cannot_be_retrieved(client: openai.AsyncOpenAI) 
     with pytest.raises(openai.NotFoundError) as raised:
         await client.responses.retrieve("resp_123")
     assert "stores no responses" in raised.value.message
+
+
+async def test_the_policy_sees_the_responses_operation(
+    client: openai.AsyncOpenAI, sidecar: RunningSidecar
+) -> None:
+    await client.responses.create(model="default", input="Hi")
+    await client.with_options(max_retries=0).chat.completions.create(
+        model="default", messages=[{"role": "user", "content": "Hi"}]
+    )
+    responses, chat = sidecar.audit_events()[-2:]
+    assert responses["context"]["operation"] == "responses"
+    assert chat["context"]["operation"] == "chat"
+
+
+async def test_responses_are_metered_under_their_own_protocol(
+    client: openai.AsyncOpenAI, sidecar: RunningSidecar
+) -> None:
+    await client.responses.create(model="default", input="Hi")
+    async with httpx.AsyncClient(base_url=sidecar.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'policy_engine_requests_total{outcome="answered",protocol="responses"} 1.0' in metrics
+    record = sidecar.audit_events()[-1]
+    assert record["usage"] == {"input_tokens": 11, "output_tokens": 7}
