@@ -52,6 +52,9 @@ class ResponsesStreamEncoder:
         self._calls: dict[int, int] = {}  # a tool call's index -> its output index
         self._chunks: dict[int, list[str]] = {}  # text or arguments, by output index
         self._tokens: dict[int, list[TokenLogprob]] = {}
+        # Where the stream stood before its end: the pipeline holds the end back until the
+        # outcome record is durable, and sends an error in its place when it is not.
+        self._before_end: tuple[int, int, list[int]] | None = None
 
     # -- events --------------------------------------------------------------------
 
@@ -152,6 +155,7 @@ class ResponsesStreamEncoder:
         return out + self._event("response.function_call_arguments.delta", fields, pad=True)
 
     def _end(self, event: StreamEnd) -> bytes:
+        self._before_end = (self._sequence, len(self._items), list(self._open))
         status = body.status_of(event.finish_reason)
         out = b"" if self._items else self._open_message()  # an empty answer: an empty message
         for index in list(self._open):
@@ -164,9 +168,13 @@ class ResponsesStreamEncoder:
 
     def encode_error(self, status: int, error_type: str, message: str) -> bytes:
         out = b"" if self._started else self._start(None)
+        unfinished = self._open
+        if self._before_end is not None:  # the end was never sent: go on from before it
+            self._sequence, announced, unfinished = self._before_end
+            del self._items[announced:]
         out += self._event("error", {"code": error_type, "message": message, "param": None})
         # What was streamed stays in the failed Response, each unfinished item incomplete.
-        for index in self._open:
+        for index in unfinished:
             self._items[index] = self._finished(index, "incomplete")
         failed = self._response("failed", error=body.failure(error_type, message))
         return out + self._event("response.failed", {"response": failed})

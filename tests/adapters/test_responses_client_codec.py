@@ -245,3 +245,25 @@ def test_the_sdks_stream_helper_rebuilds_our_stream() -> None:
     assert final.output_text == "Checking."
     call = final.output[1]
     assert call.type == "function_call" and call.arguments == '{"city": "Oslo"}'
+
+
+def test_an_end_held_back_for_the_record_then_failed_leaves_no_gap_in_the_numbering() -> None:
+    # The pipeline encodes the end, waits for its record, and sends an error instead
+    # when the record cannot be made durable: the end's events never reach the client.
+    encoder = codec.stream_encoder(REQUEST, "r1", "default")
+    sent = encoder.encode(TextDelta("Par")) + encoder.encode(ToolCallDelta(0, "t", "w", "{}"))
+    encoder.encode(StreamEnd("tool_calls", Usage(1, 1)))
+    wire = sent + encoder.encode_error(503, "api_error", "the audit log is unavailable")
+    assert answer_problems("responses", 200, SSE, wire) == []
+    failed = datas(wire)[-1]["response"]
+    # The message was finished when the call began; the call never was.
+    assert [item["status"] for item in failed["output"]] == ["completed", "incomplete"]
+
+
+def test_an_empty_answer_whose_end_was_held_back_fails_without_items_never_announced() -> None:
+    encoder = codec.stream_encoder(REQUEST, "r1", "default")
+    sent = encoder.encode(StreamStart("up", "m", None))
+    encoder.encode(StreamEnd("stop", Usage(1, 0)))
+    wire = sent + encoder.encode_error(503, "api_error", "the audit log is unavailable")
+    assert answer_problems("responses", 200, SSE, wire) == []
+    assert datas(wire)[-1]["response"]["output"] == []
