@@ -302,8 +302,8 @@ async def stored_response(request: Request) -> Response:
     return _error(
         request,
         _NoRoute(
-            "the sidecar stores no responses (store: true is refused), so there is none to "
-            "retrieve, delete or cancel; an answer's content is in the reply to POST /v1/responses"
+            "the sidecar serves POST /v1/responses alone: it stores no responses (store: true "
+            "is refused), so there is none to retrieve, delete, cancel or list"
         ),
     )
 
