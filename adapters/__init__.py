@@ -58,6 +58,7 @@ from adapters._registry import (
     client_codec,
     provider_codec,
 )
+from adapters._responses_client import ResponsesClientCodec
 from adapters._sse import SSEDecoder, SSEEvent
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "ProviderTarget",
     "ReasoningEffort",
     "ResponseFormat",
+    "ResponsesClientCodec",
     "Role",
     "SSEDecoder",
     "SSEEvent",

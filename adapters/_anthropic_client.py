@@ -54,7 +54,9 @@ class AnthropicClientCodec:
     def decode_request(self, body: Any) -> ChatRequest:
         return decode_request(body)
 
-    def encode_response(self, response: ChatResponse, request_id: str, model: str) -> bytes:
+    def encode_response(
+        self, response: ChatResponse, request: ChatRequest, request_id: str, model: str
+    ) -> bytes:
         content: list[dict[str, Any]] = [{"type": "text", "text": p.text} for p in response.content]
         content += [
             {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)}

@@ -136,7 +136,11 @@ class ClientCodec(Protocol):
         """Parse the client's decoded JSON body; raise InvalidRequest on a bad field."""
         ...
 
-    def encode_response(self, response: ChatResponse, request_id: str, model: str) -> bytes: ...
+    def encode_response(
+        self, response: ChatResponse, request: ChatRequest, request_id: str, model: str
+    ) -> bytes:
+        """The answer to `request` (a protocol may repeat parts of the request in it)."""
+        ...
 
     def stream_encoder(
         self, request: ChatRequest, request_id: str, model: str

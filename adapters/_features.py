@@ -102,6 +102,19 @@ _PARAMS: dict[str, dict[Feature, str]] = {
         Feature.REASONING_MINIMAL: "reasoning_effort",
         Feature.REASONING_MAX: "reasoning_effort",
     },
+    "responses": {
+        Feature.JSON_OBJECT: "text.format",
+        Feature.JSON_SCHEMA: "text.format",
+        Feature.LOGPROBS: "include",
+        Feature.TEMPERATURE_ABOVE_1: "temperature",
+        Feature.SERIAL_TOOL_CALLS: "parallel_tool_calls",
+        Feature.STRICT_TOOLS: "tools",
+        Feature.REASONING_EFFORT: "reasoning.effort",
+        Feature.REASONING_NONE: "reasoning.effort",
+        Feature.REASONING_MINIMAL: "reasoning.effort",
+        Feature.REASONING_MAX: "reasoning.effort",
+        Feature.VERBOSITY: "text.verbosity",
+    },
     "anthropic": {
         Feature.JSON_SCHEMA: "output_config.format",
         Feature.SERIAL_TOOL_CALLS: "tool_choice.disable_parallel_tool_use",
@@ -122,7 +135,12 @@ def feature_param(feature: Feature, protocol: str) -> str:
 
 def feature_label(feature: Feature, protocol: str) -> str:
     """How to name `feature` to a client: its value for OpenAI clients (field and
-    value), the field as the client's protocol spells it otherwise."""
+    value, with the Responses API's field), the field as the client's protocol spells
+    it otherwise."""
     if protocol == "openai":
         return feature.value
-    return _PARAMS.get(protocol, {}).get(feature) or feature.value
+    field = _PARAMS.get(protocol, {}).get(feature)
+    if field is None:
+        return feature.value
+    _, valued, value = feature.value.partition("=")
+    return f"{field}={value}" if protocol == "responses" and valued else field

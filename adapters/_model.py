@@ -134,7 +134,7 @@ class ChatRequest:
 
     Fields holding client text (messages, system, tools, stop, user, response_format,
     prediction, safety_identifier, prompt_cache.key) are redacted before they leave;
-    the others are numbers, flags and enums.
+    `echo` never leaves for a provider; the others are numbers, flags and enums.
     """
 
     model: str  # the logical alias the client asked for
@@ -170,6 +170,10 @@ class ChatRequest:
     inference_geo: str | None = None  # Anthropic's inference region, e.g. "us"
     fast: bool = False  # Anthropic speed "fast"
     obfuscate: bool = False  # OpenAI stream_options.include_obfuscation
+    # What the client protocol's answer repeats of the request (the Responses API's
+    # instructions, tools, metadata...), JSON members its codec wrote from the client's
+    # own values: sent back to the client only, never to a provider.
+    echo: bytes = b""
 
     def with_texts(
         self,
@@ -214,6 +218,7 @@ class ChatRequest:
             self.inference_geo,
             self.fast,
             self.obfuscate,
+            self.echo,
         )
 
 

@@ -60,7 +60,9 @@ class OpenAIClientCodec:
     def decode_request(self, body: Any) -> ChatRequest:
         return decode_request(body)
 
-    def encode_response(self, response: ChatResponse, request_id: str, model: str) -> bytes:
+    def encode_response(
+        self, response: ChatResponse, request: ChatRequest, request_id: str, model: str
+    ) -> bytes:
         message: dict[str, Any] = {
             "role": "assistant",
             "content": "".join(p.text for p in response.content) or None,

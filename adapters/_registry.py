@@ -9,6 +9,7 @@ from adapters._features import Feature
 from adapters._gemini import GeminiCodec
 from adapters._openai import AzureOpenAICodec, OpenAICodec
 from adapters._openai_client import OpenAIClientCodec
+from adapters._responses_client import ResponsesClientCodec
 
 ADAPTER_NAMES = ("openai", "azure_openai", "anthropic", "gemini")
 _FEATURES = {
@@ -17,7 +18,8 @@ _FEATURES = {
     "anthropic": AnthropicCodec.features,
     "gemini": GeminiCodec.features,
 }
-CLIENT_PROTOCOLS = ("openai", "anthropic")
+# "responses" is OpenAI's Responses API, read into the same chat model as the others.
+CLIENT_PROTOCOLS = ("openai", "anthropic", "responses")
 
 
 def provider_codec(adapter: str) -> ProviderCodec:
@@ -42,4 +44,8 @@ def client_codec(protocol: str) -> ClientCodec:
         return OpenAIClientCodec()
     if protocol == "anthropic":
         return AnthropicClientCodec()
-    raise ValueError(f"unknown client protocol {protocol!r}; expected openai or anthropic")
+    if protocol == "responses":
+        return ResponsesClientCodec()
+    raise ValueError(
+        f"unknown client protocol {protocol!r}; expected one of {', '.join(CLIENT_PROTOCOLS)}"
+    )

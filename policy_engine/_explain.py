@@ -9,7 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters import Feature
 from policy_engine._config import Settings
-from policy_engine._context import RoutingContext, estimate_input_tokens, read_routing_headers
+from policy_engine._context import (
+    Operation,
+    RoutingContext,
+    estimate_input_tokens,
+    read_routing_headers,
+)
 from policy_engine.decision import Decider
 from policy_engine.routing import ProviderHealth, plan_route, served_by, unmet_needs
 
@@ -28,7 +33,8 @@ class DecisionQuery(BaseModel):
     input_chars: int = Field(0, ge=0, le=2**31 - 1)  # echoed back: within a JSON integer
     has_tools: bool = False
     has_images: int = Field(0, ge=0, le=10_000, description="how many images the request carries")
-    protocol: Literal["openai", "anthropic"] = "openai"
+    protocol: Literal["openai", "anthropic", "responses"] = "openai"
+    operation: Operation = Field("chat", description="chat, responses or embeddings")
     # What the request asks for beyond plain chat (README "Request fields"), e.g.
     # "response_format=json_schema": candidates that cannot honour one are skipped.
     features: list[Feature] = Field(default_factory=list)
@@ -51,6 +57,7 @@ class DecisionQuery(BaseModel):
             stream=self.stream,
             input_chars=self.input_chars,
             protocol=self.protocol,
+            operation=self.operation,
             task_classes=headers.task_classes,
             input_tokens=estimate_input_tokens(self.input_chars, self.has_images),
             has_tools=self.has_tools,

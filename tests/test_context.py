@@ -299,6 +299,7 @@ def test_policy_input_has_the_documented_shape() -> None:
             "has_tools": False,
             "has_images": False,
             "protocol": "anthropic",
+            "operation": "chat",
         },
         "budget": {"exhausted": [], "remaining": {}},
         "providers": catalog,

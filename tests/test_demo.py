@@ -266,3 +266,37 @@ async def test_the_demo_starts_redis_when_its_config_asks_for_it_and_stops_it_af
     records = [r.event for _, r in iter_records(audit) if r.kind == "request"]
     assert records[-1]["limits"]["source"] == "redis"
     assert not redis_answers(redis_port)
+
+
+def readme_responses_calls(port: int) -> str:
+    """The README's Responses SDK calls against the demo, pointed at `port`."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## The OpenAI Responses API") :]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "127.0.0.1:8080" in code
+    return code.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+
+
+async def test_the_readmes_responses_sdk_calls_work_against_the_demo(tmp_path: Path) -> None:
+    config, port = demo_config_on_free_ports(tmp_path)
+    launcher = await launch(config)
+    assert launcher.stdout is not None
+    try:
+        await read_until_ready(launcher.stdout)
+        calls = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            readme_responses_calls(port),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(calls.communicate(), 60)
+        assert calls.returncode == 0, err.decode()
+        fallback, streamed, structured, denied = out.decode().splitlines()
+        assert fallback == "azure-openai-eu rate_limited Mail jane.roe@example.org the plan"
+        assert streamed.startswith("Hello there | ") and streamed.endswith(" tokens")
+        assert set(json.loads(structured)) == {"city", "days"}
+        assert denied.startswith("403 ")
+        assert "privacy: pci card data may only go to a self-hosted provider" in denied
+    finally:
+        await stop(launcher)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters._native import PURE_PYTHON_ENV
 from bench.gateway._install import litellm_binary, portkey_entry
-from bench.gateway._payload import API_KEY, TENANT, UPSTREAM_MODEL, request_headers
+from bench.gateway._payload import API_KEY, TENANT, UPSTREAM_MODEL, Api, request_headers
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 from policy_engine._config import parse_config
 from policy_engine._errors import ConfigError
@@ -56,6 +56,7 @@ class Endpoint:
     url: str
     headers: dict[str, str]
     child: Child | None  # None when nothing sits between wrk and nginx
+    api: Api = "chat"  # which request wrk sends: Chat Completions or the Responses API
 
     @property
     def pid(self) -> int | None:
@@ -68,7 +69,8 @@ class Scenario(Protocol):
 
     @property
     def group(self) -> str:
-        """direct, sidecar, litellm or portkey: the ratio and target rows look these up."""
+        """direct, sidecar, litellm or portkey (with -responses for the Responses API rows):
+        the ratio and target rows look these up."""
 
     def unavailable(self, tools: Path) -> str | None: ...
 
@@ -133,6 +135,7 @@ class Sidecar:
     overrides: dict[str, Any] = field(default_factory=dict)
     group: str = "sidecar"
     env: dict[str, str] = field(default_factory=dict)
+    api: Api = "chat"  # "responses": POST /v1/responses, translated to the upstream's chat
 
     def unavailable(self, tools: Path) -> str | None:
         raw = sidecar_config("http://127.0.0.1:1/v1", 1, tools, self.overrides)
@@ -158,7 +161,8 @@ class Sidecar:
             cwd=ROOT,
         )
         wait_listening(child, port, timeout_s=60)
-        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
+        path = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
+        return Endpoint(f"http://127.0.0.1:{port}{path}", request_headers(), child, self.api)
 
 
 # Every limit on the bench tenant, set so high that none refuses: the row measures the
@@ -214,6 +218,10 @@ class LiteLLM:
     name: str
     workers: int = 1
     group: str = "litellm"
+    # "responses": POST /v1/responses to a custom_openai/ deployment, which LiteLLM bridges
+    # through the upstream's /chat/completions, the translation the sidecar does (an
+    # openai/ deployment would pass it through to the upstream's own /responses).
+    api: Api = "chat"
 
     def unavailable(self, tools: Path) -> str | None:
         binary = litellm_binary(tools)
@@ -222,10 +230,11 @@ class LiteLLM:
     def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
         work.mkdir(parents=True, exist_ok=True)
         config = work / "litellm.yaml"
+        provider = "custom_openai" if self.api == "responses" else "openai"
         model = {
             "model_name": "default",
             "litellm_params": {
-                "model": f"openai/{UPSTREAM_MODEL}",
+                "model": f"{provider}/{UPSTREAM_MODEL}",
                 "api_base": upstream,
                 "api_key": API_KEY,
             },
@@ -244,13 +253,17 @@ class LiteLLM:
         argv += ["--port", str(port), "--num_workers", str(self.workers)]
         child = supervisor.start(self.name, argv, log=work / "litellm.log", env=env, cwd=work)
         wait_listening(child, port, timeout_s=120)
-        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
+        path = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
+        return Endpoint(f"http://127.0.0.1:{port}{path}", request_headers(), child, self.api)
 
 
 @dataclass(frozen=True)
 class Portkey:
     name: str = "portkey"
     group: str = "portkey"
+    # "responses": Portkey's openai provider passes /v1/responses through to the
+    # upstream's own /responses (nginx serves a canned Responses answer there).
+    api: Api = "chat"
 
     def unavailable(self, tools: Path) -> str | None:
         entry = portkey_entry(tools)
@@ -271,7 +284,8 @@ class Portkey:
             "x-portkey-provider": "openai",
             "x-portkey-custom-host": upstream,
         }
-        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", headers, child)
+        path = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
+        return Endpoint(f"http://127.0.0.1:{port}{path}", headers, child, self.api)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -290,6 +304,10 @@ SCENARIOS: dict[str, Scenario] = {
         LiteLLM("litellm"),
         LiteLLM("litellm-2w", workers=2),
         Portkey(),
+        # The Responses API beside chat: the same request, the same canned upstream.
+        Sidecar("sidecar-responses", group="sidecar-responses", api="responses"),
+        LiteLLM("litellm-responses", group="litellm-responses", api="responses"),
+        Portkey("portkey-responses", group="portkey-responses", api="responses"),
     )
 }
 # Extra scenarios on request only: they cost minutes and answer narrower questions.

@@ -1,8 +1,22 @@
-"""The one ~1 KB chat request every scenario sends (synthetic PII), and the canned answers."""
+"""The one ~1 KB request every scenario sends (synthetic PII), as a Chat Completions or a
+Responses request, and the canned answers in both formats."""
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Literal
+
 import orjson
+
+from adapters import (
+    ChatRequest,
+    ChatResponse,
+    ResponsesClientCodec,
+    StreamEnd,
+    TextDelta,
+    TextPart,
+    Usage,
+)
 
 # Synthetic PII only: example.com mail, a 555-01xx number reserved for fiction, and the
 # Visa test card number (it passes Luhn, so the card detector must fire on it).
@@ -26,13 +40,17 @@ TENANT = "sandbox"  # the sandbox policy redacts structured PII for third-party 
 API_KEY = "bench-not-a-key"
 # Replaced by a different word in every request wrk sends (see _wrk.lua_script).
 VARIED_WORD = "Doe"
+_SYSTEM = "You are a careful customer support assistant."
+Api = Literal["chat", "responses"]
 
 
-def request_body(*, stream: bool) -> bytes:
+def request_body(*, stream: bool, api: Api = "chat") -> bytes:
+    if api == "responses":
+        return _responses_body(stream)
     body: dict[str, object] = {
         "model": MODEL,
         "messages": [
-            {"role": "system", "content": "You are a careful customer support assistant."},
+            {"role": "system", "content": _SYSTEM},
             {"role": "user", "content": _PROMPT},
         ],
         "temperature": 0.2,
@@ -41,6 +59,20 @@ def request_body(*, stream: bool) -> bytes:
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    return orjson.dumps(body)
+
+
+def _responses_body(stream: bool) -> bytes:
+    """The same request in the Responses API (OpenAI's SDKs send no `store`)."""
+    body: dict[str, object] = {
+        "model": MODEL,
+        "instructions": _SYSTEM,
+        "input": [{"role": "user", "content": _PROMPT}],
+        "temperature": 0.2,
+        "max_output_tokens": 256,
+    }
+    if stream:
+        body["stream"] = True
     return orjson.dumps(body)
 
 
@@ -104,3 +136,24 @@ def completion_sse() -> bytes:
     events.append(_chunk([], _USAGE))
     events.append(b"data: [DONE]\n\n")
     return b"".join(events)
+
+
+# The same answer in the Responses format, for a gateway that passes /v1/responses
+# through to its upstream's own /responses; written by the sidecar's codec, so it is
+# OpenAI's published shape (tests/conformance checks that codec). The stream is one text
+# delta and no request parameters repeated: nginx takes at most 4 KB in one `return`.
+_CANNED = ResponsesClientCodec()
+_REQUEST = ChatRequest(UPSTREAM_MODEL, [])
+_RESPONSE_USAGE = Usage(_USAGE["prompt_tokens"], _USAGE["completion_tokens"])
+
+
+@cache  # one answer per run: nginx serves these exact bytes
+def response_json() -> bytes:
+    answer = ChatResponse("bench", UPSTREAM_MODEL, [TextPart(_ANSWER)], [], "stop", _RESPONSE_USAGE)
+    return _CANNED.encode_response(answer, _REQUEST, "bench", UPSTREAM_MODEL)
+
+
+@cache
+def response_sse() -> bytes:
+    encoder = _CANNED.stream_encoder(_REQUEST, "bench", UPSTREAM_MODEL)
+    return encoder.encode(TextDelta(_ANSWER)) + encoder.encode(StreamEnd("stop", _RESPONSE_USAGE))

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from bench.gateway._wrk import LoadResult
 
 RATIO_CONCURRENCY = 16
+# Each sidecar group and the rival groups serving the same API.
+RIVALS = {
+    "sidecar": ("litellm", "portkey"),
+    "sidecar-responses": ("litellm-responses", "portkey-responses"),
+}
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,10 @@ def ratio_table(cells: Sequence[Cell]) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for cell in cells:
-        if cell.concurrency != RATIO_CONCURRENCY or cell.group != "sidecar":
+        if cell.concurrency != RATIO_CONCURRENCY or cell.group not in RIVALS:
             continue
         ratios = []
-        for rival in ("litellm", "portkey"):
+        for rival in RIVALS[cell.group]:
             other = _find(cells, rival, cell.stream, RATIO_CONCURRENCY)
             ratios.append(
                 f"{cell.load.rps / other.load.rps:.1f}"

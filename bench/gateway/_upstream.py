@@ -1,4 +1,6 @@
-"""The canned OpenAI-compatible upstream: nginx with `return 200 '<fixed body>'`.
+"""The canned OpenAI-compatible upstream: nginx with `return 200 '<fixed body>'`, for
+Chat Completions and for the Responses API (a gateway that passes /v1/responses through
+calls /responses; one that translates, as the sidecar does, calls /chat/completions).
 
 nginx cannot look inside a JSON body to see `"stream": true`, so the two answers live
 under two base paths and each scenario points its provider at the one it needs.
@@ -10,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.gateway._payload import completion_json, completion_sse
+from bench.gateway._payload import completion_json, completion_sse, response_json, response_sse
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 
 JSON_PREFIX = "/json/v1"
@@ -42,6 +44,15 @@ http {{
             default_type text/event-stream;
             add_header Cache-Control no-cache;
             return 200 '{sse_body}';
+        }}
+        location = {json_prefix}/responses {{
+            default_type application/json;
+            return 200 '{responses_json}';
+        }}
+        location = {stream_prefix}/responses {{
+            default_type text/event-stream;
+            add_header Cache-Control no-cache;
+            return 200 '{responses_sse}';
         }}
         location = {json_prefix}/models {{
             default_type application/json;
@@ -77,6 +88,8 @@ def nginx_config(work: Path, port: int) -> str:
         stream_prefix=STREAM_PREFIX,
         json_body=_quoted(completion_json()),
         sse_body=_quoted(completion_sse()),
+        responses_json=_quoted(response_json()),
+        responses_sse=_quoted(response_sse()),
     )
 
 

@@ -1,4 +1,5 @@
-"""Gateway benchmark: direct nginx, the sidecar (full, then stage by stage), LiteLLM, Portkey.
+"""Gateway benchmark: direct nginx, the sidecar (full, then stage by stage), LiteLLM, Portkey;
+then the sidecar, LiteLLM and Portkey again on the Responses API.
 
     .venv/bin/python bench/gateway/run.py [--duration 10] [--scenarios a,b] [--concurrency 1,16,64]
 
@@ -95,10 +96,20 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# What a whole answer holds, per API and mode.
+_ANSWERED = {
+    ("chat", False): b'"choices"',
+    ("chat", True): b"[DONE]",
+    ("responses", False): b'"output"',
+    ("responses", True): b"response.completed",
+}
+
+
 def verify(endpoint: Endpoint, stream: bool) -> str | None:
     """One request by hand before any load: a gateway that answers errors is not measured."""
+    body = request_body(stream=stream, api=endpoint.api)
     request = urllib.request.Request(
-        endpoint.url, data=request_body(stream=stream), headers=endpoint.headers, method="POST"
+        endpoint.url, data=body, headers=endpoint.headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -107,13 +118,14 @@ def verify(endpoint: Endpoint, stream: bool) -> str | None:
         return f"HTTP {error.code}: {error.read()[:300]!r}"
     except OSError as error:
         return f"request failed: {error}"
-    expected = b"[DONE]" if stream else b'"choices"'
+    expected = _ANSWERED[endpoint.api, stream]
     return None if expected in body else f"unexpected answer: {body[:300]!r}"
 
 
 def measure(run: Run, scenario: Scenario, endpoint: Endpoint, stream: bool) -> None:
     script = run.temp / f"{scenario.name}-{'stream' if stream else 'json'}.lua"
-    script.write_text(lua_script(request_body(stream=stream), endpoint.headers, VARIED_WORD))
+    body = request_body(stream=stream, api=endpoint.api)
+    script.write_text(lua_script(body, endpoint.headers, VARIED_WORD))
     for concurrency in run.args.concurrency:
         if run.args.warmup > 0:
             run_wrk(endpoint.url, script, connections=concurrency, duration_s=run.args.warmup)
@@ -226,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ensure_debian_tools()
     TOOLS.mkdir(parents=True, exist_ok=True)
-    if any(SCENARIOS[name].group == "litellm" for name in args.scenarios):
+    if any(SCENARIOS[name].group.startswith("litellm") for name in args.scenarios):
         ensure_litellm(TOOLS)
-    if any(SCENARIOS[name].group == "portkey" for name in args.scenarios):
+    if any(SCENARIOS[name].group.startswith("portkey") for name in args.scenarios):
         ensure_portkey(TOOLS)
     if args.profile and py_spy() is None:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")

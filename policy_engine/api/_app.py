@@ -1,12 +1,13 @@
-"""The HTTP surface: the chat routes as bare ASGI, the rest as thin Starlette routes.
+"""The HTTP surface: the chat-like routes as bare ASGI, the rest as thin Starlette routes.
 
 Routes only move bytes: they read the body (bounded), hand it to the pipeline, and
 write back the reply. Errors become responses in the pipeline, in each protocol's
 own error shape.
 
-The two chat routes carry all the traffic, so they are plain ASGI callables reached
-before Starlette's routing, middleware and Request/Response objects, none of which
-they use (Starlette was 8% of the sidecar's profile under load; bench/PERF_NOTES.md).
+The chat routes (Chat Completions, Messages, Responses) carry all the traffic, so they
+are plain ASGI callables reached before Starlette's routing, middleware and
+Request/Response objects, none of which they use (Starlette was 8% of the sidecar's
+profile under load; bench/PERF_NOTES.md).
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ from policy_engine.api._sidecar import Sidecar
 from policy_engine.pipeline import JsonReply, Reply
 
 _JSON = "application/json"
-_CHAT_PATHS = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+_CHAT_PATHS = {
+    "/v1/chat/completions": "openai",
+    "/v1/messages": "anthropic",
+    "/v1/responses": "responses",
+}
 _CODECS = {protocol: client_codec(protocol) for protocol in CLIENT_PROTOCOLS}
 _JSON_TYPE = (b"content-type", b"application/json")
 _STREAM_HEADERS = (
@@ -291,6 +296,18 @@ async def decisions(request: Request) -> Response:
     return _json(200, result)
 
 
+async def stored_response(request: Request) -> Response:
+    """The Responses API's routes on stored responses (retrieve, delete, cancel, input
+    items...): the sidecar stores none, and says so rather than "no such endpoint"."""
+    return _error(
+        request,
+        _NoRoute(
+            "the sidecar serves POST /v1/responses alone: it stores no responses (store: true "
+            "is refused), so there is none to retrieve, delete, cancel or list"
+        ),
+    )
+
+
 async def healthz(request: Request) -> Response:
     return _json(200, {"status": "ok"})
 
@@ -357,6 +374,7 @@ def create_app(settings: Settings) -> SidecarApp:
         # `:path`: provider models may hold a slash (meta-llama/Llama-3.1-8B-Instruct).
         Route("/v1/models/{model:path}", model, methods=["GET"]),
         Route("/v1/decisions", decisions, methods=["POST"]),
+        Route("/v1/responses/{rest:path}", stored_response, methods=["GET", "POST", "DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

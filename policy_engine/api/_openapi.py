@@ -71,6 +71,77 @@ _OPENAI_REQUEST = {
     },
 }
 
+_INPUT_TEXT = {
+    "type": "object",
+    "required": ["type", "text"],
+    "properties": {"type": {"const": "input_text"}, "text": {"type": "string"}},
+}
+
+_RESPONSES_ITEM = {
+    "anyOf": [
+        {
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {
+                "type": {"const": "message"},
+                "role": {"enum": ["user", "assistant", "system", "developer"]},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _INPUT_TEXT}]},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["type", "call_id", "name", "arguments"],
+            "properties": {
+                "type": {"const": "function_call"},
+                "call_id": {"type": "string"},
+                "name": {"type": "string"},
+                "arguments": {"type": "string"},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["type", "call_id", "output"],
+            "properties": {
+                "type": {"const": "function_call_output"},
+                "call_id": {"type": "string"},
+                "output": {"type": "string"},
+            },
+        },
+    ]
+}
+
+# The Responses API, stateless: the conversation travels in `input` (README, Responses).
+_RESPONSES_REQUEST = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string"},
+        "input": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": _RESPONSES_ITEM, "minItems": 1},
+            ]
+        },
+        "instructions": {"type": "string"},
+        "stream": {"type": "boolean"},
+        "max_output_tokens": {"type": "integer", "minimum": 1},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "store": {"const": False},
+        "text": {
+            "type": "object",
+            "properties": {
+                "format": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {"type": {"enum": ["text", "json_object"]}},
+                }
+            },
+        },
+        "user": {"type": "string"},
+    },
+}
+
 _ANTHROPIC_REQUEST = {
     "type": "object",
     "required": ["model", "messages", "max_tokens"],
@@ -209,6 +280,9 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/messages": {
                 "post": _chat_operation("Anthropic Messages", _ANTHROPIC_REQUEST, _ANTHROPIC_ERROR)
+            },
+            "/v1/responses": {
+                "post": _chat_operation("OpenAI Responses", _RESPONSES_REQUEST, _OPENAI_ERROR)
             },
             "/v1/models": {
                 "get": _simple("Logical model aliases", {"200": "Aliases", "401": "No credentials"})

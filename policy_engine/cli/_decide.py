@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from adapters import Feature
 from policy_engine._config import load_config
+from policy_engine._context import OPERATIONS
 from policy_engine._errors import PolicyEngineError
 from policy_engine._explain import DecisionQuery, explain
 from policy_engine.decision import decider_from_settings, engine_from_settings
@@ -27,6 +28,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--task-class", default="", help="as X-Task-Class, e.g. analysis")
     parser.add_argument("--model", default="default")
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument(
+        "--operation",
+        choices=OPERATIONS,
+        default="chat",
+        help="what the request asks for: chat (Chat Completions, Messages), responses "
+        "(the Responses API) or embeddings",
+    )
     parser.add_argument(
         "--features",
         default="",
@@ -51,6 +59,8 @@ async def _explain(args: argparse.Namespace) -> dict[str, Any]:
             task_classes=[c for c in args.task_class.split(",") if c.strip()],
             model=args.model,
             stream=args.stream,
+            operation=args.operation,
+            protocol="responses" if args.operation == "responses" else "openai",
             features=[f.strip() for f in args.features.split(",") if f.strip()],
             input_chars=args.input_chars,
             has_tools=args.tools,

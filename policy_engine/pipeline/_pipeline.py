@@ -37,7 +37,7 @@ from adapters import (
 from adapters._validate import MAX_JSON_DEPTH, body_too_deep, could_nest, too_deep
 from policy_engine._auth import Authenticator, TenantForbidden, Unauthenticated
 from policy_engine._config import Settings
-from policy_engine._context import read_routing_headers, routing_context
+from policy_engine._context import Operation, read_routing_headers, routing_context
 from policy_engine._errors import (
     AuditWriteFailed,
     BadRequest,
@@ -197,7 +197,10 @@ class Pipeline:
             # Checked before the context is recorded: an unknown model is free text
             # from the client and stays out of the audit record.
             raise self.unknown_model(request.model)
-        context = routing_context(routing_headers, request, outcome.protocol)
+        # The Responses API is an operation of its own to the policy (a tenant may be
+        # allowed chat only), though it is served through the same chat model.
+        operation: Operation = "responses" if outcome.protocol == "responses" else "chat"
+        context = routing_context(routing_headers, request, outcome.protocol, operation=operation)
         outcome.context = context
         if self._limits is not None:
             admission = await self._limits.admit(
@@ -238,7 +241,7 @@ class Pipeline:
         self._answered(outcome, request, plan, result.candidate, result.response.model)
         response.usage = outcome.usage = outcome.checked_usage(response.usage)
         assert outcome.model is not None
-        payload = codec.encode_response(response, outcome.request_id, outcome.model)
+        payload = codec.encode_response(response, request, outcome.request_id, outcome.model)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome), result.hold)
 

@@ -11,6 +11,7 @@ import pytest
 
 from adapters import (
     AnthropicClientCodec,
+    ChatRequest,
     ChatResponse,
     ErrorType,
     ImagePart,
@@ -172,6 +173,7 @@ def test_invalid_fields_are_rejected_with_their_param(fields: dict[str, Any], pa
     assert caught.value.param == param
 
 
+REQUEST = ChatRequest("default", [Message("user", [TextPart("Hi")])])
 ANSWER = ChatResponse(
     id="up-1",
     model="claude-x",
@@ -183,7 +185,7 @@ ANSWER = ChatResponse(
 
 
 def test_response_is_a_message_named_after_the_request() -> None:
-    answer = orjson.loads(codec.encode_response(ANSWER, "req123", "default"))
+    answer = orjson.loads(codec.encode_response(ANSWER, REQUEST, "req123", "default"))
     assert answer == {
         "id": "msg_req123",
         "type": "message",
@@ -309,7 +311,7 @@ def test_anthropic_sdk_parses_our_response() -> None:
     client = sdk(
         lambda _: httpx2.Response(
             200,
-            content=codec.encode_response(ANSWER, "r1", "default"),
+            content=codec.encode_response(ANSWER, REQUEST, "r1", "default"),
             headers={"content-type": "application/json"},
         )
     )

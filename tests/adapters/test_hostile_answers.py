@@ -19,6 +19,7 @@ from typing import Any, get_args
 import pytest
 
 from adapters import (
+    CLIENT_PROTOCOLS,
     ChatResponse,
     FinishReason,
     ProviderError,
@@ -88,8 +89,11 @@ def assert_valid_response(response: ChatResponse) -> None:
         _valid_arguments(call.arguments)
     assert response.finish_reason in get_args(FinishReason)
     _valid_usage(response.usage)
-    for protocol in ("openai", "anthropic"):
-        json.loads(client_codec(protocol).encode_response(response, "r1", response.model))
+    request = client_codec("openai").decode_request(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    for protocol in CLIENT_PROTOCOLS:
+        json.loads(client_codec(protocol).encode_response(response, request, "r1", response.model))
 
 
 def assert_valid_events(events: list[StreamEvent]) -> None:
@@ -112,7 +116,7 @@ def assert_valid_events(events: list[StreamEvent]) -> None:
     request = client_codec("openai").decode_request(
         {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     )
-    for protocol in ("openai", "anthropic"):
+    for protocol in CLIENT_PROTOCOLS:
         encoder = client_codec(protocol).stream_encoder(request, "r1", "m")
         for event in events:
             encoder.encode(event)

@@ -22,6 +22,7 @@ from adapters import (
     provider_codec,
 )
 
+REQUEST = ChatRequest("m", [Message("user", [TextPart("x")])])
 TOKENS = [
     TokenLogprob(
         "Hi", -0.5, [72, 105], [TopLogprob("Hi", -0.5, [72, 105]), TopLogprob("Hey", -1.0)]
@@ -110,7 +111,7 @@ def test_gemini_logprobs_result_is_read_as_chosen_tokens_with_their_alternatives
 
 def test_the_openai_client_answer_carries_the_logprobs() -> None:
     answer = ChatResponse("c", "m", [TextPart("Hi")], [], "stop", Usage(1, 1), TOKENS)
-    body = orjson.loads(OpenAIClientCodec().encode_response(answer, "r", "m"))
+    body = orjson.loads(OpenAIClientCodec().encode_response(answer, REQUEST, "r", "m"))
     assert body["choices"][0]["logprobs"] == OPENAI_LOGPROBS
 
 

@@ -25,6 +25,7 @@ REQUEST = ChatRequest(
     ["END"], True, True, "user-1", ResponseFormat({"type": "object"}), 7, 0.1, 0.2, {"50256": -100},
     True, 3, 40, False, True, "flex", "low", Thinking("enabled", 2048), "high", "predicted",
     "safety-1", PromptCache("key-1"), (CacheBreakpoint("system"),), "us", True, True,
+    b'"instructions":"be brief"',
 )  # fmt: skip
 RESPONSE = ChatResponse(
     "id-1", "gpt", [TextPart("a")], [CALL], "stop", Usage(1, 2), [TokenLogprob("a", -0.1)]

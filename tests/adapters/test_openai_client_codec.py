@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from adapters import (
+    ChatRequest,
     ChatResponse,
     ErrorType,
     ImagePart,
@@ -168,6 +169,7 @@ def test_a_body_that_is_not_an_object_is_rejected() -> None:
         codec.decode_request([1, 2])
 
 
+REQUEST = ChatRequest("default", [Message("user", [TextPart("Hi")])])
 ANSWER = ChatResponse(
     id="up-1",
     model="gpt-x",
@@ -179,7 +181,7 @@ ANSWER = ChatResponse(
 
 
 def test_response_is_a_chat_completion_named_after_the_request() -> None:
-    answer = orjson.loads(codec.encode_response(ANSWER, "req123", "default"))
+    answer = orjson.loads(codec.encode_response(ANSWER, REQUEST, "req123", "default"))
     assert answer["id"] == "chatcmpl-req123"
     assert answer["object"] == "chat.completion"
     assert answer["model"] == "default"
@@ -293,7 +295,7 @@ def test_openai_sdk_parses_our_response() -> None:
     client = sdk(
         lambda _: httpx2.Response(
             200,
-            content=codec.encode_response(ANSWER, "r1", "default"),
+            content=codec.encode_response(ANSWER, REQUEST, "r1", "default"),
             headers={"content-type": "application/json"},
         )
     )

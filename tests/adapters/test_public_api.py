@@ -14,6 +14,7 @@ from adapters import (
     GeminiCodec,
     OpenAIClientCodec,
     OpenAICodec,
+    ResponsesClientCodec,
     adapter_features,
     client_codec,
     provider_codec,
@@ -52,6 +53,7 @@ def test_the_public_names_are_pinned() -> None:
             "RETRYABLE_KINDS",
             "ReasoningEffort",
             "ResponseFormat",
+            "ResponsesClientCodec",
             "Role",
             "SSEDecoder",
             "SSEEvent",
@@ -103,6 +105,7 @@ def test_each_adapter_declares_the_features_its_codec_honours() -> None:
 def test_each_client_protocol_has_its_codec() -> None:
     assert isinstance(client_codec("openai"), OpenAIClientCodec)
     assert isinstance(client_codec("anthropic"), AnthropicClientCodec)
+    assert isinstance(client_codec("responses"), ResponsesClientCodec)
     with pytest.raises(ValueError, match="unknown client protocol"):
         client_codec("gemini")
 

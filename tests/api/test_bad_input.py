@@ -38,7 +38,8 @@ MAX_BODY = 256 * 1024
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
 MESSAGES = {**CHAT, "max_tokens": 16}
 SANDBOX = {"X-Tenant-ID": "sandbox"}
-ROUTES = {"/v1/chat/completions": CHAT, "/v1/messages": MESSAGES}
+RESPONSES = {"model": "default", "input": [{"role": "user", "content": "Hi"}]}
+ROUTES = {"/v1/chat/completions": CHAT, "/v1/messages": MESSAGES, "/v1/responses": RESPONSES}
 
 
 @dataclass
@@ -181,7 +182,8 @@ async def test_a_content_block_type_of_any_json_type_is_a_400(
 ) -> None:
     # Found by schemathesis: an object here once reached a set lookup and became a 500.
     content = [{"type": value, "text": "Hi"}]
-    body = {**ROUTES[route], "messages": [{"role": "user", "content": content}]}
+    turns = "input" if route == "/v1/responses" else "messages"
+    body = {**ROUTES[route], turns: [{"role": "user", "content": content}]}
     response = await http.post(route, json=body, headers=SANDBOX)
     assert response.status_code == 400
     assert "type" in assert_error_shape(route, response)["message"]

@@ -1,11 +1,12 @@
-"""Both inbound protocols fuzzed from their schema, with assertions on every answer.
+"""The inbound protocols fuzzed from their schema, with assertions on every answer.
 
 schemathesis generates chat requests from the sidecar's OpenAPI document (bodies and
 privacy tags); the model is mostly the configured alias and the tenant `sandbox` with
 residency `eu`, so requests get past the first checks and reach the routing. Every
 answer must then be, in the route's own protocol,
-- a valid answer: a chat completion or a message, or a stream whose every event is a
-  chunk or the protocol's error event and which ends as the protocol ends one; or
+- a valid answer: a chat completion, a message or a response (checked as every test
+  sidecar's Responses answers are, tests/conformance), or a stream whose every event is
+  a chunk or the protocol's error event and which ends as the protocol ends one; or
 - the protocol's error shape, with a documented status;
 never a 500, and never from a provider outside the allowed set: `outside` (US) is
 configured and never allowed, and must receive nothing.
@@ -25,8 +26,9 @@ from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from policy_engine.api._openapi import openapi_document
 from tests.api._background import BackgroundSidecar, Fake
+from tests.conformance._recorder import answer_problems
 
-CHAT_PATHS = "^/v1/(chat/completions|messages)$"
+CHAT_PATHS = "^/v1/(chat/completions|messages|responses)$"
 # Valid and invalid requests alike (schemathesis's default), and valid ones only, which
 # get further: to the routing and the providers.
 schema = schemathesis.openapi.from_dict(openapi_document()).include(path_regex=CHAT_PATHS)
@@ -126,7 +128,10 @@ def check_answer(
     assert sidecar.fakes["outside"].received == [], "a provider outside the allowed set"
     content_type = (response.headers.get("content-type") or [""])[0]
     path = case.operation.path
-    if response.status_code != 200:
+    if path == "/v1/responses":
+        status = response.status_code
+        assert answer_problems("responses", status, content_type, response.content) == []
+    elif response.status_code != 200:
         assert_error(path, response.json())
     elif content_type.startswith("text/event-stream"):
         (assert_openai_stream if path == "/v1/chat/completions" else assert_anthropic_stream)(

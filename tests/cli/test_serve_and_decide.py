@@ -67,3 +67,12 @@ def test_serve_stops_with_the_bad_field_named(
     assert main(["serve", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "providers.0.adapter" in err and "carrier-pigeon" in err
+
+
+def test_decide_explains_a_responses_request_as_the_policy_will_see_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["decide", "--config", str(DEMO_CONFIG), "--tenant", "acme-eu"]
+    assert main([*argv, "--operation", "responses"]) == 0
+    request = json.loads(capsys.readouterr().out)["input"]["request"]
+    assert (request["operation"], request["protocol"]) == ("responses", "responses")

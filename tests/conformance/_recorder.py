@@ -19,6 +19,8 @@ from tests.conformance._validators import (
     anthropic_event_problems,
     anthropic_message_problems,
     openai_problems,
+    responses_event_problems,
+    responses_problems,
     sse_events,
 )
 
@@ -28,7 +30,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_ROUTES = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
+_ROUTES = {
+    "/v1/chat/completions": "openai",
+    "/v1/messages": "anthropic",
+    "/v1/responses": "responses",
+}
+# How a Responses stream may end: its answer, or an error event and the failed response.
+_RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
 
 
 def answer_problems(protocol: str, status: int, content_type: str, body: bytes) -> list[str]:
@@ -40,6 +48,8 @@ def answer_problems(protocol: str, status: int, content_type: str, body: bytes) 
         document = orjson.loads(body)
         if protocol == "openai":
             return openai_problems("ErrorResponse", document)
+        if protocol == "responses":
+            return responses_problems("ErrorResponse", document)
         return anthropic_error_problems(document)
     if not 200 <= status < 300:
         return [f"status {status}"]
@@ -49,6 +59,10 @@ def answer_problems(protocol: str, status: int, content_type: str, body: bytes) 
             if "error" in document:
                 return [f"a {status} carries an error"]
             return openai_problems("CreateChatCompletionResponse", document)
+        if protocol == "responses":
+            if "error" in document and document.get("object") != "response":
+                return [f"a {status} carries an error"]
+            return responses_problems("Response", document) + _final_problems(document)
         if document.get("type") == "error":
             return [f"a {status} carries an error"]
         return anthropic_message_problems(document)
@@ -57,7 +71,41 @@ def answer_problems(protocol: str, status: int, content_type: str, body: bytes) 
     return _stream_problems(protocol, body)
 
 
+def _final_problems(response: dict[str, object]) -> list[str]:
+    """A Response a client gets as the answer is finished: completed or incomplete."""
+    if response.get("status") not in ("completed", "incomplete"):
+        return [f"an answer whose status is {response.get('status')!r}"]
+    return []
+
+
+def _responses_stream_problems(body: bytes) -> list[str]:
+    """Typed events numbered 0, 1, 2... in order; opened by response.created; ended by
+    the answer, or by an error event and then response.failed; nothing after the end."""
+    events = sse_events(body)
+    if not events:
+        return ["an empty stream"]
+    problems: list[str] = []
+    kinds: list[str] = []
+    for n, event in enumerate(events):
+        data = orjson.loads(event.data)
+        problems += [f"event {n}: {p}" for p in responses_event_problems(event.event, data)]
+        kinds.append(data.get("type", "") if isinstance(data, dict) else "")
+        if isinstance(data, dict) and data.get("sequence_number") != n:
+            problems.append(f"event {n} has sequence_number {data.get('sequence_number')!r}")
+    if kinds[0] != "response.created":
+        problems.append(f"the stream opens with {kinds[0]!r}")
+    if kinds[-1] not in _RESPONSES_ENDS:
+        problems.append(f"the stream ends with {kinds[-1]!r}")
+    if sum(kind in _RESPONSES_ENDS for kind in kinds) != 1:
+        problems.append("the stream does not have exactly one end event")
+    if "error" in kinds and kinds[kinds.index("error") :] != ["error", "response.failed"]:
+        problems.append("an error event not followed by response.failed alone")
+    return problems
+
+
 def _stream_problems(protocol: str, body: bytes) -> list[str]:
+    if protocol == "responses":
+        return _responses_stream_problems(body)
     events = sse_events(body)
     if not events:
         return ["an empty stream"]

@@ -1,7 +1,8 @@
 """Validators for what the sidecar sends: OpenAI's published schemas, Anthropic's SDK types.
 
-OpenAI: the schemas vendored in specs/ (see its README), with OpenAPI 3.0's
-`nullable: true` read as "or null", checked with jsonschema (draft 2020-12).
+OpenAI, Chat Completions and Responses: the schemas vendored in specs/ (see its README),
+with OpenAPI 3.0's `nullable: true` read as "or null", checked with jsonschema (draft
+2020-12).
 Anthropic: the official SDK's pydantic types, validated in strict mode, and no field
 outside them (the SDK's models keep unknown fields aside instead of refusing them).
 """
@@ -23,7 +24,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 SPEC = Path(__file__).parent / "specs" / "openai-chat-completions.json"
-_URI = "urn:openai-chat-completions"
+RESPONSES_SPEC = Path(__file__).parent / "specs" / "openai-responses.json"
 
 
 def _or_null(node: Any) -> Any:
@@ -42,27 +43,61 @@ def _or_null(node: Any) -> Any:
 
 
 @cache
-def _validator(schema: str) -> jsonschema.Draft202012Validator:
-    document = _or_null(json.loads(SPEC.read_text()))
-    registry: Registry[Any] = Registry().with_resource(
-        _URI, Resource(contents=document, specification=DRAFT202012)
-    )
+def _registry(spec: Path) -> Registry[Any]:
+    document = _or_null(json.loads(spec.read_text()))
+    resource = Resource(contents=document, specification=DRAFT202012)
+    return Registry().with_resource(f"urn:{spec.stem}", resource)
+
+
+@cache
+def _validator(spec: Path, schema: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
-        {"$ref": f"{_URI}#/components/schemas/{schema}"}, registry=registry
+        {"$ref": f"urn:{spec.stem}#/components/schemas/{schema}"}, registry=_registry(spec)
     )
 
 
-def openai_problems(schema: str, document: Any) -> list[str]:
-    """Every way `document` breaks OpenAI's `schema`, as path: message."""
+def _problems(spec: Path, schema: str, document: Any) -> list[str]:
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '.'}: {error.message}"
-        for error in _validator(schema).iter_errors(document)
+        for error in _validator(spec, schema).iter_errors(document)
     ]
 
 
-def openai_request_fields() -> set[str]:
-    """The top-level fields of CreateChatCompletionRequest, its allOf parts merged."""
-    schemas = json.loads(SPEC.read_text())["components"]["schemas"]
+def openai_problems(schema: str, document: Any) -> list[str]:
+    """Every way `document` breaks OpenAI's Chat Completions `schema`, as path: message."""
+    return _problems(SPEC, schema, document)
+
+
+def responses_problems(schema: str, document: Any) -> list[str]:
+    """Every way `document` breaks OpenAI's Responses `schema`, as path: message."""
+    return _problems(RESPONSES_SPEC, schema, document)
+
+
+@cache
+def _event_schemas() -> dict[str, str]:
+    """Each Responses stream event's `type` -> the schema of that event."""
+    schemas = json.loads(RESPONSES_SPEC.read_text())["components"]["schemas"]
+    events: dict[str, str] = {}
+    for choice in schemas["ResponseStreamEvent"]["anyOf"]:
+        name = choice["$ref"].rsplit("/", 1)[1]
+        for kind in schemas[name]["properties"]["type"]["enum"]:
+            events[kind] = name
+    return events
+
+
+def responses_event_problems(event: str | None, document: Any) -> list[str]:
+    """One Responses SSE event: named as its data's `type`, valid as that event's schema."""
+    kind = document.get("type") if isinstance(document, dict) else None
+    schema = _event_schemas().get(kind) if isinstance(kind, str) else None
+    if schema is None:
+        return [f"{kind!r} is not a Responses stream event"]
+    problems = [] if event == kind else [f"event {event!r} carries data of type {kind!r}"]
+    return problems + _problems(RESPONSES_SPEC, schema, document)
+
+
+def _request_fields(spec: Path, root: str) -> set[str]:
+    """The top-level fields of a request schema, its allOf parts merged."""
+    schemas = json.loads(spec.read_text())["components"]["schemas"]
     fields: set[str] = set()
 
     def collect(schema: dict[str, Any]) -> None:
@@ -72,8 +107,18 @@ def openai_request_fields() -> set[str]:
             collect(part)
         fields.update(schema.get("properties", {}))
 
-    collect(schemas["CreateChatCompletionRequest"])
+    collect(schemas[root])
     return fields
+
+
+def openai_request_fields() -> set[str]:
+    """The top-level fields of CreateChatCompletionRequest."""
+    return _request_fields(SPEC, "CreateChatCompletionRequest")
+
+
+def responses_request_fields() -> set[str]:
+    """The top-level fields of CreateResponse."""
+    return _request_fields(RESPONSES_SPEC, "CreateResponse")
 
 
 def _extras(value: Any, where: str = "") -> Iterator[str]:

@@ -11,6 +11,8 @@ runs, and every body, every stream event and every status is checked:
 - OpenAI: 2xx bodies validate as CreateChatCompletionResponse, stream chunks as
   CreateChatCompletionStreamResponse, errors (bodies and in-stream) as ErrorResponse,
   all from OpenAI's published schemas (specs/README.md);
+- OpenAI Responses (/v1/responses): answers validate as Response, every stream event
+  as the event schema its type names, numbered in order, ending in one end event;
 - Anthropic: the official SDK's types in strict mode, no field outside them;
 - a 2xx is always an answer and every error has a status of 400 or more.
 """
@@ -31,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from policy_engine._config import parse_config
 from policy_engine.audit import PRIVATE_KEY_NAME, write_key_pair
+from tests.conformance._recorder import answer_problems
 from tests.conformance._validators import (
     anthropic_error_problems,
     anthropic_event_problems,
@@ -70,6 +73,7 @@ SCHEMA = {
 PII = "Mail jane.roe@example.org or call +44 20 7946 0958"
 # A tenant without refusal fallback whose policy allows the route, where one exists
 # (policies/tenants/data.json); lexvault otherwise, which some routes deny (a 403).
+SSE = "text/event-stream"
 NO_FALLBACK = {"gemini-eu": "acme-eu", "azure-openai-us": "medibridge-us"}
 
 
@@ -243,6 +247,101 @@ ANTHROPIC_CASES = [
 ]
 
 
+def responses(**fields: Any) -> Callable[[str, bool], dict[str, Any]]:
+    def body(alias: str, stream: bool) -> dict[str, Any]:
+        return {"model": alias, "stream": stream, "input": "Hello there"} | fields
+
+    return body
+
+
+RESPONSES_TOOL = {"type": "function", "name": "get_weather", "parameters": WEATHER, "strict": None}
+RESPONSES_CASES = [
+    Case("plain", responses()),
+    Case(
+        "instructions and history",
+        responses(
+            instructions="Be brief.",
+            input=[
+                {"role": "developer", "content": "English only."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": [{"type": "input_text", "text": "Again"}]},
+            ],
+        ),
+    ),
+    Case("pii", responses(input=PII)),
+    Case(
+        "tool call",
+        responses(tools=[RESPONSES_TOOL], tool_choice="auto"),
+        script=(Ok(text="", tool_calls=(Call("get_weather", {"city": "Oslo"}),)),),
+    ),
+    Case(
+        "text and a tool call",
+        responses(tools=[RESPONSES_TOOL]),
+        script=(Ok(text="Checking.", tool_calls=(Call("get_weather", {"city": "Oslo"}),)),),
+    ),
+    Case(
+        "tool result",
+        responses(
+            tools=[RESPONSES_TOOL],
+            input=[
+                {"role": "user", "content": "Weather?"},
+                {
+                    "type": "function_call",
+                    "call_id": "call_1",
+                    "name": "get_weather",
+                    "arguments": '{"city": "Oslo"}',
+                },
+                {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+            ],
+        ),
+    ),
+    Case(
+        "json schema",
+        responses(
+            text={
+                "format": {"type": "json_schema", "name": "plan", "schema": SCHEMA, "strict": True}
+            }
+        ),
+    ),
+    Case("json mode", responses(text={"format": {"type": "json_object"}})),
+    Case(
+        "logprobs",
+        responses(include=["message.output_text.logprobs"], top_logprobs=2),
+    ),
+    Case(
+        "obfuscation",
+        responses(stream_options={"include_obfuscation": True}),
+        stream_only=True,
+    ),
+    Case("length", responses(max_output_tokens=16), script=(Ok(finish="length"),)),
+    Case("filtered output", responses(), script=(Ok(text="partial", finish="content_filter"),)),
+    Case("refused, no fallback", responses(), script=(ContentFilter(),), tenant="no-fallback"),
+    Case("refused, fallback", responses(), script=(ContentFilter(),)),
+    Case("provider 400", responses(), script=(InvalidRequest(),)),
+    Case("error under 200", responses(), always=ErrorUnder200()),
+    Case("rate limited", responses(), always=RateLimited(retry_after=None)),
+    Case("outage", responses(), always=ServerError(503)),
+    Case("bad key", responses(), always=Unauthorized()),
+    Case("malformed then ok", responses(), script=(MalformedJSON(),)),
+    Case("cut stream", responses(), always=StreamCut(after_events=3), stream_only=True),
+    Case("unknown field", responses(frobnicate=True)),
+    Case("stored state", responses(previous_response_id="resp_1")),
+    Case("built-in tool", responses(tools=[{"type": "web_search"}])),
+    Case("bad field", responses(temperature=5)),
+    Case("policy denied", responses(), tenant="paystream"),
+    Case("unknown model", lambda alias, stream: responses()("no-such-model", stream)),
+    Case("not json", responses(), raw=b'{"model": "default", "input": ['),
+]
+
+
+def responses_answer_problems(response: httpx.Response, stream: bool) -> list[str]:
+    content_type = response.headers.get("content-type", "")
+    if 200 <= response.status_code < 300 and stream != content_type.startswith(SSE):
+        return [f"a {'stream' if stream else 'JSON'} request answered {content_type}"]
+    return answer_problems("responses", response.status_code, content_type, response.content)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def demo(
     tmp_path_factory: pytest.TempPathFactory,
@@ -406,5 +505,16 @@ async def test_every_anthropic_answer_and_error_conforms_to_the_sdks_types(
         ANTHROPIC_CASES,
         anthropic_answer_problems,
         {"anthropic-version": "2023-06-01"},
+    )
+    assert problems == []
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("provider", DEMO_PROVIDERS)
+async def test_every_responses_answer_and_error_conforms_to_openais_published_schemas(
+    demo: tuple[RunningSidecar, dict[str, FakeProvider]], provider: str, stream: bool
+) -> None:
+    problems = await run_cases(
+        demo, provider, stream, "/v1/responses", RESPONSES_CASES, responses_answer_problems, {}
     )
     assert problems == []

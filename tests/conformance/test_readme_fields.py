@@ -1,5 +1,6 @@
-"""README "Request fields" has a row for every field of both protocols and names every
-feature the route plan can skip a candidate for."""
+"""README "Request fields" has a row for every field of the inbound protocols (the
+Responses API's in its own table) and names every feature the route plan can skip a
+candidate for."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from anthropic.types import message_create_params
 
 from adapters import Feature
-from tests.conformance._validators import openai_request_fields
+from tests.conformance._validators import openai_request_fields, responses_request_fields
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -21,10 +22,10 @@ def section() -> str:
     return text[start : text.index("\n## ", start + 1)]
 
 
-def named() -> set[str]:
+def named(text: str | None = None) -> set[str]:
     """Every `code` span of the section, split on dots, so `a.b` names a and b."""
     names: set[str] = set()
-    for span in re.findall(r"`([^`]+)`", section()):
+    for span in re.findall(r"`([^`]+)`", section() if text is None else text):
         names.add(span)
         names.update(part.split(":")[0] for part in span.split("."))
     return names
@@ -42,3 +43,10 @@ def test_every_anthropic_request_field_has_a_row() -> None:
 def test_every_feature_is_named_in_brackets() -> None:
     bracketed = set(re.findall(r"\[`([^`]+)`\]", section()))
     assert {f.value for f in Feature} - bracketed == set()
+
+
+def test_every_responses_request_field_has_a_row_in_its_own_table() -> None:
+    text = section()
+    start = text.index("**OpenAI Responses**")
+    table = text[start : text.index("\n\n", text.index("| field |", start))]
+    assert responses_request_fields() - named(table) == set()

@@ -10,6 +10,7 @@ from adapters import (
     ChatResponse,
     Message,
     OpenAIClientCodec,
+    ResponsesClientCodec,
     StreamEnd,
     StreamStart,
     TextDelta,
@@ -25,15 +26,24 @@ REQUEST = ChatRequest("m", [Message("user", [TextPart("x")])], stream=True)
 EVENTS = [StreamStart("c", "m", Usage(1, 0)), TextDelta("Hi"), StreamEnd("stop", Usage(1, 1))]
 
 
+CODECS = {
+    "openai": OpenAIClientCodec(),
+    "anthropic": AnthropicClientCodec(),
+    "responses": ResponsesClientCodec(),
+}
+
+
 def stream(protocol: str) -> bytes:
-    codec = OpenAIClientCodec() if protocol == "openai" else AnthropicClientCodec()
-    encoder = codec.stream_encoder(REQUEST, "r", "m")
+    encoder = CODECS[protocol].stream_encoder(REQUEST, "r", "m")
     return b"".join(encoder.encode(e) for e in EVENTS)
 
 
 def test_our_own_answers_pass() -> None:
-    for protocol, codec in (("openai", OpenAIClientCodec()), ("anthropic", AnthropicClientCodec())):
-        assert answer_problems(protocol, 200, JSON, codec.encode_response(ANSWER, "r", "m")) == []
+    for protocol, codec in CODECS.items():
+        assert (
+            answer_problems(protocol, 200, JSON, codec.encode_response(ANSWER, REQUEST, "r", "m"))
+            == []
+        )
         assert answer_problems(protocol, 200, SSE, stream(protocol)) == []
         error = codec.encode_error(400, "invalid_request", "bad", "model")
         assert answer_problems(protocol, 400, JSON, error) == []
@@ -64,3 +74,40 @@ def test_a_chunk_missing_a_required_field_fails() -> None:
     chunk = {"id": "c", "object": "chat.completion.chunk", "model": "m", "choices": []}
     body = b"data: " + orjson.dumps(chunk) + b"\n\ndata: [DONE]\n\n"
     assert answer_problems("openai", 200, SSE, body) == [".: 'created' is a required property"]
+
+
+def test_a_responses_stream_without_its_end_fails() -> None:
+    cut = stream("responses").rsplit(b"event: response.completed", 1)[0]
+    assert answer_problems("responses", 200, SSE, cut) == [
+        "the stream ends with 'response.output_item.done'",
+        "the stream does not have exactly one end event",
+    ]
+
+
+def test_a_responses_stream_numbered_out_of_order_fails() -> None:
+    body = stream("responses").replace(b'"sequence_number":2', b'"sequence_number":7', 1)
+    assert answer_problems("responses", 200, SSE, body) == ["event 2 has sequence_number 7"]
+
+
+def test_a_responses_error_event_that_is_not_followed_by_the_failed_response_fails() -> None:
+    encoder = CODECS["responses"].stream_encoder(REQUEST, "r", "m")
+    body = encoder.encode(TextDelta("Hi")) + encoder.encode_error(502, "api_error", "cut")
+    body = body.rsplit(b"event: response.failed", 1)[0]
+    assert "an error event not followed by response.failed alone" in answer_problems(
+        "responses", 200, SSE, body
+    )
+
+
+def test_a_responses_event_breaking_its_schema_fails() -> None:
+    body = stream("responses").replace(b'"content_index":0,"delta"', b'"delta"', 1)
+    assert answer_problems("responses", 200, SSE, body) == [
+        "event 4: .: 'content_index' is a required property"
+    ]
+
+
+def test_a_response_still_in_progress_is_no_answer() -> None:
+    answer = orjson.loads(CODECS["responses"].encode_response(ANSWER, REQUEST, "r", "m"))
+    body = orjson.dumps(answer | {"status": "in_progress"})
+    assert answer_problems("responses", 200, JSON, body) == [
+        "an answer whose status is 'in_progress'"
+    ]

@@ -314,3 +314,72 @@ async def test_a_request_the_providers_wire_format_cannot_carry_is_a_400_not_a_5
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "messages[1].tool_calls[0].function.arguments"
     assert fakes[protocol].received == []
+
+
+# -- the Responses API: the same fields under its own names ---------------------------
+
+RESPONSES_JSON_SCHEMA = {
+    "format": {"type": "json_schema", "name": "whereabouts", "schema": SCHEMA, "strict": True}
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_responses_text_format_gets_matching_json_from_every_provider(
+    openai_client: openai.AsyncOpenAI,
+    fakes: dict[str, FakeProvider],
+    protocol: str,
+    stream: bool,
+) -> None:
+    fakes[protocol].reset()
+    kwargs: Any = {"model": protocol, "input": [USER], "text": RESPONSES_JSON_SCHEMA}
+    if stream:
+        async with openai_client.responses.stream(**kwargs) as events:
+            text = (await events.get_final_response()).output_text
+    else:
+        text = (await openai_client.responses.create(**kwargs)).output_text
+
+    answer = json.loads(text)
+    jsonschema.validate(answer, SCHEMA)
+    assert answer["city"] == USER["content"], "the redacted address is restored inside the JSON"
+    assert_sent_as_json_schema(protocol, sent(fakes[protocol]))
+    assert "jane.roe@example.org" not in fakes[protocol].received[-1].body.decode()
+
+
+async def test_responses_json_mode_no_allowed_provider_honours_is_a_400_naming_text_format(
+    openai_client: openai.AsyncOpenAI, fakes: dict[str, FakeProvider]
+) -> None:
+    for fake in fakes.values():
+        fake.reset()
+    with pytest.raises(openai.BadRequestError) as caught:
+        await openai_client.responses.create(
+            model="anthropic", input="Hi", text={"format": {"type": "json_object"}}
+        )
+    assert caught.value.param == "text.format"  # type: ignore[attr-defined]
+    assert "anthropic cannot honour text.format=json_object" in caught.value.message
+    assert fakes["anthropic"].received == []
+
+
+async def test_responses_strict_tools_skip_a_provider_that_cannot_honour_them(
+    openai_client: openai.AsyncOpenAI, fakes: dict[str, FakeProvider]
+) -> None:
+    for fake in fakes.values():
+        fake.reset()
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": True}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await openai_client.responses.create(model="gemini", input="Hi", tools=[tool])
+    assert caught.value.param == "tools"  # type: ignore[attr-defined]
+    assert fakes["gemini"].received == []
+
+
+async def test_responses_json_mode_is_sent_to_the_candidate_that_honours_it(
+    openai_client: openai.AsyncOpenAI, fakes: dict[str, FakeProvider]
+) -> None:
+    for fake in fakes.values():
+        fake.reset()
+    raw = await openai_client.responses.with_raw_response.create(
+        model="mixed", input=[USER], text={"format": {"type": "json_object"}}
+    )
+    assert raw.headers["x-routed-provider"] == "gemini"
+    assert json.loads(raw.parse().output_text) == {"answer": USER["content"]}
+    assert fakes["anthropic"].received == []

@@ -101,7 +101,7 @@ class Scenario:
     residency: str | None
     privacy_tags: tuple[str, ...]
     stream: bool
-    client: str  # "openai" or "anthropic"
+    client: str  # "openai", "anthropic" or "responses" (OpenAI's Responses API)
     headers: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -139,7 +139,7 @@ scenarios = st.builds(
         st.sampled_from(["pii", "phi", "pci", "confidential"]), unique=True, max_size=1
     ).map(tuple),
     stream=st.booleans(),
-    client=st.sampled_from(["openai", "anthropic"]),
+    client=st.sampled_from(["openai", "anthropic", "responses"]),
 )
 
 
@@ -187,6 +187,12 @@ def chat_request(scenario: Scenario) -> tuple[str, dict[str, Any]]:
     }
     if scenario.client == "anthropic":
         return "/v1/messages", body | {"max_tokens": 64}
+    if scenario.client == "responses":
+        return "/v1/responses", {
+            "model": "default",
+            "input": "Hello there",
+            "stream": scenario.stream,
+        }
     return "/v1/chat/completions", body
 
 
@@ -230,6 +236,7 @@ async def test_no_provider_outside_the_allowed_set_ever_receives_a_request(
                 "privacy_tags": list(scenario.privacy_tags),
                 "stream": scenario.stream,
                 "protocol": scenario.client,
+                "operation": "responses" if scenario.client == "responses" else "chat",
             },
         )
         assert dry_run.status_code == 200, dry_run.text

@@ -8,6 +8,7 @@ from bench.gateway._gateways import (
     _LOOPBACK_PRELOAD,
     DEFAULT_SCENARIOS,
     SCENARIOS,
+    LiteLLM,
     Sidecar,
     SidecarWithRedisLimits,
 )
@@ -34,7 +35,15 @@ def test_a_stage_switch_the_config_rejects_skips_the_scenario(tmp_path: Path) ->
 
 def test_default_run_covers_direct_each_stage_and_both_rivals() -> None:
     groups = {SCENARIOS[name].group for name in DEFAULT_SCENARIOS}
-    assert groups == {"direct", "sidecar", "litellm", "portkey"}
+    assert groups == {
+        "direct",
+        "sidecar",
+        "litellm",
+        "portkey",
+        "sidecar-responses",
+        "litellm-responses",
+        "portkey-responses",
+    }
     assert {"sidecar-no-cache", "sidecar-no-redaction", "sidecar-no-audit"} <= set(
         DEFAULT_SCENARIOS
     )
@@ -56,3 +65,14 @@ def test_portkey_preload_binds_a_portless_listen_to_loopback(tmp_path: Path) -> 
         check=True,
     )
     assert done.stdout.strip() == "127.0.0.1"
+
+
+def test_the_responses_rows_send_the_responses_api_and_litellm_translates_it(
+    tmp_path: Path,
+) -> None:
+    for name in ("sidecar-responses", "litellm-responses", "portkey-responses"):
+        assert SCENARIOS[name].api == "responses"
+    litellm = SCENARIOS["litellm-responses"]
+    assert isinstance(litellm, LiteLLM)
+    # custom_openai/ is bridged through /chat/completions, as the sidecar translates.
+    assert litellm.api == "responses"

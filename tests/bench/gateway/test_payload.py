@@ -2,14 +2,18 @@ import orjson
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from stdnum import luhn
 
+from adapters import ResponsesClientCodec, TextPart
 from bench.gateway._payload import (
     completion_json,
     completion_sse,
     prompt_text,
     request_body,
     request_headers,
+    response_json,
+    response_sse,
 )
 from policy_engine.redaction import STRUCTURED_TYPES, default_redactor
+from tests.conformance._recorder import answer_problems
 
 
 def _events(stream: bytes) -> list[bytes]:
@@ -56,3 +60,16 @@ def test_canned_stream_is_openai_chunks_ending_with_done() -> None:
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None
     assert any(c.choices and c.choices[0].finish_reason == "stop" for c in chunks)
+
+
+def test_the_responses_request_is_the_same_prompt_the_sidecar_reads() -> None:
+    request = ResponsesClientCodec().decode_request(
+        orjson.loads(request_body(stream=True, api="responses"))
+    )
+    assert request.stream and request.max_tokens == 256
+    assert request.messages[0].content[0] == TextPart(prompt_text())
+
+
+def test_the_canned_responses_answers_are_openais_published_shape() -> None:
+    assert answer_problems("responses", 200, "application/json", response_json()) == []
+    assert answer_problems("responses", 200, "text/event-stream", response_sse()) == []

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.gateway._payload import completion_json, completion_sse, request_body
+from bench.gateway._payload import (
+    completion_json,
+    completion_sse,
+    request_body,
+    response_json,
+    response_sse,
+)
 from bench.gateway._procs import supervised
 from bench.gateway._upstream import nginx_config, start_nginx
 
@@ -27,3 +33,15 @@ def test_nginx_answers_both_base_paths_with_the_canned_bodies(tmp_path: Path) ->
         sse_answer = _post(upstream.base_url(stream=True) + "/chat/completions")
     assert json_answer == ("application/json", completion_json())
     assert sse_answer == ("text/event-stream", completion_sse())
+
+
+@pytest.mark.skipif(shutil.which("nginx", path="/usr/sbin:/usr/bin") is None, reason="no nginx")
+def test_nginx_answers_the_responses_api_for_gateways_that_pass_it_through(
+    tmp_path: Path,
+) -> None:
+    with supervised() as supervisor:
+        upstream = start_nginx(supervisor, tmp_path)
+        json_answer = _post(upstream.base_url(stream=False) + "/responses")
+        sse_answer = _post(upstream.base_url(stream=True) + "/responses")
+    assert json_answer == ("application/json", response_json())
+    assert sse_answer == ("text/event-stream", response_sse())
