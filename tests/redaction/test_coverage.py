@@ -60,6 +60,8 @@ NOT_CONTENT: dict[tuple[type, str], str] = {
     (Thinking, "budget"): "a token budget, validated as a positive integer",
     (CacheBreakpoint, "index"): "a position in the request, set by the codec",
     (CacheBreakpoint, "part"): "a position in a message, set by the codec",
+    (ChatRequest, "echo"): "no provider codec reads it: what a Responses answer repeats "
+    "of the request back to its own client",
 }
 
 
@@ -84,6 +86,8 @@ def fill(annotation: Any) -> Any:
         return EMAIL
     if annotation is bool:
         return True
+    if annotation is bytes:
+        return EMAIL.encode()
     if annotation is int:
         return CARD
     if annotation is float:
