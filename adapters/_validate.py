@@ -284,3 +284,44 @@ def token_bytes(value: Any, what: str) -> list[int] | None:
     if len(items) > MAX_ID_CHARS or not all(type(b) is int and 0 <= b <= 255 for b in items):
         raise bad_answer(f"{what} is not a list of bytes")
     return items
+
+
+# -- embedding vectors -------------------------------------------------------------------
+
+# The widest embedding models today have 3,072 to 4,096 dimensions; past this a
+# "vector" is a hostile answer, not a model's.
+MAX_DIMENSIONS = 65536
+# What float32 holds: base64 answers are float32, so a larger value cannot be sent.
+FLOAT32_MAX = 3.4028234663852886e38
+_NUMBERS = frozenset({float, int})
+
+
+def vectors(value: Any, count: int, dimensions: int | None, what: str) -> list[list[float]]:
+    """An answer's vectors: exactly `count`, each a non-empty list of finite numbers
+    within float32's range, all of one length (`dimensions` when the request set it)."""
+    items = answer_list(value, what)
+    if len(items) != count:
+        raise bad_answer(f"{what} has {len(items)} vectors for {count} inputs")
+    checked = [vector(item, f"{what}[{n}]") for n, item in enumerate(items)]
+    lengths = {len(item) for item in checked}
+    if len(lengths) > 1:
+        raise bad_answer(f"{what} mixes vectors of {len(lengths)} different lengths")
+    if dimensions is not None and lengths and lengths != {dimensions}:
+        raise bad_answer(f"{what} has vectors of {lengths.pop()} dimensions, not {dimensions}")
+    return checked
+
+
+def vector(value: Any, what: str) -> list[float]:
+    # C-speed checks only (a set of types, min, max, sum): a batch answer holds hundreds
+    # of thousands of numbers, and it is read on the event loop.
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_DIMENSIONS:
+        raise bad_answer(f"{what} is not a list of 1 to {MAX_DIMENSIONS} numbers")
+    if not set(map(type, value)) <= _NUMBERS:  # bool is not int here: true is refused
+        raise bad_answer(f"{what} holds a value that is not a number")
+    # NaN compares false with everything, so min and max may pass over it; the sum,
+    # taken once the values are known to be in range, is NaN if any value is.
+    if not (min(value) >= -FLOAT32_MAX and max(value) <= FLOAT32_MAX) or not math.isfinite(
+        sum(value)
+    ):
+        raise bad_answer(f"{what} holds a number that is not finite within float32's range")
+    return value

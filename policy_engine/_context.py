@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from adapters import ChatRequest, ImagePart
+from adapters import ChatRequest, EmbeddingRequest, ImagePart
 from policy_engine._config import Settings
 from policy_engine._errors import BadRequest
 from policy_engine.fleet import NO_BUDGET, BudgetView
@@ -24,6 +24,11 @@ _RESIDENCY = re.compile(r"[a-z]{2,16}")
 _TAG = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _MAX_TAGS = 32
 _MAX_TASK_CLASSES = 8
+
+Operation = Literal["chat", "responses", "embeddings"]
+"""What the request asks a provider to do: generate text (chat, the Responses API) or
+turn inputs into vectors; the policy sees it as `input.request.operation`."""
+OPERATIONS: tuple[Operation, ...] = ("chat", "responses", "embeddings")
 
 # An image counts as the most a provider charges for one within its size limits
 # (Anthropic: about 1,600 tokens), so a window check never underestimates it by much.
@@ -52,9 +57,11 @@ class RoutingContext:
     has_tools: bool = False  # tools offered, or tool calls and results in the conversation
     has_images: bool = False
     budget: BudgetView | None = None  # the tenant's and caller's limits, when any apply
+    operation: Operation = "chat"
 
     def summary(self) -> dict[str, Any]:
         return {
+            "operation": self.operation,
             "residency": self.residency,
             "privacy_tags": list(self.privacy_tags),
             "task_classes": list(self.task_classes),
@@ -174,6 +181,7 @@ def routing_context(
     request: ChatRequest,
     protocol: str,
     budget: BudgetView | None = None,
+    operation: Operation = "chat",
 ) -> RoutingContext:
     measure = measure_input(request)
     return RoutingContext(
@@ -189,6 +197,29 @@ def routing_context(
         has_tools=measure.tools,
         has_images=measure.images > 0,
         budget=budget,
+        operation=operation,
+    )
+
+
+def embedding_context(
+    headers: RoutingHeaders, request: EmbeddingRequest, budget: BudgetView | None = None
+) -> RoutingContext:
+    """An embeddings request's context: each input is embedded on its own, so
+    `input_tokens` is the longest input's estimate (what a model's window must hold),
+    while `input_chars` counts them all (what limits and budgets count)."""
+    longest = max(map(len, request.inputs), default=0)
+    return RoutingContext(
+        tenant=headers.tenant,
+        residency=headers.residency,
+        privacy_tags=headers.privacy_tags,
+        model=request.model,
+        stream=False,
+        input_chars=sum(map(len, request.inputs)),
+        protocol="openai",
+        task_classes=headers.task_classes,
+        input_tokens=estimate_input_tokens(longest, 0),
+        budget=budget,
+        operation="embeddings",
     )
 
 
@@ -229,6 +260,7 @@ def policy_input(context: RoutingContext, catalog: Mapping[str, Any]) -> dict[st
             "has_tools": context.has_tools,
             "has_images": context.has_images,
             "protocol": context.protocol,
+            "operation": context.operation,
         },
         "budget": (context.budget or NO_BUDGET).policy_input(),
         "providers": catalog,

@@ -102,6 +102,7 @@ REQUEST_FIELDS = (
     "has_images",
     "protocol",
     "budget",
+    "operation",
 )
 
 
