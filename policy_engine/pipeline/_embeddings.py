@@ -30,7 +30,13 @@ from policy_engine._errors import (
 from policy_engine.decision import Decider, PolicyDecision
 from policy_engine.fleet import NO_BUDGET, Limiter
 from policy_engine.pipeline._outcome import RequestOutcome
-from policy_engine.pipeline._pipeline import JsonReply, Pipeline, request_id, shown_model
+from policy_engine.pipeline._pipeline import (
+    JsonReply,
+    Pipeline,
+    model_names,
+    request_id,
+    shown_model,
+)
 from policy_engine.pipeline._records import AuditSink, error_location
 from policy_engine.pipeline._signals import record_answer
 from policy_engine.redaction import Redactor
@@ -69,7 +75,7 @@ class EmbeddingPipeline(Pipeline):
         self._embedder = router
         self._codec = embedding_client_codec()
         self.routes = embedding_routes(settings)
-        self._chat_models = self._models - self.routes.keys()
+        self._chat_models = frozenset(model_names(settings, embedding=False))
 
     def serves_embeddings(self, model: str) -> bool:
         return model in self.routes

@@ -154,7 +154,7 @@ class Pipeline:
         self._models = self._aliases | {m for p in settings.providers for m in p.models.values()}
         # Embedding models (`embeddings` aliases and what they map to) are not chat models.
         self._embedding_only = frozenset(
-            _names(settings, embedding=True) - _names(settings, embedding=False)
+            model_names(settings, embedding=True) - model_names(settings, embedding=False)
         )
 
     @property
@@ -526,7 +526,7 @@ def _unknown_model_message(model: str, aliases: frozenset[str]) -> str:
     )
 
 
-def _names(settings: Settings, *, embedding: bool) -> set[str]:
+def model_names(settings: Settings, *, embedding: bool) -> set[str]:
     """The aliases, and the provider models they map to, of embedding or of chat models."""
     return {
         name

@@ -1,6 +1,7 @@
 """Validators for what the sidecar sends: OpenAI's published schemas, Anthropic's SDK types.
 
-OpenAI: the schemas vendored in specs/ (see its README), with OpenAPI 3.0's
+OpenAI: the schemas vendored in specs/ (see its README: Chat Completions and
+Embeddings), with OpenAPI 3.0's
 `nullable: true` read as "or null", checked with jsonschema (draft 2020-12).
 Anthropic: the official SDK's pydantic types, validated in strict mode, and no field
 outside them (the SDK's models keep unknown fields aside instead of refusing them).
@@ -8,7 +9,10 @@ outside them (the SDK's models keep unknown fields aside instead of refusing the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,8 +26,9 @@ from anthropic.types.shared import ErrorResponse as AnthropicErrorResponse
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC = Path(__file__).parent / "specs" / "openai-chat-completions.json"
-_URI = "urn:openai-chat-completions"
+SPECS = Path(__file__).parent / "specs"
+SPEC = SPECS / "openai-chat-completions.json"
+EMBEDDINGS_SPEC = SPECS / "openai-embeddings.json"
 
 
 def _or_null(node: Any) -> Any:
@@ -42,27 +47,63 @@ def _or_null(node: Any) -> Any:
 
 
 @cache
-def _validator(schema: str) -> jsonschema.Draft202012Validator:
-    document = _or_null(json.loads(SPEC.read_text()))
+def _validator(schema: str, spec: Path) -> jsonschema.Draft202012Validator:
+    document = _or_null(json.loads(spec.read_text()))
+    uri = f"urn:{spec.stem}"
     registry: Registry[Any] = Registry().with_resource(
-        _URI, Resource(contents=document, specification=DRAFT202012)
+        uri, Resource(contents=document, specification=DRAFT202012)
     )
     return jsonschema.Draft202012Validator(
-        {"$ref": f"{_URI}#/components/schemas/{schema}"}, registry=registry
+        {"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry
     )
 
 
-def openai_problems(schema: str, document: Any) -> list[str]:
+def openai_problems(schema: str, document: Any, spec: Path = SPEC) -> list[str]:
     """Every way `document` breaks OpenAI's `schema`, as path: message."""
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '.'}: {error.message}"
-        for error in _validator(schema).iter_errors(document)
+        for error in _validator(schema, spec).iter_errors(document)
     ]
 
 
-def openai_request_fields() -> set[str]:
-    """The top-level fields of CreateChatCompletionRequest, its allOf parts merged."""
-    schemas = json.loads(SPEC.read_text())["components"]["schemas"]
+def embeddings_problems(document: Any) -> list[str]:
+    """An embeddings answer against OpenAI's CreateEmbeddingResponse. The schema types a
+    vector as numbers only, yet its request's `encoding_format: base64` (the SDK's
+    default) answers each as a base64 string of little-endian float32: such a string
+    must decode to whole float32 values, and is then checked as those numbers. Every
+    vector must have the same length, and the indexes run 0..n-1."""
+    problems: list[str] = []
+    data = document.get("data") if isinstance(document, dict) else None
+    if isinstance(data, list):
+        decoded = []
+        for n, item in enumerate(data):
+            vector = item.get("embedding") if isinstance(item, dict) else None
+            if isinstance(vector, str):
+                try:
+                    raw = base64.b64decode(vector, validate=True)
+                except binascii.Error:
+                    problems.append(f"data/{n}/embedding: not base64")
+                    raw = b""
+                if len(raw) % 4:
+                    problems.append(f"data/{n}/embedding: not whole float32 values")
+                vector = list(struct.unpack(f"<{len(raw) // 4}f", raw[: len(raw) // 4 * 4]))
+                item = {**item, "embedding": vector}
+            decoded.append(item)
+        document = {**document, "data": decoded}
+        lengths = {len(i["embedding"]) for i in decoded if isinstance(i.get("embedding"), list)}
+        if len(lengths) > 1:
+            problems.append(f"data: vectors of {len(lengths)} different lengths")
+        if [i.get("index") for i in decoded] != list(range(len(decoded))):
+            problems.append("data: indexes do not run 0..n-1")
+    return problems + openai_problems("CreateEmbeddingResponse", document, EMBEDDINGS_SPEC)
+
+
+def openai_request_fields(
+    spec: Path = SPEC, request: str = "CreateChatCompletionRequest"
+) -> set[str]:
+    """The top-level fields of an OpenAI request (CreateChatCompletionRequest), its
+    allOf parts merged."""
+    schemas = json.loads(spec.read_text())["components"]["schemas"]
     fields: set[str] = set()
 
     def collect(schema: dict[str, Any]) -> None:
@@ -72,7 +113,7 @@ def openai_request_fields() -> set[str]:
             collect(part)
         fields.update(schema.get("properties", {}))
 
-    collect(schemas["CreateChatCompletionRequest"])
+    collect(schemas[request])
     return fields
 
 

@@ -1,5 +1,5 @@
-"""README "Request fields" has a row for every field of both protocols and names every
-feature the route plan can skip a candidate for."""
+"""README "Request fields" has a row for every field of both protocols (and of the
+embeddings request) and names every feature the route plan can skip a candidate for."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from anthropic.types import message_create_params
 
 from adapters import Feature
-from tests.conformance._validators import openai_request_fields
+from adapters._embeddings_client import FIELDS as EMBEDDING_FIELDS
+from tests.conformance._validators import EMBEDDINGS_SPEC, openai_request_fields
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -42,3 +43,9 @@ def test_every_anthropic_request_field_has_a_row() -> None:
 def test_every_feature_is_named_in_brackets() -> None:
     bracketed = set(re.findall(r"\[`([^`]+)`\]", section()))
     assert {f.value for f in Feature} - bracketed == set()
+
+
+def test_every_embeddings_request_field_has_a_row_and_is_served() -> None:
+    fields = openai_request_fields(EMBEDDINGS_SPEC, "CreateEmbeddingRequest")
+    assert fields - named() == set()
+    assert fields == set(EMBEDDING_FIELDS)

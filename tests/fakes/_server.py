@@ -115,9 +115,9 @@ class FakeProvider:
         self._embedding_script.extend(behaviours)
 
     def embedding_calls(self) -> list[Received]:
-        return [r for r in self.received if self._embedding_model(r) is not None]
+        return [r for r in self.received if self.embedding_model(r) is not None]
 
-    def _embedding_model(self, received: Received) -> str | None:
+    def embedding_model(self, received: Received) -> str | None:
         if self._embeddings is None:
             return None
         return self._embeddings.route(received.method, received.path, received.query)
@@ -177,7 +177,7 @@ class FakeProvider:
                 parsed,
             )
         )
-        if self._embedding_model(self.received[-1]) is not None:
+        if self.embedding_model(self.received[-1]) is not None:
             return await self._embed(request, parsed)
         route = self._dialect.route(request.method, request.path, request.query)
         if route is None:

@@ -1,8 +1,11 @@
-"""Extract the Chat Completions schemas from OpenAI's published OpenAPI document.
+"""Extract the Chat Completions (or Embeddings) schemas from OpenAI's published
+OpenAPI document.
 
     git -C openai-openapi show <commit>:openapi.json > openapi.json
     python tests/conformance/specs/extract_openai_schemas.py openapi.json \
         > tests/conformance/specs/openai-chat-completions.json
+    python tests/conformance/specs/extract_openai_schemas.py openapi.json embeddings \
+        > tests/conformance/specs/openai-embeddings.json
 
 The full document is 3.4 MB; the conformance suite needs the request, the answer, the
 stream chunk and the error, with every schema they reference. Each schema is copied as
@@ -16,12 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOTS = (
-    "CreateChatCompletionRequest",
-    "CreateChatCompletionResponse",
-    "CreateChatCompletionStreamResponse",
-    "ErrorResponse",
-)
+ROOTS = {
+    "chat": (
+        "CreateChatCompletionRequest",
+        "CreateChatCompletionResponse",
+        "CreateChatCompletionStreamResponse",
+        "ErrorResponse",
+    ),
+    "embeddings": ("CreateEmbeddingRequest", "CreateEmbeddingResponse", "ErrorResponse"),
+}
 PREFIX = "#/components/schemas/"
 
 
@@ -46,10 +52,10 @@ def referenced(schemas: dict[str, Any], roots: tuple[str, ...]) -> set[str]:
     return seen
 
 
-def main(source: Path) -> None:
+def main(source: Path, group: str = "chat") -> None:
     document = json.loads(source.read_text())
     schemas = document["components"]["schemas"]
-    names = referenced(schemas, ROOTS)
+    names = referenced(schemas, ROOTS[group])
     out = {
         "openapi": document["openapi"],
         "info": {"title": document["info"]["title"], "version": document["info"]["version"]},
@@ -59,4 +65,4 @@ def main(source: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), *sys.argv[2:3])
