@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from adapters import Feature
 from policy_engine._config import load_config
+from policy_engine._context import OPERATIONS
 from policy_engine._errors import PolicyEngineError
 from policy_engine._explain import DecisionQuery, explain
 from policy_engine.decision import decider_from_settings, engine_from_settings
@@ -36,6 +37,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--input-chars", type=int, default=0, help="the request's text size")
     parser.add_argument("--tools", action="store_true", help="the request uses tools")
     parser.add_argument("--images", type=int, default=0, help="images in the request")
+    parser.add_argument(
+        "--operation",
+        choices=OPERATIONS,
+        default="chat",
+        help="what the request asks for; embeddings plans an embedding alias's route",
+    )
+    parser.add_argument("--inputs", type=int, default=1, help="embeddings: how many inputs")
     parser.set_defaults(func=run)
 
 
@@ -55,6 +63,8 @@ async def _explain(args: argparse.Namespace) -> dict[str, Any]:
             input_chars=args.input_chars,
             has_tools=args.tools,
             has_images=args.images,
+            operation=args.operation,
+            inputs=args.inputs,
         )
         return await explain(decider, settings, query, {})
     finally:

@@ -312,3 +312,24 @@ async def test_rate_limited_first_provider_retries_the_same_model(
     response = await embed(http, {"model": "embed", "input": "a"})
     assert response.headers["x-routed-provider"] == "azure-eu"
     assert response.headers["x-fallback"] == "rate_limited"
+
+
+async def test_a_dry_run_plans_an_embeddings_request_within_its_model(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post(
+        "/v1/decisions",
+        json={"tenant": "sandbox", "residency": "eu", "model": "embed", "operation": "embeddings"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["input"]["request"]["operation"] == "embeddings"
+    assert [step["provider"] for step in body["route"]] == ["openai-eu", "azure-eu"]
+
+
+async def test_a_dry_run_with_an_unknown_operation_is_a_400_naming_it(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.post("/v1/decisions", json={"tenant": "sandbox", "operation": "train"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "operation"
