@@ -14,7 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters._native import PURE_PYTHON_ENV
 from bench.gateway._install import litellm_binary, portkey_entry
-from bench.gateway._payload import API_KEY, TENANT, UPSTREAM_MODEL, request_headers
+from bench.gateway._payload import (
+    API_KEY,
+    EMBEDDING_MODEL,
+    TENANT,
+    UPSTREAM_EMBEDDING_MODEL,
+    UPSTREAM_MODEL,
+    request_headers,
+)
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 from policy_engine._config import parse_config
 from policy_engine._errors import ConfigError
@@ -51,15 +58,22 @@ globalThis.fetch = async (...args) => {
 """
 
 
+_PATHS = {"json": "/chat/completions", "stream": "/chat/completions", "embeddings": "/embeddings"}
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    url: str
+    base: str  # the OpenAI-compatible root, ".../v1"
     headers: dict[str, str]
     child: Child | None  # None when nothing sits between wrk and nginx
 
     @property
     def pid(self) -> int | None:
         return self.child.pid if self.child else None
+
+    def url(self, mode: str) -> str:
+        """Where a request of `mode` (json, stream, embeddings) goes."""
+        return self.base + _PATHS[mode]
 
 
 class Scenario(Protocol):
@@ -84,7 +98,7 @@ class Direct:
         return None
 
     def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
-        return Endpoint(f"{upstream}/chat/completions", request_headers(), None)
+        return Endpoint(upstream, request_headers(), None)
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +128,7 @@ def sidecar_config(
                 "adapter": "openai",
                 "base_url": upstream,
                 "api_key_env": _KEY_ENV,
-                "models": {"default": UPSTREAM_MODEL},
+                "models": {"default": UPSTREAM_MODEL, EMBEDDING_MODEL: UPSTREAM_EMBEDDING_MODEL},
                 "attributes": {
                     "residency": "us",
                     "region": "us-east-1",
@@ -123,6 +137,7 @@ def sidecar_config(
                 },
             }
         ],
+        "embeddings": {EMBEDDING_MODEL: {"model": UPSTREAM_EMBEDDING_MODEL}},
     }
     return _deep_merge(base, overrides)
 
@@ -158,7 +173,7 @@ class Sidecar:
             cwd=ROOT,
         )
         wait_listening(child, port, timeout_s=60)
-        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
+        return Endpoint(f"http://127.0.0.1:{port}/v1", request_headers(), child)
 
 
 # Every limit on the bench tenant, set so high that none refuses: the row measures the
@@ -222,15 +237,21 @@ class LiteLLM:
     def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
         work.mkdir(parents=True, exist_ok=True)
         config = work / "litellm.yaml"
-        model = {
-            "model_name": "default",
-            "litellm_params": {
-                "model": f"openai/{UPSTREAM_MODEL}",
-                "api_base": upstream,
-                "api_key": API_KEY,
-            },
-        }
-        config.write_text(yaml.safe_dump({"model_list": [model]}))
+        models = [
+            {
+                "model_name": alias,
+                "litellm_params": {
+                    "model": f"openai/{model}",
+                    "api_base": upstream,
+                    "api_key": API_KEY,
+                },
+            }
+            for alias, model in (
+                ("default", UPSTREAM_MODEL),
+                (EMBEDDING_MODEL, UPSTREAM_EMBEDDING_MODEL),
+            )
+        ]
+        config.write_text(yaml.safe_dump({"model_list": models}))
         port = free_port()
         env = {
             **os.environ,
@@ -244,7 +265,7 @@ class LiteLLM:
         argv += ["--port", str(port), "--num_workers", str(self.workers)]
         child = supervisor.start(self.name, argv, log=work / "litellm.log", env=env, cwd=work)
         wait_listening(child, port, timeout_s=120)
-        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", request_headers(), child)
+        return Endpoint(f"http://127.0.0.1:{port}/v1", request_headers(), child)
 
 
 @dataclass(frozen=True)
@@ -271,7 +292,7 @@ class Portkey:
             "x-portkey-provider": "openai",
             "x-portkey-custom-host": upstream,
         }
-        return Endpoint(f"http://127.0.0.1:{port}/v1/chat/completions", headers, child)
+        return Endpoint(f"http://127.0.0.1:{port}/v1", headers, child)
 
 
 SCENARIOS: dict[str, Scenario] = {

@@ -4,13 +4,20 @@ from pathlib import Path
 
 import pytest
 
-from bench.gateway._payload import completion_json, completion_sse, request_body
+from bench.gateway._payload import (
+    completion_json,
+    completion_sse,
+    embedding_body,
+    embedding_json,
+    request_body,
+)
 from bench.gateway._procs import supervised
 from bench.gateway._upstream import nginx_config, start_nginx
 
 
-def _post(url: str) -> tuple[str, bytes]:
-    request = urllib.request.Request(url, data=request_body(stream=False), method="POST")
+def _post(url: str, body: bytes | None = None) -> tuple[str, bytes]:
+    data = request_body(stream=False) if body is None else body
+    request = urllib.request.Request(url, data=data, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.headers["Content-Type"], response.read()
 
@@ -25,5 +32,7 @@ def test_nginx_answers_both_base_paths_with_the_canned_bodies(tmp_path: Path) ->
         upstream = start_nginx(supervisor, tmp_path)
         json_answer = _post(upstream.base_url(stream=False) + "/chat/completions")
         sse_answer = _post(upstream.base_url(stream=True) + "/chat/completions")
+        embeddings = _post(upstream.base_url(stream=False) + "/embeddings", embedding_body())
     assert json_answer == ("application/json", completion_json())
+    assert embeddings == ("application/json", embedding_json())
     assert sse_answer == ("text/event-stream", completion_sse())
