@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array as packed_array
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -291,8 +292,6 @@ def token_bytes(value: Any, what: str) -> list[int] | None:
 # The widest embedding models today have 3,072 to 4,096 dimensions; past this a
 # "vector" is a hostile answer, not a model's.
 MAX_DIMENSIONS = 65536
-# What float32 holds: base64 answers are float32, so a larger value cannot be sent.
-FLOAT32_MAX = 3.4028234663852886e38
 _NUMBERS = frozenset({float, int})
 
 
@@ -312,16 +311,19 @@ def vectors(value: Any, count: int, dimensions: int | None, what: str) -> list[l
 
 
 def vector(value: Any, what: str) -> list[float]:
-    # C-speed checks only (a set of types, min, max, sum): a batch answer holds hundreds
-    # of thousands of numbers, and it is read on the event loop.
+    # C-speed checks only (a set of types, one conversion, one sum): a batch answer holds
+    # hundreds of thousands of numbers.
     if not isinstance(value, list) or not 0 < len(value) <= MAX_DIMENSIONS:
         raise bad_answer(f"{what} is not a list of 1 to {MAX_DIMENSIONS} numbers")
     if not set(map(type, value)) <= _NUMBERS:  # bool is not int here: true is refused
         raise bad_answer(f"{what} holds a value that is not a number")
-    # NaN compares false with everything, so min and max may pass over it; the sum,
-    # taken once the values are known to be in range, is NaN if any value is.
-    if not (min(value) >= -FLOAT32_MAX and max(value) <= FLOAT32_MAX) or not math.isfinite(
-        sum(value)
-    ):
+    # float32 turns a value past its range into infinity, so one sum of the float32
+    # values is finite exactly when every value is a finite float32 (base64 answers are
+    # float32); an integer too large for any float raises instead.
+    try:
+        finite = math.isfinite(sum(packed_array("f", value)))
+    except OverflowError:
+        finite = False
+    if not finite:
         raise bad_answer(f"{what} holds a number that is not finite within float32's range")
     return value

@@ -9,6 +9,7 @@ which has no text to restore: redacted inputs are embedded with their placeholde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from functools import partial
 
@@ -52,6 +53,8 @@ from policy_engine.telemetry import Metrics, Tracer, get_logger
 
 _log = get_logger("policy_engine.request")
 PROTOCOL = "openai"
+# Answers of this many numbers on are written off the event loop (about a megabyte).
+OFF_LOOP_NUMBERS = 1 << 17
 
 
 class EmbeddingPipeline(Pipeline):
@@ -159,9 +162,16 @@ class EmbeddingPipeline(Pipeline):
             tokens = -(-context.input_chars // 4)
         outcome.usage = outcome.checked_usage(Usage(tokens, 0))
         assert outcome.model is not None
-        payload = self._codec.encode_response(
-            result.response, request, outcome.model, outcome.usage.input_tokens
+        encode = partial(
+            self._codec.encode_response,
+            result.response,
+            request,
+            outcome.model,
+            outcome.usage.input_tokens,
         )
+        # As the router decodes a large answer, a large one is written off the loop.
+        numbers = len(result.response.vectors) * len(result.response.vectors[0])
+        payload = encode() if numbers < OFF_LOOP_NUMBERS else await asyncio.to_thread(encode)
         await self._finish(outcome, "answered", 200)
         return JsonReply(200, payload, self._headers(outcome), result.hold)
 

@@ -8,6 +8,7 @@ request is redacted with its own obligation types before it is encoded.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping, Sequence
 from contextlib import aclosing
@@ -37,6 +38,10 @@ from policy_engine.routing._plan import Candidate
 from policy_engine.routing._router import Attempt, BeforeFirstSend, Router
 from policy_engine.routing._transport import UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, embeddings_span, response_model
+
+# Answers from this size on are decoded off the event loop: about 40 vectors of 1,536
+# floats, a few milliseconds of parsing and checking.
+OFF_LOOP_BYTES = 1 << 20
 
 
 class TextRedactor(Protocol):
@@ -163,7 +168,12 @@ class EmbeddingRouter(Router):
             if upstream.status >= 300:
                 raise codec.decode_error(upstream.status, upstream.headers, upstream.body)
             self._check_content_type(upstream.headers, stream=False)
-            return codec.decode_embeddings(upstream.body, request), upstream.hold
+            if len(upstream.body) < OFF_LOOP_BYTES:
+                return codec.decode_embeddings(upstream.body, request), upstream.hold
+            # A large answer (a batch of long vectors) is read and checked on a thread, so
+            # the loop goes on serving the others between the interpreter's switches.
+            decode = codec.decode_embeddings
+            return await asyncio.to_thread(decode, upstream.body, request), upstream.hold
         except CODEC_ERRORS as error:
             upstream.hold.release()
             raise unreadable(attempt.provider, error) from None

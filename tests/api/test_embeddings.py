@@ -333,3 +333,18 @@ async def test_a_dry_run_with_an_unknown_operation_is_a_400_naming_it(
     response = await http.post("/v1/decisions", json={"tenant": "sandbox", "operation": "train"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "operation"
+
+
+async def test_a_large_answer_read_and_written_off_the_loop_is_the_same_answer(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thresholds brought down to every answer, so that this small one takes the path
+    # of a large batch (a thread each way) and must come back unchanged.
+    monkeypatch.setattr("policy_engine.routing._embedding_calls.OFF_LOOP_BYTES", 0)
+    monkeypatch.setattr("policy_engine.pipeline._embeddings.OFF_LOOP_NUMBERS", 0)
+    texts = [f"document {n}" for n in range(50)]
+    response = await embed(http, {"model": "embed", "input": texts})
+    assert response.status_code == 200
+    assert [d["embedding"] for d in response.json()["data"]] == [
+        fake_vector(SMALL, t) for t in texts
+    ]
