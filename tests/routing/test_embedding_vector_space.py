@@ -7,7 +7,7 @@ aliases pinned to a model, some model-agnostic), failure scripts, and a requeste
 A config in which a non-agnostic alias spans two models must be refused at startup;
 any other runs one request through a real sidecar, and every embeddings call any fake
 received must be for the model the name stands for, worked out here from the config
-without the sidecar's route table.
+without the sidecar's route table, and to a provider the decision allowed.
 """
 
 from __future__ import annotations
@@ -213,11 +213,23 @@ async def test_no_embedding_request_reaches_a_provider_of_another_model(
         headers = {"X-Tenant-ID": "sandbox"}
         if scenario.residency:
             headers["X-Data-Residency"] = scenario.residency
+        dry_run = await http.post(
+            "/v1/decisions",
+            json={
+                "tenant": "sandbox",
+                "residency": scenario.residency,
+                "model": scenario.requested,
+                "operation": "embeddings",
+            },
+        )
+        allowed = set(dry_run.json()["decision"]["allowed"])
         reply = await http.post(
             "/v1/embeddings",
             json={"model": scenario.requested, "input": ["alpha", "beta"]},
             headers=headers,
         )
+        received = {pid for pid, fake in fakes.items() if fake.received}
+        assert received <= allowed, f"sent outside the allowed set: {received - allowed}"
         wanted = expected_model(scenario)
         event(f"status {reply.status_code}")
         if wanted == "unserved":
