@@ -7,6 +7,8 @@ from adapters._anthropic_client import AnthropicClientCodec
 from adapters._base import (
     RETRYABLE_KINDS,
     ClientCodec,
+    EmbeddingClientCodec,
+    EmbeddingProviderCodec,
     HttpRequest,
     InvalidRequest,
     ProviderCodec,
@@ -16,6 +18,10 @@ from adapters._base import (
     StreamDecoder,
     StreamEncoder,
 )
+from adapters._embeddings import EmbeddingRequest, EmbeddingResponse, EncodingFormat
+from adapters._embeddings_client import OpenAIEmbeddingsClientCodec
+from adapters._embeddings_gemini import GeminiEmbeddingsCodec
+from adapters._embeddings_openai import AzureOpenAIEmbeddingsCodec, OpenAIEmbeddingsCodec
 from adapters._errors import ErrorType
 from adapters._features import Feature, feature_label, feature_param, requirements
 from adapters._gemini import GeminiCodec
@@ -54,8 +60,12 @@ from adapters._openai_client import OpenAIClientCodec
 from adapters._registry import (
     ADAPTER_NAMES,
     CLIENT_PROTOCOLS,
+    EMBEDDING_ADAPTERS,
     adapter_features,
     client_codec,
+    embedding_client_codec,
+    embedding_codec,
+    embedding_max_inputs,
     provider_codec,
 )
 from adapters._responses_client import ResponsesClientCodec
@@ -64,18 +74,26 @@ from adapters._sse import SSEDecoder, SSEEvent
 __all__ = [
     "ADAPTER_NAMES",
     "CLIENT_PROTOCOLS",
+    "EMBEDDING_ADAPTERS",
     "RETRYABLE_KINDS",
     "AnthropicClientCodec",
     "AnthropicCodec",
     "AzureOpenAICodec",
+    "AzureOpenAIEmbeddingsCodec",
     "CacheBreakpoint",
     "ChatRequest",
     "ChatResponse",
     "ClientCodec",
+    "EmbeddingClientCodec",
+    "EmbeddingProviderCodec",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "EncodingFormat",
     "ErrorType",
     "Feature",
     "FinishReason",
     "GeminiCodec",
+    "GeminiEmbeddingsCodec",
     "HttpRequest",
     "ImagePart",
     "InvalidRequest",
@@ -83,6 +101,8 @@ __all__ = [
     "Message",
     "OpenAIClientCodec",
     "OpenAICodec",
+    "OpenAIEmbeddingsClientCodec",
+    "OpenAIEmbeddingsCodec",
     "Part",
     "PromptCache",
     "ProviderCodec",
@@ -115,6 +135,9 @@ __all__ = [
     "Verbosity",
     "adapter_features",
     "client_codec",
+    "embedding_client_codec",
+    "embedding_codec",
+    "embedding_max_inputs",
     "feature_label",
     "feature_param",
     "provider_codec",

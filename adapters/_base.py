@@ -1,8 +1,9 @@
-"""The two codec interfaces and the provider error type.
+"""The codec interfaces and the provider error type.
 
 Codecs never do I/O (events in, commands out): the router owns the sockets and calls
 a `ProviderCodec` to build the HTTP call and read the answer, and the inbound API
-calls a `ClientCodec` to read the client's request and write the answer back.
+calls a `ClientCodec` to read the client's request and write the answer back. Chat and
+embeddings each have their pair: an embeddings request is not a chat.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
+from adapters._embeddings import EmbeddingRequest, EmbeddingResponse
 from adapters._features import Feature
 from adapters._model import ChatRequest, ChatResponse, StreamEvent
 
@@ -145,6 +147,39 @@ class ClientCodec(Protocol):
     def stream_encoder(
         self, request: ChatRequest, request_id: str, model: str
     ) -> StreamEncoder: ...
+
+    def encode_error(
+        self, status: int, error_type: str, message: str, param: str | None = None
+    ) -> bytes: ...
+
+
+class EmbeddingProviderCodec(Protocol):
+    max_inputs: ClassVar[int]  # the most inputs one call may carry; more skips the provider
+
+    def encode_embeddings(
+        self, request: EmbeddingRequest, target: ProviderTarget
+    ) -> HttpRequest: ...
+
+    def decode_embeddings(self, body: bytes, request: EmbeddingRequest) -> EmbeddingResponse:
+        """The answer's vectors, one per input of `request`, every value checked."""
+        ...
+
+    def decode_error(
+        self, status: int, headers: Mapping[str, str], body: bytes
+    ) -> ProviderError: ...
+
+
+class EmbeddingClientCodec(Protocol):
+    def decode_request(self, body: Any) -> EmbeddingRequest:
+        """Parse the client's decoded JSON body; raise InvalidRequest on a bad field."""
+        ...
+
+    def encode_response(
+        self, response: EmbeddingResponse, request: EmbeddingRequest, model: str, usage: int
+    ) -> bytes:
+        """The answer, vectors written as `request.encoding_format` asks; `usage` is the
+        input token count to report."""
+        ...
 
     def encode_error(
         self, status: int, error_type: str, message: str, param: str | None = None

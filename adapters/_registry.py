@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from adapters._anthropic import AnthropicCodec
 from adapters._anthropic_client import AnthropicClientCodec
-from adapters._base import ClientCodec, ProviderCodec
+from adapters._base import (
+    ClientCodec,
+    EmbeddingClientCodec,
+    EmbeddingProviderCodec,
+    ProviderCodec,
+)
+from adapters._embeddings_client import OpenAIEmbeddingsClientCodec
+from adapters._embeddings_gemini import GeminiEmbeddingsCodec
+from adapters._embeddings_openai import AzureOpenAIEmbeddingsCodec, OpenAIEmbeddingsCodec
 from adapters._features import Feature
 from adapters._gemini import GeminiCodec
 from adapters._openai import AzureOpenAICodec, OpenAICodec
@@ -49,3 +57,33 @@ def client_codec(protocol: str) -> ClientCodec:
     raise ValueError(
         f"unknown client protocol {protocol!r}; expected one of {', '.join(CLIENT_PROTOCOLS)}"
     )
+
+
+# Anthropic has no embeddings API (it points to Voyage AI, which speaks OpenAI's).
+EMBEDDING_ADAPTERS = ("openai", "azure_openai", "gemini")
+
+
+def embedding_codec(adapter: str) -> EmbeddingProviderCodec:
+    if adapter == "openai":
+        return OpenAIEmbeddingsCodec()
+    if adapter == "azure_openai":
+        return AzureOpenAIEmbeddingsCodec()
+    if adapter == "gemini":
+        return GeminiEmbeddingsCodec()
+    expected = ", ".join(EMBEDDING_ADAPTERS)
+    raise ValueError(f"adapter {adapter!r} has no embeddings API; expected one of {expected}")
+
+
+def embedding_max_inputs(adapter: str) -> int:
+    """The most inputs one embeddings call through `adapter` may carry."""
+    limits = {
+        "openai": OpenAIEmbeddingsCodec.max_inputs,
+        "azure_openai": AzureOpenAIEmbeddingsCodec.max_inputs,
+        "gemini": GeminiEmbeddingsCodec.max_inputs,
+    }
+    return limits[adapter]
+
+
+def embedding_client_codec() -> EmbeddingClientCodec:
+    """The one inbound embeddings protocol: OpenAI's `POST /v1/embeddings`."""
+    return OpenAIEmbeddingsClientCodec()

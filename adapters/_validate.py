@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array as packed_array
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -284,3 +285,45 @@ def token_bytes(value: Any, what: str) -> list[int] | None:
     if len(items) > MAX_ID_CHARS or not all(type(b) is int and 0 <= b <= 255 for b in items):
         raise bad_answer(f"{what} is not a list of bytes")
     return items
+
+
+# -- embedding vectors -------------------------------------------------------------------
+
+# The widest embedding models today have 3,072 to 4,096 dimensions; past this a
+# "vector" is a hostile answer, not a model's.
+MAX_DIMENSIONS = 65536
+_NUMBERS = frozenset({float, int})
+
+
+def vectors(value: Any, count: int, dimensions: int | None, what: str) -> list[list[float]]:
+    """An answer's vectors: exactly `count`, each a non-empty list of finite numbers
+    within float32's range, all of one length (`dimensions` when the request set it)."""
+    items = answer_list(value, what)
+    if len(items) != count:
+        raise bad_answer(f"{what} has {len(items)} vectors for {count} inputs")
+    checked = [vector(item, f"{what}[{n}]") for n, item in enumerate(items)]
+    lengths = {len(item) for item in checked}
+    if len(lengths) > 1:
+        raise bad_answer(f"{what} mixes vectors of {len(lengths)} different lengths")
+    if dimensions is not None and lengths and lengths != {dimensions}:
+        raise bad_answer(f"{what} has vectors of {lengths.pop()} dimensions, not {dimensions}")
+    return checked
+
+
+def vector(value: Any, what: str) -> list[float]:
+    # C-speed checks only (a set of types, one conversion, one sum): a batch answer holds
+    # hundreds of thousands of numbers.
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_DIMENSIONS:
+        raise bad_answer(f"{what} is not a list of 1 to {MAX_DIMENSIONS} numbers")
+    if not set(map(type, value)) <= _NUMBERS:  # bool is not int here: true is refused
+        raise bad_answer(f"{what} holds a value that is not a number")
+    # float32 turns a value past its range into infinity, so one sum of the float32
+    # values is finite exactly when every value is a finite float32 (base64 answers are
+    # float32); an integer too large for any float raises instead.
+    try:
+        finite = math.isfinite(sum(packed_array("f", value)))
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise bad_answer(f"{what} holds a number that is not finite within float32's range")
+    return value

@@ -24,6 +24,7 @@ from pydantic import (
 
 from adapters import ADAPTER_NAMES
 from policy_engine._auth import CallerToken, token_digest
+from policy_engine._config_embeddings import EmbeddingAlias, check_embedding_aliases
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings, ShippingSettings
 from policy_engine.fleet import FleetSettings
@@ -80,6 +81,13 @@ class ModelAttributes(BaseModel):
         None, ge=0, le=100, description="Quality score 0-100, e.g. MMLU; one decimal at most"
     )
     context_window: int | None = Field(None, gt=0, description="Input tokens the model takes")
+    dimensions: int | None = Field(
+        None,
+        gt=0,
+        le=65536,
+        description="An embedding model's vector length: an answer of another length (a "
+        "deployment serving another model) is refused as malformed",
+    )
     tools: bool | None = Field(None, description="Supports tool use")
     vision: bool | None = Field(None, description="Accepts images")
     price_per_1m_input: float | None = Field(None, ge=0, description="Overrides the provider's")
@@ -333,6 +341,10 @@ class Settings(_Strict):
     audit: AuditSettings
     fleet: FleetSettings = Field(default_factory=FleetSettings)
     shipping: ShippingSettings | None = None
+    embeddings: dict[str, EmbeddingAlias] = Field(
+        default_factory=dict,
+        description="Embedding aliases (POST /v1/embeddings), each one model's vector space",
+    )
 
     @field_validator("providers")
     @classmethod
@@ -343,6 +355,11 @@ class Settings(_Strict):
                 raise ValueError(f"duplicate provider id {provider.id!r}")
             seen.add(provider.id)
         return value
+
+    @model_validator(mode="after")
+    def _embedding_aliases(self) -> Settings:
+        check_embedding_aliases(self.embeddings, self.providers)
+        return self
 
     def provider(self, provider_id: str) -> ProviderConfig:
         for provider in self.providers:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from adapters import ChatRequest, ImagePart
+from adapters import ChatRequest, EmbeddingRequest, ImagePart
 from policy_engine._config import Settings
 from policy_engine._errors import BadRequest
 from policy_engine.fleet import NO_BUDGET, BudgetView
@@ -198,6 +198,28 @@ def routing_context(
         has_images=measure.images > 0,
         budget=budget,
         operation=operation,
+    )
+
+
+def embedding_context(
+    headers: RoutingHeaders, request: EmbeddingRequest, budget: BudgetView | None = None
+) -> RoutingContext:
+    """An embeddings request's context: each input is embedded on its own, so
+    `input_tokens` is the longest input's estimate (what a model's window must hold),
+    while `input_chars` counts them all (what limits and budgets count)."""
+    longest = max(map(len, request.inputs), default=0)
+    return RoutingContext(
+        tenant=headers.tenant,
+        residency=headers.residency,
+        privacy_tags=headers.privacy_tags,
+        model=request.model,
+        stream=False,
+        input_chars=sum(map(len, request.inputs)),
+        protocol="openai",
+        task_classes=headers.task_classes,
+        input_tokens=estimate_input_tokens(longest, 0),
+        budget=budget,
+        operation="embeddings",
     )
 
 

@@ -8,15 +8,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters import Feature
-from policy_engine._config import Settings
+from policy_engine._config import ProviderConfig, Settings
 from policy_engine._context import (
     Operation,
     RoutingContext,
     estimate_input_tokens,
     read_routing_headers,
 )
-from policy_engine.decision import Decider
-from policy_engine.routing import ProviderHealth, plan_route, served_by, unmet_needs
+from policy_engine.decision import Decider, PolicyDecision
+from policy_engine.routing import (
+    Candidate,
+    ProviderHealth,
+    embedding_routes,
+    plan_embeddings,
+    plan_route,
+    served_by,
+    unmet_needs,
+)
 
 
 class DecisionQuery(BaseModel):
@@ -34,7 +42,10 @@ class DecisionQuery(BaseModel):
     has_tools: bool = False
     has_images: int = Field(0, ge=0, le=10_000, description="how many images the request carries")
     protocol: Literal["openai", "anthropic", "responses"] = "openai"
-    operation: Operation = Field("chat", description="chat, responses or embeddings")
+    operation: Operation = Field(
+        "chat", description="chat, responses, or embeddings (an embedding alias's route)"
+    )
+    inputs: int = Field(1, ge=1, le=2048, description="embeddings: how many inputs")
     # What the request asks for beyond plain chat (README "Request fields"), e.g.
     # "response_format=json_schema": candidates that cannot honour one are skipped.
     features: list[Feature] = Field(default_factory=list)
@@ -57,11 +68,11 @@ class DecisionQuery(BaseModel):
             stream=self.stream,
             input_chars=self.input_chars,
             protocol=self.protocol,
-            operation=self.operation,
             task_classes=headers.task_classes,
             input_tokens=estimate_input_tokens(self.input_chars, self.has_images),
             has_tools=self.has_tools,
             has_images=self.has_images > 0,
+            operation=self.operation,
         )
 
 
@@ -79,12 +90,18 @@ async def explain(
     missing = not_ready or {}
     providers = [p for p in settings.providers if p.id not in missing]
     needs = frozenset(query.features)
-    route = plan_route(decision, context.model, providers, health, settings.routing.strategy, needs)
-    serving = served_by(settings.providers, context.model)
+    embeddings = query.operation == "embeddings"
+    if embeddings:
+        route, serving = _embedding_route(decision, settings, query, providers, health)
+    else:
+        strategy = settings.routing.strategy
+        route = plan_route(decision, context.model, providers, health, strategy, needs)
+        serving = served_by(settings.providers, context.model)
     skipped: dict[str, Any] = {
         p: missing[p] for p in decision.allowed if p in missing and p in serving
     }
-    for p, lacking in unmet_needs(decision, context.model, providers, needs).items():
+    unmet = {} if embeddings else unmet_needs(decision, context.model, providers, needs)
+    for p, lacking in unmet.items():
         skipped[p] = [f.value for f in lacking]
     return {
         "input": decider.input_for(context),
@@ -92,3 +109,21 @@ async def explain(
         "route": [{"provider": c.id, "model": c.model, "redact": sorted(c.redact)} for c in route],
         "skipped": skipped,
     }
+
+
+def _embedding_route(
+    decision: PolicyDecision,
+    settings: Settings,
+    query: DecisionQuery,
+    providers: list[ProviderConfig],
+    health: Mapping[str, ProviderHealth],
+) -> tuple[list[Candidate], Mapping[str, str]]:
+    """The embeddings route for the model, and who serves it (none: not an embedding model)."""
+    route = embedding_routes(settings).get(query.model)
+    if route is None:
+        return [], {}
+    strategy = settings.routing.strategy
+    return (
+        plan_embeddings(decision, route, providers, health, strategy, query.inputs),
+        route.served,
+    )

@@ -117,7 +117,8 @@ class RunningSidecar:
         verify_log(self.settings.audit.dir, [public])
 
     async def stop(self) -> None:
-        """Stop serving; fail if any chat answer broke its protocol (tests/conformance)."""
+        """Stop serving; fail if any chat or embeddings answer broke its protocol
+        (tests/conformance)."""
         if not self.task.done():
             self.server.should_exit = True
             await asyncio.wait_for(self.task, 10)

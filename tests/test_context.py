@@ -7,11 +7,21 @@ from pathlib import Path
 import pytest
 from starlette.datastructures import Headers
 
-from adapters import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolResult
+from adapters import (
+    ChatRequest,
+    EmbeddingRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
 from policy_engine._config import parse_config
 from policy_engine._context import (
     RoutingContext,
     RoutingHeaders,
+    embedding_context,
     estimate_input_tokens,
     measure_input,
     policy_input,
@@ -388,3 +398,19 @@ def test_context_carries_task_classes_and_needs_into_the_policy_input() -> None:
     assert fields["input_tokens"] == estimate_input_tokens(40_000, 1) == 12_288
     assert fields["has_tools"] is True
     assert fields["has_images"] is True
+
+
+def test_an_embeddings_context_counts_every_input_but_sizes_the_longest() -> None:
+    request = EmbeddingRequest("embed", ["a" * 4000, "b" * 400, "c"])
+    context = embedding_context(RoutingHeaders("acme-eu", "eu", ("pii",)), request)
+    assert context.operation == "embeddings"
+    assert context.input_chars == 4401
+    # Each input is embedded on its own: the window must hold the longest, not the sum.
+    assert context.input_tokens == estimate_input_tokens(4000, 0)
+    assert (context.stream, context.has_tools, context.has_images) == (False, False, False)
+    assert context.summary()["operation"] == "embeddings"
+
+
+def test_a_chat_context_is_the_chat_operation_unless_told() -> None:
+    assert sample_context().operation == "chat"
+    assert sample_context().summary()["operation"] == "chat"

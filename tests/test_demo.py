@@ -300,3 +300,32 @@ async def test_the_readmes_responses_sdk_calls_work_against_the_demo(tmp_path: P
         assert "privacy: pci card data may only go to a self-hosted provider" in denied
     finally:
         await stop(launcher)
+
+
+async def test_the_printed_embeddings_commands_fall_back_within_one_model_and_show_a_denial(
+    tmp_path: Path,
+) -> None:
+    """The official SDK calls the demo prints (and the README shows), run as printed."""
+    config, _ = demo_config_on_free_ports(tmp_path)
+    launcher = await launch(config)
+    assert launcher.stdout is not None
+    try:
+        printed = await read_until_ready(launcher.stdout)
+        script = printed.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
+        sdk = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(sdk.communicate(script.encode()), 60)
+        assert sdk.returncode == 0, err.decode()
+        fallback, denial = out.decode().splitlines()
+        # azure-openai-eu rate-limits the first embedding: the same model answers on
+        # openai-us, with the model's 1,536 dimensions; mistral-embed is never tried.
+        assert fallback == "openai-us rate_limited 1536"
+        assert "privacy: phi may be embedded only by a self-hosted provider" in denial
+        assert "azure-openai-eu: residency" in denial
+    finally:
+        await stop(launcher)

@@ -4,7 +4,9 @@ and the read-only console over its audit log on a free loopback port.
 The fakes speak each provider's real wire format (the same ones the test suite uses)
 and echo the user's last message, so the demo shows redaction and restoration. The
 first request to acme-eu's preferred provider is rate limited, so the printed request
-shows a fallback: `X-Routed-Model` names the model that answered, `X-Fallback` why.
+shows a fallback: `X-Routed-Model` names the model that answered, `X-Fallback` why. The
+first embeddings request to azure-openai-eu is rate limited too: `embed` falls back to
+the same model on openai-us, never to mistral-eu's other model.
 
     run_demo.py [CONFIG] [--port P] [--fake-port F]
 
@@ -44,6 +46,7 @@ CONFIG = REPO / "deploy" / "demo" / "policy-engine.yaml"
 DEMO_KEY = "demo-key"  # what the fakes expect; synthetic, never a real credential
 READY_TIMEOUT_S = 120
 FORCED_FALLBACK = "mistral-eu"  # acme-eu's first preference: its first answer is a 429
+EMBEDDINGS_FALLBACK = "azure-openai-eu"  # `embed`'s first choice: its first embedding is a 429
 
 
 def _curl(port: int, model: str = "default", task_class: str | None = None) -> str:
@@ -60,6 +63,24 @@ def _curl(port: int, model: str = "default", task_class: str | None = None) -> s
             f"  -d {shlex.quote(body)}",
         ]
     )
+
+
+def _embeddings_command(port: int) -> str:
+    """The official SDK, as the README shows it: fallback within one model, then a denial."""
+    script = (
+        "from openai import OpenAI, PermissionDeniedError\n"
+        f"client = OpenAI(base_url='http://127.0.0.1:{port}/v1', api_key='unused',\n"
+        "                default_headers={'X-Tenant-ID': 'sandbox'})\n"
+        "raw = client.embeddings.with_raw_response.create(model='embed', input=['a', 'b'])\n"
+        "print(raw.headers['x-routed-provider'], raw.headers.get('x-fallback'),\n"
+        "      len(raw.parse().data[0].embedding))\n"
+        "try:\n"
+        "    client.embeddings.create(model='embed', input='x',\n"
+        "                             extra_headers={'X-Tenant-ID': 'medibridge-us'})\n"
+        "except PermissionDeniedError as denied:\n"
+        "    print(denied.message)\n"
+    )
+    return f".venv/bin/python - <<'EOF'\n{script}EOF"
 
 
 def _port(url: str) -> int:
@@ -223,6 +244,12 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
             fakes.append(fake)
             if provider.id == FORCED_FALLBACK:
                 fake.script(RateLimited(retry_after=None))
+            if provider.id == EMBEDDINGS_FALLBACK:
+                fake.script_embeddings(RateLimited(retry_after=None))
+            # The fake's vectors are as long as its embedding models' (model_attributes).
+            sizes = {f.dimensions for f in provider.model_attributes.values() if f.dimensions}
+            if len(sizes) == 1:
+                fake.dimensions = sizes.pop()
             if provider.api_key_env:
                 os.environ[provider.api_key_env] = DEMO_KEY
         # Its own session: Ctrl-C reaches only this launcher, which then stops the sidecar
@@ -290,6 +317,9 @@ async def _serve(
         _curl(port),
         "\nA task class sets a quality floor (analysis: 85; mistral-large scores 84):\n",
         _curl(port, "smart", "analysis"),
+        "\nEmbeddings with the official SDK (azure-openai-eu rate-limits the first, so it falls"
+        " back to the same model on openai-us; medibridge-us's phi is refused with reasons):\n",
+        _embeddings_command(port),
         f"\nExplain a decision:  .venv/bin/policy-engine decide --config {config} "
         "--tenant acme-eu --model smart --task-class analysis",
         f"Verify the audit log: .venv/bin/policy-engine audit verify {settings.audit.dir} "

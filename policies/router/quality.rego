@@ -45,7 +45,7 @@ quality_floor := max(floors) if count(floors) > 0
 
 default constraint_floor := null
 
-constraint_floor := quality_floor
+constraint_floor := quality_floor if not embeddings
 
 # The class whose floor is in force: one of the request's if it ties the
 # tenant's, then the first by name. Recorded with the decision (constraints).
@@ -87,6 +87,7 @@ denial contains [id, msg] if {
 
 denial contains [id, msg] if {
 	is_number(quality_floor)
+	not embeddings
 	some id, p in providers
 	serves_requested_model(p)
 	not meets_floor(p)

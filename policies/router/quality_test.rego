@@ -36,6 +36,16 @@ test_deny_model_without_a_quality_score_under_a_floor if {
 	decide_floor("open", ["analysis"]).denied.mystery == ["quality: task class analysis needs a model scoring at least 85; mystery's model for smart has no quality score"]
 }
 
+test_allow_embeddings_have_no_quality_floor if {
+	request := model_request("analyst", "smart", {"task_classes": ["analysis"], "operation": "embeddings"})
+	d := router.decision with input as request
+		with data.tenants as floor_tenants
+		with data.task_classes as floors
+	"llama" in d.allowed
+	"mystery" in d.allowed
+	d.constraints.quality_floor == null
+}
+
 test_allow_models_at_or_above_the_floor if {
 	decide_floor("open", ["analysis"]).allowed == ["azure", "azure-eu", "claude", "openai"]
 }

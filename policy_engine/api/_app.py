@@ -1,12 +1,13 @@
-"""The HTTP surface: the chat-like routes as bare ASGI, the rest as thin Starlette routes.
+"""The HTTP surface: the chat-like and embeddings routes as bare ASGI, the rest as thin
+Starlette routes.
 
 Routes only move bytes: they read the body (bounded), hand it to the pipeline, and
 write back the reply. Errors become responses in the pipeline, in each protocol's
 own error shape.
 
-The chat routes (Chat Completions, Messages, Responses) carry all the traffic, so they
-are plain ASGI callables reached before Starlette's routing, middleware and
-Request/Response objects, none of which they use (Starlette was 8% of the sidecar's
+The chat routes (Chat Completions, Messages, Responses) and embeddings carry all the
+traffic, so they are plain ASGI callables reached before Starlette's routing, middleware
+and Request/Response objects, none of which they use (Starlette was 8% of the sidecar's
 profile under load; bench/PERF_NOTES.md).
 """
 
@@ -28,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters import CLIENT_PROTOCOLS, client_codec
 from policy_engine._auth import Caller
@@ -175,6 +176,27 @@ class _ChatEndpoint:
             await _send_reply(reply, receive, send)
 
 
+class _EmbeddingsEndpoint:
+    """POST /v1/embeddings: body in, the embeddings pipeline, reply out."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sidecar: Sidecar = scope["app"].state.sidecar
+        limit = sidecar.settings.server.max_body_bytes
+        try:
+            headers = _header_map(scope["headers"])
+            body = await _receive_body(scope, receive, headers.get("content-length"), limit)
+        except PolicyEngineError as error:
+            reply = await sidecar.embeddings.reject_embeddings(error)
+        except _ClientGone:
+            await send({"type": "http.response.start", "status": 499, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        else:
+            reply = await sidecar.embeddings.handle_embeddings(headers, body)
+        with contextlib.suppress(asyncio.CancelledError):
+            await _send_reply(reply, receive, send)
+
+
 def _sidecar(request: Request) -> Sidecar:
     sidecar: Sidecar = request.app.state.sidecar
     return sidecar
@@ -268,8 +290,9 @@ async def model(request: Request) -> Response:
     if (denied := _auth_error(request)) is not None:
         return denied
     name: str = request.path_params["model"]
-    pipeline = _sidecar(request).pipeline
-    if not pipeline.serves(name):
+    sidecar = _sidecar(request)
+    pipeline = sidecar.pipeline
+    if not pipeline.serves(name) and not sidecar.embeddings.serves_embeddings(name):
         return _error(request, pipeline.unknown_model(name))
     return _json(200, _model(_protocol(request), name))
 
@@ -334,7 +357,7 @@ class SidecarApp:
     """The ASGI application: chat POSTs go straight to their endpoint, all else to Starlette
     (which also holds the chat routes, for their 405 answers and the lifespan)."""
 
-    def __init__(self, starlette: Starlette, chat: dict[str, _ChatEndpoint]) -> None:
+    def __init__(self, starlette: Starlette, chat: Mapping[str, ASGIApp]) -> None:
         self._starlette = starlette
         self._chat = chat
 
@@ -367,7 +390,10 @@ def create_app(settings: Settings) -> SidecarApp:
         finally:
             await app.state.sidecar.stop()
 
-    chat = {path: _ChatEndpoint(protocol) for path, protocol in _CHAT_PATHS.items()}
+    chat: dict[str, ASGIApp] = {
+        path: _ChatEndpoint(protocol) for path, protocol in _CHAT_PATHS.items()
+    }
+    chat["/v1/embeddings"] = _EmbeddingsEndpoint()
     routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in chat.items()]
     routes += [
         Route("/v1/models", models, methods=["GET"]),

@@ -169,6 +169,29 @@ _ANTHROPIC_REQUEST = {
     },
 }
 
+_EMBEDDINGS_REQUEST = {
+    "type": "object",
+    "required": ["model", "input"],
+    "properties": {
+        "model": {"type": "string"},
+        # Token arrays are refused (400): the sidecar cannot check tokens for PII.
+        "input": {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "maxItems": 2048,
+                },
+            ]
+        },
+        "dimensions": {"type": "integer", "minimum": 1},
+        "encoding_format": {"enum": ["float", "base64"]},
+        "user": {"type": "string"},
+    },
+}
+
 _OPENAI_ERROR = {
     "type": "object",
     "required": ["error"],
@@ -234,6 +257,15 @@ def _chat_operation(summary: str, body: dict[str, Any], error: dict[str, Any]) -
     }
 
 
+def _embeddings_operation() -> dict[str, Any]:
+    operation = _chat_operation("OpenAI Embeddings", _EMBEDDINGS_REQUEST, _OPENAI_ERROR)
+    operation["responses"]["200"] = {
+        "description": "The vectors, one per input (floats, or base64 float32)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    return operation
+
+
 def _simple(summary: str, statuses: dict[str, str]) -> dict[str, Any]:
     return {
         "summary": summary,
@@ -283,6 +315,9 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/responses": {
                 "post": _chat_operation("OpenAI Responses", _RESPONSES_REQUEST, _OPENAI_ERROR)
+            },
+            "/v1/embeddings": {
+                "post": _embeddings_operation(),
             },
             "/v1/models": {
                 "get": _simple("Logical model aliases", {"200": "Aliases", "401": "No credentials"})

@@ -35,9 +35,9 @@ from policy_engine.decision import (
     engine_from_settings,
 )
 from policy_engine.fleet import Fleet
-from policy_engine.pipeline import AuditSink, Pipeline
+from policy_engine.pipeline import AuditSink, EmbeddingPipeline, Pipeline
 from policy_engine.redaction import NATIVE_SCAN, RedactionError, Redactor, default_redactor
-from policy_engine.routing import AnswerBudget, Router, UpstreamTransport
+from policy_engine.routing import AnswerBudget, EmbeddingRouter, UpstreamTransport
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
 _log = get_logger("policy_engine.sidecar")
@@ -63,13 +63,14 @@ class Sidecar:
     settings: Settings
     engine: DecisionEngine
     decider: Decider
-    router: Router
+    router: EmbeddingRouter
     transport: UpstreamTransport
     audit: AuditSink
     metrics: Metrics
     pipeline: Pipeline
     authenticator: Authenticator
     tracer: Tracer
+    embeddings: EmbeddingPipeline
     fleet: Fleet | None = None
     shipper: Shipper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -89,7 +90,9 @@ class Sidecar:
         metrics.watch_answer_budget(budget)
         tracer = tracer_from_settings(settings.logging.tracing)
         keys = resolve_api_keys(settings)
-        router = Router(settings.routing, settings.providers, keys.keys, transport, metrics, tracer)
+        router = EmbeddingRouter(
+            settings.routing, settings.providers, keys.keys, transport, metrics, tracer
+        )
         for provider_id, reason in keys.missing.items():
             # Started without it rather than refused: one absent key (a provider not signed
             # up for yet) should not take down the others; the router never calls it.
@@ -142,6 +145,18 @@ class Sidecar:
             tracer,
             limits=fleet.limiter,
         )
+        # POST /v1/embeddings: the same stages around its own plan and call.
+        embeddings = EmbeddingPipeline(
+            settings,
+            decider,
+            router,
+            redactor,
+            audit,
+            metrics,
+            authenticator,
+            tracer,
+            limits=fleet.limiter,
+        )
         sidecar = cls(
             settings,
             engine,
@@ -153,6 +168,7 @@ class Sidecar:
             pipeline,
             authenticator,
             tracer,
+            embeddings,
             fleet,
         )
         metrics.audit_healthy.set_function(lambda: float(audit.healthy))

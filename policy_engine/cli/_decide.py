@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         choices=OPERATIONS,
         default="chat",
         help="what the request asks for: chat (Chat Completions, Messages), responses "
-        "(the Responses API) or embeddings",
+        "(the Responses API) or embeddings (plans an embedding alias's route)",
     )
     parser.add_argument(
         "--features",
@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--input-chars", type=int, default=0, help="the request's text size")
     parser.add_argument("--tools", action="store_true", help="the request uses tools")
     parser.add_argument("--images", type=int, default=0, help="images in the request")
+    parser.add_argument("--inputs", type=int, default=1, help="embeddings: how many inputs")
     parser.set_defaults(func=run)
 
 
@@ -65,6 +66,7 @@ async def _explain(args: argparse.Namespace) -> dict[str, Any]:
             input_chars=args.input_chars,
             has_tools=args.tools,
             has_images=args.images,
+            inputs=args.inputs,
         )
         return await explain(decider, settings, query, {})
     finally:

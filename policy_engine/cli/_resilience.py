@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from policy_engine._config import load_config
+from policy_engine._context import OPERATIONS, Operation
 from policy_engine._errors import PolicyEngineError
 from policy_engine.decision import decider_from_settings, engine_from_settings
 from policy_engine.resilience import (
@@ -32,8 +34,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="report, per tenant, residency, tags and model, how many failure domains remain",
         description=(
             "Evaluate the policy for every tenant, residency (none and each one named by a "
-            "tenant or provider), subset of privacy tags, and model alias, through the same "
-            "decision and route planning as a request."
+            "tenant or provider), subset of privacy tags, model alias and operation (chat "
+            "and responses for a chat alias, embeddings for an embedding alias), through "
+            "the same decision and route planning as a request."
         ),
     )
     parser.add_argument("--config", type=Path, required=True)
@@ -42,6 +45,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         action="append",
         metavar="T",
         help="only this tenant (repeatable); default: every tenant in the policy data",
+    )
+    parser.add_argument(
+        "--operation",
+        action="append",
+        choices=OPERATIONS,
+        help="only this operation (repeatable); default: every one",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -60,7 +69,9 @@ class _UnknownTenants(Exception):
         )
 
 
-async def _report(config: Path, tenants: list[str] | None) -> ResilienceReport:
+async def _report(
+    config: Path, tenants: list[str] | None, operations: Sequence[Operation]
+) -> ResilienceReport:
     settings = load_config(config)
     engine = engine_from_settings(settings)
     try:
@@ -71,14 +82,14 @@ async def _report(config: Path, tenants: list[str] | None) -> ResilienceReport:
         unknown = [t for t in dict.fromkeys(tenants or ()) if t not in facts.tenants]
         if unknown:
             raise _UnknownTenants(unknown, sorted(facts.tenants))
-        return await build_report(decider, settings, facts, tenants)
+        return await build_report(decider, settings, facts, tenants, operations)
     finally:
         await engine.close()
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = asyncio.run(_report(args.config, args.tenant))
+        report = asyncio.run(_report(args.config, args.tenant, args.operation or OPERATIONS))
     except PolicyEngineError as error:
         print(f"policy-engine: {error.message}", file=sys.stderr)
         return EXIT_ERROR

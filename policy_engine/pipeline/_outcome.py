@@ -47,6 +47,7 @@ class RequestOutcome:
     unredactable: list[str] = field(default_factory=list)  # obligations sent unmet (record mode)
     skipped: dict[str, str] = field(default_factory=dict)  # allowed provider -> why left out
     usage: Usage | None = None  # checked: every count a non-negative record-safe integer
+    usage_estimated: bool = False  # the provider reported none (Gemini embeddings)
     invalid: dict[str, str] = field(default_factory=dict)  # provider values refused, described
     intent_seq: int | None = None  # the intent record's seq, once durable
     limits: Admission | None = None  # the pass through the tenant's and caller's limits
@@ -120,17 +121,21 @@ class RequestOutcome:
             "price": None
             if self.price is None
             else {"input_per_1m": self.price[0], "output_per_1m": self.price[1]},
-            "usage": None
-            if self.usage is None
-            else {
-                "input_tokens": self.usage.input_tokens,
-                "output_tokens": self.usage.output_tokens,
-            },
+            "usage": None if self.usage is None else self._usage_summary(self.usage),
             "invalid": self.invalid,
         }
         if self.limits is not None:
             event["limits"] = self.limits.summary()
         return event
+
+    def _usage_summary(self, usage: Usage) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+        }
+        if self.usage_estimated:
+            summary["estimated"] = True
+        return summary
 
     def log_fields(self) -> dict[str, Any]:
         decision = self.decision

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Protocol
 
 import orjson
 
@@ -119,6 +120,12 @@ class StreamReply:
 Reply = JsonReply | StreamReply
 
 
+class ErrorEncoder(Protocol):
+    def encode_error(
+        self, status: int, error_type: str, message: str, param: str | None = None
+    ) -> bytes: ...
+
+
 class Pipeline:
     def __init__(
         self,
@@ -145,6 +152,10 @@ class Pipeline:
         self._aliases = frozenset(alias for p in settings.providers for alias in p.models)
         # Aliases, and the provider models they map to (`gpt-4o`), which are served as is.
         self._models = self._aliases | {m for p in settings.providers for m in p.models.values()}
+        # Embedding models (`embeddings` aliases and what they map to) are not chat models.
+        self._embedding_only = frozenset(
+            model_names(settings, embedding=True) - model_names(settings, embedding=False)
+        )
 
     @property
     def aliases(self) -> frozenset[str]:
@@ -193,6 +204,11 @@ class Pipeline:
         outcome.tenant = routing_headers.tenant
         caller.check_tenant(routing_headers.tenant)
         request = self._parse(codec, body)
+        if request.model in self._embedding_only:
+            raise BadRequest(
+                f"model {request.model!r} is an embedding model: POST /v1/embeddings",
+                param="model",
+            )
         if request.model not in self._models:
             # Checked before the context is recorded: an unknown model is free text
             # from the client and stays out of the audit record.
@@ -392,7 +408,7 @@ class Pipeline:
                 self._limits.settle(outcome.limits, outcome.provider, outcome.usage)
 
     async def _fail(
-        self, codec: ClientCodec, outcome: RequestOutcome, error: PolicyEngineError
+        self, codec: ErrorEncoder, outcome: RequestOutcome, error: PolicyEngineError
     ) -> JsonReply:
         outcome.error_type = error.error_type
         try:
@@ -499,14 +515,30 @@ def request_id() -> str:
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._:/-]{0,63}")
 
 
+def shown_model(model: str) -> str:
+    """The requested model as an error message names it: echoed only when it looks like
+    a model name (starts with a letter, no spaces), as the routing headers are, so a
+    card or phone number pasted there is not sent back."""
+    return f"model {model!r}" if _ALIAS.fullmatch(model) else "the requested model"
+
+
 def _unknown_model_message(model: str, aliases: frozenset[str]) -> str:
-    # Echoed only when it looks like a model name (starts with a letter, no spaces),
-    # as the routing headers are: a card or phone number pasted here is not sent back.
-    shown = f"model {model!r}" if _ALIAS.fullmatch(model) else "the requested model"
+    shown = shown_model(model)
     return (
         f"{shown} is neither a configured alias nor a model a configured provider serves; "
         f"aliases: {', '.join(sorted(aliases))} (GET /v1/models)"
     )
+
+
+def model_names(settings: Settings, *, embedding: bool) -> set[str]:
+    """The aliases, and the provider models they map to, of embedding or of chat models."""
+    return {
+        name
+        for p in settings.providers
+        for alias, model in p.models.items()
+        if (alias in settings.embeddings) == embedding
+        for name in (alias, model)
+    }
 
 
 def _stream_model(first: list[StreamEvent]) -> str:

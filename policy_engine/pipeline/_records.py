@@ -21,6 +21,8 @@ from policy_engine.pipeline._outcome import RequestOutcome
 from policy_engine.redaction import RedactionSession
 from policy_engine.routing import Candidate
 from policy_engine.telemetry import (
+    EMBEDDINGS,
+    OPERATION,
     EventLogger,
     GenAICall,
     Metrics,
@@ -168,6 +170,8 @@ class Recorder:
     def _gen_ai_calls(self, outcome: RequestOutcome) -> None:
         """Each attempt in the GenAI client metrics; the answer's with its token usage."""
         now = time.perf_counter()
+        context = outcome.context
+        operation = EMBEDDINGS if context and context.operation == "embeddings" else OPERATION
         for attempt in outcome.attempts:
             adapter = self._settings.provider(attempt.provider).adapter
             if attempt.outcome == "ok":
@@ -179,6 +183,7 @@ class Recorder:
                     outcome.response_model,
                     None if usage is None else usage.input_tokens,
                     None if usage is None else usage.output_tokens,
+                    operation=operation,
                 )
             else:
                 error = attempt.outcome
@@ -187,6 +192,7 @@ class Recorder:
                     attempt.model,
                     attempt.latency_ms / 1000,
                     error_type=error,
+                    operation=operation,
                 )
             self._tracer.gen_ai(call)
 

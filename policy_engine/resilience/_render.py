@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from policy_engine.resilience._domains import percent
 from policy_engine.resilience._report import ResilienceReport, ResilienceRow
 
-HEADER = ("tenant", "residency", "tags", "alias", "status", "domains", "clouds", "availability")
+HEADER = (
+    "tenant",
+    "residency",
+    "tags",
+    "alias",
+    "operation",
+    "status",
+    "domains",
+    "clouds",
+    "availability",
+)
 STATUS_TEXT = {"ok": "ok", "spof": "SPOF", "none": "NONE"}
 
 
@@ -30,6 +40,7 @@ def _cells(row: ResilienceRow) -> tuple[str, ...]:
         c.residency or "-",
         ",".join(c.privacy_tags) or "-",
         c.alias,
+        c.operation,
         STATUS_TEXT[row.status],
         str(len(row.domains)),
         str(len(row.clouds)),

@@ -1,8 +1,10 @@
-"""The resilience report: for every tenant, residency, privacy tag set and model alias,
-which providers could serve a request, across how many failure domains.
+"""The resilience report: for every tenant, residency, privacy tag set, model alias and
+operation, which providers could serve a request, across how many failure domains.
 
-Every row comes from `Decider.decide` on a `RoutingContext` and from `plan_route`, the
-calls the request path makes, so the report cannot disagree with real routing.
+Every row comes from `Decider.decide` on a `RoutingContext` and from `plan_route` (for
+an embedding alias, `plan_embeddings`), the calls the request path makes, so the report
+cannot disagree with real routing. Chat aliases are reported for `chat` and
+`responses` (the policy may treat them apart), embedding aliases for `embeddings`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from policy_engine._config import Settings
+from policy_engine._context import OPERATIONS, Operation
 from policy_engine._explain import DecisionQuery
 from policy_engine.decision import Decider
 from policy_engine.resilience._domains import (
@@ -21,7 +24,7 @@ from policy_engine.resilience._domains import (
     failure_domains,
 )
 from policy_engine.resilience._facts import PolicyFacts
-from policy_engine.routing import plan_route
+from policy_engine.routing import EmbeddingRoute, embedding_routes, plan_embeddings, plan_route
 
 Status = Literal["ok", "spof", "none"]
 
@@ -32,6 +35,7 @@ class Combination:
     residency: str | None  # as sent in X-Data-Residency; None = header absent
     privacy_tags: tuple[str, ...]  # as sent in X-Privacy-Tags
     alias: str
+    operation: Operation = "chat"
 
     def query(self) -> DecisionQuery:
         return DecisionQuery(
@@ -39,6 +43,7 @@ class Combination:
             residency=self.residency,
             privacy_tags=list(self.privacy_tags),
             model=self.alias,
+            operation=self.operation,
         )
 
 
@@ -71,6 +76,7 @@ class ResilienceRow:
             "residency": c.residency,
             "privacy_tags": list(c.privacy_tags),
             "alias": c.alias,
+            "operation": c.operation,
             "status": self.status,
             "allowed": list(self.allowed),
             "route": list(self.route),
@@ -101,6 +107,7 @@ class ResilienceReport:
     privacy_tags: tuple[str, ...]
     aliases: tuple[str, ...]
     rows: tuple[ResilienceRow, ...]
+    operations: tuple[Operation, ...] = OPERATIONS
 
     def count(self, status: Status) -> int:
         return sum(1 for row in self.rows if row.status == status)
@@ -117,6 +124,7 @@ class ResilienceReport:
             "residencies": list(self.residencies),
             "privacy_tags": list(self.privacy_tags),
             "aliases": list(self.aliases),
+            "operations": list(self.operations),
             "summary": {
                 "combinations": len(self.rows),
                 "ok": self.count("ok"),
@@ -142,27 +150,55 @@ def _tag_sets(tags: Sequence[str]) -> Iterator[tuple[str, ...]]:
         yield from itertools.combinations(tags, size)
 
 
-def combinations(
-    settings: Settings, facts: PolicyFacts, tenants: Sequence[str] | None = None
-) -> list[Combination]:
-    """Every tenant (or the ones named), residency, tag subset and alias, in that order."""
+def alias_operations(settings: Settings) -> list[tuple[str, Operation]]:
+    """Every alias with each operation it serves: a chat alias both chat operations, an
+    embedding alias embeddings."""
     aliases = sorted({alias for p in settings.providers for alias in p.models})
+    chat: tuple[Operation, ...] = ("chat", "responses")
     return [
-        Combination(tenant, residency, tags, alias)
-        for tenant in sorted(facts.tenants if tenants is None else set(tenants))
-        for residency in residencies(settings, facts)
-        for tags in _tag_sets(facts.privacy_tags)
+        (alias, operation)
         for alias in aliases
+        for operation in (("embeddings",) if alias in settings.embeddings else chat)
     ]
 
 
-async def evaluate(decider: Decider, settings: Settings, combination: Combination) -> ResilienceRow:
-    """One row, through the request path's own calls."""
+def combinations(
+    settings: Settings,
+    facts: PolicyFacts,
+    tenants: Sequence[str] | None = None,
+    operations: Sequence[Operation] = OPERATIONS,
+) -> list[Combination]:
+    """Every tenant (or the ones named), residency, tag subset, alias and operation (or
+    the ones named), in that order."""
+    served = [(a, o) for a, o in alias_operations(settings) if o in operations]
+    return [
+        Combination(tenant, residency, tags, alias, operation)
+        for tenant in sorted(facts.tenants if tenants is None else set(tenants))
+        for residency in residencies(settings, facts)
+        for tags in _tag_sets(facts.privacy_tags)
+        for alias, operation in served
+    ]
+
+
+async def evaluate(
+    decider: Decider,
+    settings: Settings,
+    combination: Combination,
+    routes: dict[str, EmbeddingRoute] | None = None,
+) -> ResilienceRow:
+    """One row, through the request path's own calls (`routes`: the embedding routes,
+    when the caller has built them already)."""
     context = combination.query().context()
     decision = await decider.decide(context)
     # No health: the report is about what the policy and catalog allow, not about
     # which circuits happen to be open right now.
-    route = plan_route(decision, context.model, settings.providers, {}, settings.routing.strategy)
+    strategy = settings.routing.strategy
+    if combination.operation == "embeddings":
+        route_table = embedding_routes(settings) if routes is None else routes
+        embedding = route_table[context.model]
+        route = plan_embeddings(decision, embedding, settings.providers, {}, strategy, 1)
+    else:
+        route = plan_route(decision, context.model, settings.providers, {}, strategy)
     providers = [candidate.provider for candidate in route]
     domains = tuple(failure_domains(providers))
     # A provider that names no cloud counts as a cloud of its own, as in failure_domains.
@@ -189,10 +225,13 @@ async def build_report(
     settings: Settings,
     facts: PolicyFacts,
     tenants: Sequence[str] | None = None,
+    operations: Sequence[Operation] = OPERATIONS,
 ) -> ResilienceReport:
-    """The report for every tenant in the policy data, or only for `tenants`."""
-    combos = combinations(settings, facts, tenants)
-    rows = [await evaluate(decider, settings, combination) for combination in combos]
+    """The report for every tenant in the policy data, or only for `tenants`; for every
+    operation, or only `operations`."""
+    combos = combinations(settings, facts, tenants, operations)
+    routes = embedding_routes(settings)
+    rows = [await evaluate(decider, settings, combination, routes) for combination in combos]
     return ResilienceReport(
         revisions=tuple(sorted({row.revision for row in rows})),
         tenants=tuple(sorted({c.tenant for c in combos})),
@@ -200,4 +239,5 @@ async def build_report(
         privacy_tags=facts.privacy_tags,
         aliases=tuple(sorted({c.alias for c in combos})),
         rows=tuple(rows),
+        operations=tuple(o for o in OPERATIONS if o in operations),
     )

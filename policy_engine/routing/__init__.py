@@ -1,6 +1,19 @@
 """Route plans, attempts, retries, fallback and the upstream transport."""
 
 from policy_engine.routing._budget import AnswerBudget, Reservation
+from policy_engine.routing._embedding_calls import (
+    EmbeddingResult,
+    EmbeddingRouter,
+    TextRedactor,
+    redacted,
+)
+from policy_engine.routing._embedding_plan import (
+    EmbeddingRoute,
+    embedding_routes,
+    max_inputs,
+    plan_embeddings,
+    too_many_inputs,
+)
 from policy_engine.routing._health import (
     CircuitBreaker,
     CircuitState,
@@ -31,6 +44,9 @@ __all__ = [
     "Candidate",
     "CircuitBreaker",
     "CircuitState",
+    "EmbeddingResult",
+    "EmbeddingRoute",
+    "EmbeddingRouter",
     "LatencyAverage",
     "ProviderHealth",
     "RequestRedactor",
@@ -38,15 +54,21 @@ __all__ = [
     "RouteResult",
     "Router",
     "StreamRoute",
+    "TextRedactor",
     "UpstreamResponse",
     "UpstreamStream",
     "UpstreamTransport",
     "backoff_delay",
+    "embedding_routes",
     "feature_unavailable",
+    "max_inputs",
     "next_candidate",
+    "plan_embeddings",
     "plan_route",
+    "redacted",
     "served_by",
     "skipped_summary",
+    "too_many_inputs",
     "translate_error",
     "unmet_needs",
 ]

@@ -149,6 +149,19 @@ def plan_route(
             and (not needs or needs <= adapter_features(p.adapter))
             and (p.id not in health or health[p.id].breaker.available())
         ]
+    order_providers(eligible, decision, strategy, health)
+    if models is None:
+        return [Candidate(p, p.models[alias], allowed[p.id]) for p in eligible]
+    return [Candidate(p, models[p.id], allowed[p.id]) for p in eligible]
+
+
+def order_providers(
+    eligible: list[ProviderConfig],
+    decision: PolicyDecision,
+    strategy: Strategy,
+    health: Mapping[str, ProviderHealth],
+) -> None:
+    """Sort in place: the decision's preference first, then the strategy."""
     if len(eligible) > 1:
         preference = decision.preference_rank
         eligible.sort(
@@ -157,9 +170,6 @@ def plan_route(
                 *_strategy_key(p, strategy, health),
             )
         )
-    if models is None:
-        return [Candidate(p, p.models[alias], allowed[p.id]) for p in eligible]
-    return [Candidate(p, models[p.id], allowed[p.id]) for p in eligible]
 
 
 def next_candidate(remaining: Sequence[Candidate], failed: Sequence[Candidate]) -> Candidate:

@@ -1,6 +1,8 @@
 """Logs, metrics and traces."""
 
 from policy_engine.telemetry._genai import (
+    EMBEDDINGS,
+    OPERATION,
     GenAICall,
     call_attributes,
     provider_name,
@@ -21,10 +23,13 @@ from policy_engine.telemetry._tracing import (
     Tracer,
     TracingSettings,
     attempt_span,
+    embeddings_span,
     tracer_from_settings,
 )
 
 __all__ = [
+    "EMBEDDINGS",
+    "OPERATION",
     "AttributeValue",
     "EventLogger",
     "GenAICall",
@@ -39,6 +44,7 @@ __all__ = [
     "attempt_span",
     "call_attributes",
     "configure_logging",
+    "embeddings_span",
     "get_logger",
     "provider_name",
     "request_attributes",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from adapters import ChatRequest, Usage
 
 OPERATION = "chat"
+EMBEDDINGS = "embeddings"  # the operation name of an embeddings call
 
 # gen_ai.provider.name's well-known values, by adapter: what an instrumented client of
 # that API reports (an OpenAI-compatible server, such as vLLM, reports "openai").
@@ -76,19 +77,21 @@ def provider_name(adapter: str) -> str:
     return _PROVIDER_NAMES.get(adapter, adapter)
 
 
-def span_name(model: str) -> str:
-    return f"{OPERATION} {model}"
+def span_name(model: str, operation: str = OPERATION) -> str:
+    return f"{operation} {model}"
 
 
 class _Span(Protocol):
     def set(self, key: str, value: Any) -> None: ...
 
 
-def call_attributes(provider_id: str, adapter: str, model: str) -> dict[str, Any]:
+def call_attributes(
+    provider_id: str, adapter: str, model: str, operation: str = OPERATION
+) -> dict[str, Any]:
     """A provider call's span attributes: our provider id and the GenAI names."""
     return {
         "provider": provider_id,
-        "gen_ai.operation.name": OPERATION,
+        "gen_ai.operation.name": operation,
         "gen_ai.provider.name": provider_name(adapter),
         "gen_ai.request.model": model,
     }
@@ -122,10 +125,11 @@ class GenAICall:
     input_tokens: int | None = None
     output_tokens: int | None = None
     error_type: str | None = None  # the failure's kind; None for an answer
+    operation: str = OPERATION
 
     def attributes(self) -> dict[str, Any]:
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": OPERATION,
+            "gen_ai.operation.name": self.operation,
             "gen_ai.provider.name": self.provider_name,
             "gen_ai.request.model": self.request_model,
         }

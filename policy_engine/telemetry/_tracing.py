@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters import ChatRequest
 from policy_engine.telemetry._genai import (
+    EMBEDDINGS,
     GenAICall,
     GenAIInstruments,
     call_attributes,
@@ -215,6 +216,17 @@ def attempt_span(
         return tracer.start("attempt")
     attributes = {**call_attributes(provider_id, adapter, model), **request_attributes(request)}
     return tracer.start(span_name(model), attributes, kind="client")
+
+
+def embeddings_span(
+    tracer: Tracer, provider_id: str, adapter: str, model: str, dimensions: int | None
+) -> LiveSpan:
+    """An embeddings call's span (`embeddings {model}`), as `attempt_span` for chat."""
+    if not tracer.enabled:
+        return tracer.start("attempt")
+    attributes = call_attributes(provider_id, adapter, model, EMBEDDINGS)
+    attributes["gen_ai.embeddings.dimension.count"] = dimensions
+    return tracer.start(span_name(model, EMBEDDINGS), attributes, kind="client")
 
 
 def _import(module: str) -> Any:

@@ -43,7 +43,7 @@ def test_json_lists_every_combination_with_its_status(
 ) -> None:
     main(["resilience", "--config", str(gappy), "--json"])
     document = json.loads(capsys.readouterr().out)
-    assert document["summary"]["combinations"] == len(document["rows"]) == 3 * 3 * 16
+    assert document["summary"]["combinations"] == len(document["rows"]) == 3 * 3 * 16 * 2
     pinned = next(r for r in document["rows"] if r["tenant"] == "pinned")
     assert (pinned["status"], pinned["single_point_of_failure"]) == ("spof", "aws/eu-west-1")
 
@@ -105,4 +105,14 @@ def test_table_counts_each_tenants_combinations(
 ) -> None:
     main(["resilience", "--config", str(gappy)])
     out = capsys.readouterr().out
-    assert "  martian  combinations: 48  ok: 0  single point of failure: 0  no provider: 48" in out
+    assert "  martian  combinations: 96  ok: 0  single point of failure: 0  no provider: 96" in out
+
+
+def test_operation_limits_the_report_to_the_named_operations(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["resilience", "--config", str(gappy), "--json", "--operation", "chat"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["operations"] == ["chat"]
+    assert {row["operation"] for row in document["rows"]} == {"chat"}
+    assert len(document["rows"]) == 3 * 3 * 16

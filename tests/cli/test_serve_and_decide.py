@@ -38,6 +38,37 @@ def test_decide_names_the_candidates_skipped_for_a_feature_they_cannot_honour(
     assert [step["provider"] for step in result["route"]] == ["azure-openai-us"]
 
 
+def test_decide_plans_an_embeddings_request_within_its_one_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["decide", "--config", str(DEMO_CONFIG), "--tenant", "sandbox", "--model", "embed"]
+    assert main([*argv, "--operation", "embeddings"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["input"]["request"]["operation"] == "embeddings"
+    # mistral-eu is allowed, but serves another embedding model: not on the route.
+    assert "mistral-eu" in result["decision"]["allowed"]
+    assert [(s["provider"], s["model"]) for s in result["route"]] == [
+        ("azure-openai-eu", "embed-small-eu"),
+        ("openai-us", "text-embedding-3-small"),
+    ]
+
+
+def test_decide_shows_the_phi_embeddings_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["decide", "--config", str(DEMO_CONFIG), "--tenant", "medibridge-us", "--model", "embed"]
+    assert main([*argv, "--operation", "embeddings"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    reasons = result["decision"]["denied"]["openai-us"]
+    assert "privacy: phi may be embedded only by a self-hosted provider" in " ".join(reasons)
+    assert result["route"] == []
+
+
+def test_decide_rejects_an_unknown_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["decide", "--config", str(DEMO_CONFIG), "--tenant", "sandbox", "--operation", "x"]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_decide_rejects_an_unknown_feature_with_a_message(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -1,4 +1,4 @@
-"""An ASGI wrapper that checks every chat answer a test sidecar sends.
+"""An ASGI wrapper that checks every chat and embeddings answer a test sidecar sends.
 
 tests/sidecar.py puts it around every sidecar the suite starts, so every request any
 test makes is held to the protocol: a 2xx is an answer that validates, an error has a
@@ -18,6 +18,7 @@ from tests.conformance._validators import (
     anthropic_error_problems,
     anthropic_event_problems,
     anthropic_message_problems,
+    embeddings_problems,
     openai_problems,
     responses_event_problems,
     responses_problems,
@@ -34,27 +35,32 @@ _ROUTES = {
     "/v1/chat/completions": "openai",
     "/v1/messages": "anthropic",
     "/v1/responses": "responses",
+    "/v1/embeddings": "openai_embeddings",
 }
 # How a Responses stream may end: its answer, or an error event and the failed response.
 _RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
 
 
 def answer_problems(protocol: str, status: int, content_type: str, body: bytes) -> list[str]:
-    """What is wrong with one whole answer of a chat route, if anything."""
+    """What is wrong with one whole answer of a chat or embeddings route, if anything."""
     json_body = content_type.startswith("application/json")
     if status >= 400:
         if not json_body:
             return [f"a {status} error is {content_type or 'untyped'}"]
         document = orjson.loads(body)
-        if protocol == "openai":
-            return openai_problems("ErrorResponse", document)
         if protocol == "responses":
             return responses_problems("ErrorResponse", document)
-        return anthropic_error_problems(document)
+        if protocol == "anthropic":
+            return anthropic_error_problems(document)
+        return openai_problems("ErrorResponse", document)
     if not 200 <= status < 300:
         return [f"status {status}"]
     if json_body:
         document = orjson.loads(body)
+        if protocol == "openai_embeddings":
+            if "error" in document:
+                return [f"a {status} carries an error"]
+            return embeddings_problems(document)
         if protocol == "openai":
             if "error" in document:
                 return [f"a {status} carries an error"]
@@ -66,7 +72,7 @@ def answer_problems(protocol: str, status: int, content_type: str, body: bytes) 
         if document.get("type") == "error":
             return [f"a {status} carries an error"]
         return anthropic_message_problems(document)
-    if not content_type.startswith("text/event-stream"):
+    if not content_type.startswith("text/event-stream") or protocol == "openai_embeddings":
         return [f"a {status} answer is {content_type or 'untyped'}"]
     return _stream_problems(protocol, body)
 
@@ -142,7 +148,7 @@ class ConformanceRecorder:
         self.problems: list[str] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # POST only: another method on a chat route is the HTTP layer's 405, not an answer.
+        # POST only: another method on these routes is the HTTP layer's 405, not an answer.
         chat = scope["type"] == "http" and scope.get("method") == "POST"
         protocol = _ROUTES.get(scope.get("path", "")) if chat else None
         if protocol is None:

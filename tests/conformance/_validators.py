@@ -1,15 +1,18 @@
 """Validators for what the sidecar sends: OpenAI's published schemas, Anthropic's SDK types.
 
-OpenAI, Chat Completions and Responses: the schemas vendored in specs/ (see its README),
-with OpenAPI 3.0's `nullable: true` read as "or null", checked with jsonschema (draft
-2020-12).
+OpenAI, Chat Completions, Responses and Embeddings: the schemas vendored in specs/ (see
+its README), with OpenAPI 3.0's `nullable: true` read as "or null", checked with
+jsonschema (draft 2020-12).
 Anthropic: the official SDK's pydantic types, validated in strict mode, and no field
 outside them (the SDK's models keep unknown fields aside instead of refusing them).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -23,8 +26,10 @@ from anthropic.types.shared import ErrorResponse as AnthropicErrorResponse
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC = Path(__file__).parent / "specs" / "openai-chat-completions.json"
-RESPONSES_SPEC = Path(__file__).parent / "specs" / "openai-responses.json"
+SPECS = Path(__file__).parent / "specs"
+SPEC = SPECS / "openai-chat-completions.json"
+RESPONSES_SPEC = SPECS / "openai-responses.json"
+EMBEDDINGS_SPEC = SPECS / "openai-embeddings.json"
 
 
 def _or_null(node: Any) -> Any:
@@ -95,6 +100,38 @@ def responses_event_problems(event: str | None, document: Any) -> list[str]:
     return problems + _problems(RESPONSES_SPEC, schema, document)
 
 
+def embeddings_problems(document: Any) -> list[str]:
+    """An embeddings answer against OpenAI's CreateEmbeddingResponse. The schema types a
+    vector as numbers only, yet its request's `encoding_format: base64` (the SDK's
+    default) answers each as a base64 string of little-endian float32: such a string
+    must decode to whole float32 values, and is then checked as those numbers. Every
+    vector must have the same length, and the indexes run 0..n-1."""
+    problems: list[str] = []
+    data = document.get("data") if isinstance(document, dict) else None
+    if isinstance(data, list):
+        decoded = []
+        for n, item in enumerate(data):
+            vector = item.get("embedding") if isinstance(item, dict) else None
+            if isinstance(vector, str):
+                try:
+                    raw = base64.b64decode(vector, validate=True)
+                except binascii.Error:
+                    problems.append(f"data/{n}/embedding: not base64")
+                    raw = b""
+                if len(raw) % 4:
+                    problems.append(f"data/{n}/embedding: not whole float32 values")
+                vector = list(struct.unpack(f"<{len(raw) // 4}f", raw[: len(raw) // 4 * 4]))
+                item = {**item, "embedding": vector}
+            decoded.append(item)
+        document = {**document, "data": decoded}
+        lengths = {len(i["embedding"]) for i in decoded if isinstance(i.get("embedding"), list)}
+        if len(lengths) > 1:
+            problems.append(f"data: vectors of {len(lengths)} different lengths")
+        if [i.get("index") for i in decoded] != list(range(len(decoded))):
+            problems.append("data: indexes do not run 0..n-1")
+    return problems + _problems(EMBEDDINGS_SPEC, "CreateEmbeddingResponse", document)
+
+
 def _request_fields(spec: Path, root: str) -> set[str]:
     """The top-level fields of a request schema, its allOf parts merged."""
     schemas = json.loads(spec.read_text())["components"]["schemas"]
@@ -111,9 +148,11 @@ def _request_fields(spec: Path, root: str) -> set[str]:
     return fields
 
 
-def openai_request_fields() -> set[str]:
-    """The top-level fields of CreateChatCompletionRequest."""
-    return _request_fields(SPEC, "CreateChatCompletionRequest")
+def openai_request_fields(
+    spec: Path = SPEC, request: str = "CreateChatCompletionRequest"
+) -> set[str]:
+    """The top-level fields of an OpenAI request (by default CreateChatCompletionRequest)."""
+    return _request_fields(spec, request)
 
 
 def responses_request_fields() -> set[str]:

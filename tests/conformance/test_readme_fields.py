@@ -1,6 +1,6 @@
 """README "Request fields" has a row for every field of the inbound protocols (the
-Responses API's in its own table) and names every feature the route plan can skip a
-candidate for."""
+Responses API's and the embeddings request's in their own tables) and names every
+feature the route plan can skip a candidate for."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from pathlib import Path
 from anthropic.types import message_create_params
 
 from adapters import Feature
-from tests.conformance._validators import openai_request_fields, responses_request_fields
+from adapters._embeddings_client import FIELDS as EMBEDDING_FIELDS
+from tests.conformance._validators import (
+    EMBEDDINGS_SPEC,
+    openai_request_fields,
+    responses_request_fields,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -50,3 +55,9 @@ def test_every_responses_request_field_has_a_row_in_its_own_table() -> None:
     start = text.index("**OpenAI Responses**")
     table = text[start : text.index("\n\n", text.index("| field |", start))]
     assert responses_request_fields() - named(table) == set()
+
+
+def test_every_embeddings_request_field_has_a_row_and_is_served() -> None:
+    fields = openai_request_fields(EMBEDDINGS_SPEC, "CreateEmbeddingRequest")
+    assert fields - named() == set()
+    assert fields == set(EMBEDDING_FIELDS)

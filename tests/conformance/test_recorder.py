@@ -1,4 +1,5 @@
-"""The check every test sidecar's chat answers pass (tests/sidecar.py) can fail."""
+"""The check every test sidecar's chat and embeddings answers pass (tests/sidecar.py) can
+fail."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from adapters import (
     AnthropicClientCodec,
     ChatRequest,
     ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
     Message,
     OpenAIClientCodec,
+    OpenAIEmbeddingsClientCodec,
     ResponsesClientCodec,
     StreamEnd,
     StreamStart,
@@ -111,3 +115,51 @@ def test_a_response_still_in_progress_is_no_answer() -> None:
     assert answer_problems("responses", 200, JSON, body) == [
         "an answer whose status is 'in_progress'"
     ]
+
+
+EMBEDDINGS = OpenAIEmbeddingsClientCodec()
+VECTORS = EmbeddingResponse("m", [[0.5, -0.25], [1.0, 0.0]], 2)
+
+
+def embeddings_answer(encoding: str) -> bytes:
+    request = EmbeddingRequest("m", ["a", "b"], encoding_format=encoding)  # type: ignore[arg-type]
+    return EMBEDDINGS.encode_response(VECTORS, request, "m", 2)
+
+
+def test_our_own_embeddings_answers_pass_as_floats_and_as_base64() -> None:
+    for encoding in ("float", "base64"):
+        assert answer_problems("openai_embeddings", 200, JSON, embeddings_answer(encoding)) == []
+    error = EMBEDDINGS.encode_error(400, "invalid_request", "bad", "input")
+    assert answer_problems("openai_embeddings", 400, JSON, error) == []
+
+
+def test_an_embeddings_answer_missing_usage_or_holding_null_fails() -> None:
+    document = orjson.loads(embeddings_answer("float"))
+    del document["usage"]
+    assert answer_problems("openai_embeddings", 200, JSON, orjson.dumps(document)) != []
+    document = orjson.loads(embeddings_answer("float"))
+    document["data"][0]["embedding"][0] = None  # what a NaN becomes in JSON
+    assert answer_problems("openai_embeddings", 200, JSON, orjson.dumps(document)) != []
+
+
+def test_base64_that_is_not_whole_float32_values_fails() -> None:
+    document = orjson.loads(embeddings_answer("base64"))
+    document["data"][0]["embedding"] = "AAAAAAA="  # five bytes
+    problems = answer_problems("openai_embeddings", 200, JSON, orjson.dumps(document))
+    assert "data/0/embedding: not whole float32 values" in problems
+
+
+def test_vectors_of_different_lengths_or_out_of_order_fail() -> None:
+    document = orjson.loads(embeddings_answer("float"))
+    document["data"][1]["embedding"].append(0.5)
+    document["data"][0]["index"] = 1
+    problems = answer_problems("openai_embeddings", 200, JSON, orjson.dumps(document))
+    assert problems == [
+        "data: vectors of 2 different lengths",
+        "data: indexes do not run 0..n-1",
+    ]
+
+
+def test_an_embeddings_error_under_200_fails() -> None:
+    error = EMBEDDINGS.encode_error(400, "invalid_request", "bad")
+    assert answer_problems("openai_embeddings", 200, JSON, error) == ["a 200 carries an error"]

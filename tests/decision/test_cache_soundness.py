@@ -8,6 +8,7 @@ shipped policy and by a policy that reads a field it never names.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ routing_contexts = st.builds(
     input_tokens=st.sampled_from([0, 4096, 9216, 200_000]),
     has_tools=st.booleans(),
     has_images=st.booleans(),
+    operation=st.sampled_from(["chat", "responses", "embeddings"]),
 )
 
 # Limits in tenant data name the request field; the Rego reads it through a variable.
@@ -91,3 +93,12 @@ async def test_a_field_named_only_in_policy_data_is_part_of_the_key(tmp_path: Pa
     await cached.decide(small)
     assert (await fresh.decide(large)).allowed == ()
     assert (await cached.decide(large)).allowed == ()
+
+
+async def test_the_operation_is_part_of_the_key(catalog: dict[str, Any]) -> None:
+    _, cached = fresh_and_cached(POLICY_DIR, catalog)
+    chat = RoutingContext("paystream", None, (), "default", False, 10, "openai")
+    await cached.decide(chat)
+    embeddings = replace(chat, operation="embeddings")
+    assert (await cached.decide(embeddings)).allowed == ()
+    assert (await cached.decide(chat)).allowed != ()

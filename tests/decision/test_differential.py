@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -57,6 +58,10 @@ TABLE = [
     context("globex", "us", (), "smart"),
     context("sandbox", None, ("confidential", "other", "pci", "phi", "pii")),
     context("initech", "xx", ("other",)),
+    replace(context("medibridge-us"), operation="embeddings"),
+    replace(context("paystream"), operation="embeddings"),
+    replace(context("paystream"), operation="responses"),
+    replace(context("sandbox", None, ("phi",)), operation="embeddings"),
 ]
 
 routing_contexts = st.builds(
@@ -72,6 +77,7 @@ routing_contexts = st.builds(
     input_tokens=st.integers(0, 300_000),
     has_tools=st.booleans(),
     has_images=st.booleans(),
+    operation=st.sampled_from(["chat", "responses", "embeddings"]),
 )
 
 # Scores as the config allows them: 0-100 with at most one decimal.

@@ -5,6 +5,10 @@
         fake.always(Overloaded())                               # after the script runs out
         ...  # point the sidecar at fake.base_url with api key "test-key"
         assert fake.received[0].json["messages"]
+        fake.script_embeddings(BadVectors("nan"))             # embeddings calls only
+
+Each fake also serves its provider's embeddings endpoint, answering `fake_vector(model,
+text)` per input, so a test can tell which model a vector came from.
 
 `stream_bytes(protocol, Ok(...))` gives the exact SSE body without a server.
 """
@@ -30,9 +34,11 @@ from tests.fakes._behaviours import (
     Unavailable,
     WrongContentType,
 )
+from tests.fakes._embeddings import BadVectors, fake_tokens, fake_vector
 from tests.fakes._server import FakeProvider, Protocol, Received, stream_bytes
 
 __all__ = [
+    "BadVectors",
     "Behaviour",
     "Call",
     "ConnectionReset",
@@ -55,5 +61,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "WrongContentType",
+    "fake_tokens",
+    "fake_vector",
     "stream_bytes",
 ]

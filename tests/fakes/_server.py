@@ -41,6 +41,14 @@ from tests.fakes._behaviours import (
     WrongContentType,
 )
 from tests.fakes._dialect import Dialect, Reply
+from tests.fakes._embeddings import (
+    DEFAULT_DIMENSIONS,
+    EMBEDDING_DIALECTS,
+    BadVectors,
+    EmbeddingDialect,
+    fake_tokens,
+    fake_vector,
+)
 from tests.fakes._gemini import GeminiDialect
 from tests.fakes._json_mode import json_instance
 from tests.fakes._openai import AzureOpenAIDialect, OpenAIDialect
@@ -80,6 +88,10 @@ class FakeProvider:
         self.received: list[Received] = []
         self._reply = reply
         self._dialect = _DIALECTS[protocol]()
+        embeddings = EMBEDDING_DIALECTS.get(protocol)
+        self._embeddings: EmbeddingDialect | None = embeddings() if embeddings else None
+        self._embedding_script: deque[Behaviour | BadVectors] = deque()
+        self.dimensions = DEFAULT_DIMENSIONS  # of its embedding models' vectors
         self._script: deque[Behaviour] = deque()
         self._always: Behaviour | None = None
         self._runner: web.AppRunner | None = None
@@ -98,9 +110,22 @@ class FakeProvider:
     def always(self, behaviour: Behaviour) -> None:
         self._always = behaviour
 
+    def script_embeddings(self, *behaviours: Behaviour | BadVectors) -> None:
+        """For embeddings calls only, before the shared script and standing behaviour."""
+        self._embedding_script.extend(behaviours)
+
+    def embedding_calls(self) -> list[Received]:
+        return [r for r in self.received if self.embedding_model(r) is not None]
+
+    def embedding_model(self, received: Received) -> str | None:
+        if self._embeddings is None:
+            return None
+        return self._embeddings.route(received.method, received.path, received.query)
+
     def reset(self) -> None:
         """Forget scripts, the standing behaviour and what was received."""
         self._script.clear()
+        self._embedding_script.clear()
         self._always = None
         self.received.clear()
 
@@ -152,6 +177,8 @@ class FakeProvider:
                 parsed,
             )
         )
+        if self.embedding_model(self.received[-1]) is not None:
+            return await self._embed(request, parsed)
         route = self._dialect.route(request.method, request.path, request.query)
         if route is None:
             return await _send(request, self._dialect.not_found(request.path))
@@ -172,6 +199,53 @@ class FakeProvider:
         if problem is not None:
             return await _send(request, problem)
         return await self._perform(request, self._next(), parsed, model, stream)
+
+    async def _embed(self, request: web.Request, parsed: Any) -> web.StreamResponse:
+        dialect = self._embeddings
+        assert dialect is not None
+        model = dialect.route(request.method, request.path, request.query) or ""
+        if not model and isinstance(parsed, dict):
+            model = str(parsed.get("model", ""))
+        if not self._dialect.authorized(request.headers, self.api_key):
+            return await _send(request, self._dialect.error(Unauthorized(), model, False))
+        if not isinstance(parsed, dict):
+            return await _send(request, self._dialect.error(InvalidRequest(), model, False))
+        problem = dialect.request_problem(parsed, model)
+        if problem is not None:
+            return await _send(request, problem)
+        behaviour = self._embedding_script.popleft() if self._embedding_script else self._next()
+        texts = dialect.texts(parsed)
+        dimensions = dialect.dimensions(parsed) or self.dimensions
+        if isinstance(behaviour, Oversized):
+            dimensions = max(dimensions, behaviour.bytes // 8)
+        vectors = [fake_vector(model, text, dimensions) for text in texts]
+        tamper = behaviour.tamper if isinstance(behaviour, BadVectors) else None
+        reply = dialect.ok(vectors, model, parsed, fake_tokens(texts), tamper)
+        if isinstance(
+            behaviour,
+            RateLimited
+            | ServerError
+            | Unavailable
+            | Overloaded
+            | InvalidRequest
+            | ContentFilter
+            | Unauthorized,
+        ):
+            reply = self._dialect.error(behaviour, model, False)
+        elif isinstance(behaviour, ErrorUnder200):
+            reply = self._dialect.error_under_200(False)
+        elif isinstance(behaviour, WrongContentType):
+            html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            reply = Reply(200, html, headers={"content-type": "text/html"})
+        elif isinstance(behaviour, MalformedJSON | StreamCut):
+            reply.body = reply.body[: len(reply.body) // 2]
+        elif isinstance(behaviour, SlowFirstByte):
+            await asyncio.sleep(behaviour.seconds)
+        elif isinstance(behaviour, ConnectionReset):
+            return await _reset(request, reply, behaviour.after_bytes)
+        elif isinstance(behaviour, StallStream):
+            return await _send(request, reply, stall_after=0, stall=behaviour.seconds)
+        return await _send(request, reply)
 
     def _ok(self, ok: Ok, body: dict[str, Any], model: str, stream: bool) -> Reply:
         text = ok.text

@@ -220,6 +220,18 @@ CASES: dict[str, dict[str, Any]] = {
     ),
     "models-same-model-preference": routed("test-analyst", providers=MODEL_CATALOG),
     "models-globex-same-model": routed("globex", providers=MODEL_CATALOG),
+    "embeddings-permissive-tenant": routed("sandbox", operation="embeddings"),
+    "embeddings-health-tenant": routed("medibridge-us", operation="embeddings"),
+    "embeddings-phi-header-on-zdr-catalog": routed(
+        "sandbox", None, ("phi",), operation="embeddings"
+    ),
+    "embeddings-tenant-without-them": routed("paystream", operation="embeddings"),
+    "responses-tenant-without-embeddings": routed("paystream", operation="responses"),
+    "embeddings-ignore-quality-floor": routed(
+        "test-analyst", providers=MODEL_CATALOG, operation="embeddings"
+    ),
+    "unknown-operation": routed("sandbox", operation="fine_tuning"),
+    "non-string-operation": routed("paystream", operation=["embeddings"]),
 }
 
 

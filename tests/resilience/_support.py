@@ -65,6 +65,7 @@ def write_deployment(
     providers: list[dict[str, Any]] | None = None,
     opa_url: str | None = None,
     tenants: dict[str, Any] | None = None,
+    embeddings: dict[str, Any] | None = None,
 ) -> Path:
     """A policy directory and a config file under `root`; returns the config path."""
     policy_dir = root / "policies"
@@ -84,6 +85,8 @@ def write_deployment(
         "providers": PROVIDERS if providers is None else providers,
         "audit": {"dir": "audit", "signing_key_file": "audit.pem"},
     }
+    if embeddings is not None:
+        config["embeddings"] = embeddings
     path = root / "policy-engine.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

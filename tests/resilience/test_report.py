@@ -20,20 +20,26 @@ def row(
     residency: str | None = None,
     tags: tuple[str, ...] = (),
     alias: str = "default",
+    operation: str = "chat",
 ) -> ResilienceRow:
+    wanted = (tenant, residency, tags, alias, operation)
     for found in report.rows:
         c = found.combination
-        if (c.tenant, c.residency, c.privacy_tags, c.alias) == (tenant, residency, tags, alias):
+        if (c.tenant, c.residency, c.privacy_tags, c.alias, c.operation) == wanted:
             return found
     raise AssertionError(f"no row for {tenant} {residency} {tags} {alias}")
 
 
-def test_every_tenant_residency_tag_subset_and_alias_is_a_row(report: ResilienceReport) -> None:
+def test_every_tenant_residency_tag_subset_alias_and_operation_is_a_row(
+    report: ResilienceReport,
+) -> None:
     assert report.tenants == ("martian", "pinned", "spread")
     assert report.residencies == (None, "eu", "mars")
     assert report.privacy_tags == SHIPPED_TAGS
     assert report.aliases == ("default",)
-    assert len(report.rows) == 3 * 3 * 2 ** len(SHIPPED_TAGS)
+    # A chat alias is reported for both chat operations.
+    assert {r.combination.operation for r in report.rows} == {"chat", "responses"}
+    assert len(report.rows) == 3 * 3 * 2 ** len(SHIPPED_TAGS) * 2
 
 
 def test_a_tenant_spread_over_two_clouds_has_no_single_point_of_failure(
@@ -122,6 +128,10 @@ def test_tag_sets_are_every_subset_once(report: ResilienceReport) -> None:
         for size in range(len(SHIPPED_TAGS) + 1)
         for tags in itertools.combinations(SHIPPED_TAGS, size)
     }
-    seen = [r.combination.privacy_tags for r in report.rows if r.combination.tenant == "spread"]
+    seen = [
+        r.combination.privacy_tags
+        for r in report.rows
+        if r.combination.tenant == "spread" and r.combination.operation == "chat"
+    ]
     assert set(seen) == expected
     assert len(seen) == len(expected) * len(report.residencies)

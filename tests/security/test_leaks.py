@@ -3,9 +3,9 @@
 Each round sends the same prompt, full of PII and secret-looking values, through
 success, fallback, provider errors that echo the request and our key back, streams
 that fail after their start, unknown tenants, policy denials, bad input and bad
-credentials, over both inbound protocols. Afterwards every captured log line, the
-/metrics body, every byte of the audit log and every error body the client got are
-searched for every value: zero hits. What reached the providers is searched too.
+credentials, over both inbound protocols and the embeddings route. Afterwards every
+captured log line, the /metrics body, every byte of the audit log and every error body
+the client got are searched for every value: zero hits. What reached the providers is searched too.
 """
 
 from __future__ import annotations
@@ -186,6 +186,44 @@ async def anthropic_rejected(run: Run) -> Exchange:
     return await run.send("anthropic, provider 400", messages(model="echo"), route="/v1/messages")
 
 
+def embeddings(model: str = "embed") -> dict[str, Any]:
+    return {"model": model, "input": [PROMPT, PROMPT], "user": PII["email"]}
+
+
+async def embeddings_success(run: Run) -> Exchange:
+    return await run.send("embeddings", embeddings(), route="/v1/embeddings")
+
+
+async def embeddings_provider_down(run: Run) -> Exchange:
+    run.alpha.script_embeddings(Unavailable())
+    return await run.send("embeddings, provider down", embeddings(), route="/v1/embeddings")
+
+
+async def embeddings_rejected(run: Run) -> Exchange:
+    body = embeddings("embed-echo")
+    return await run.send("embeddings, provider 400 echoing", body, route="/v1/embeddings")
+
+
+async def embeddings_failed(run: Run) -> Exchange:
+    body = embeddings("embed-echo500")
+    return await run.send("embeddings, provider 500 echoing", body, route="/v1/embeddings")
+
+
+async def embeddings_denied(run: Run) -> Exchange:
+    headers = {"X-Privacy-Tags": "phi"}
+    return await run.send("embeddings denied", embeddings(), headers, route="/v1/embeddings")
+
+
+async def embeddings_pii_as_model(run: Run) -> Exchange:
+    body = embeddings(PII["card"])
+    return await run.send("embeddings, PII as the model", body, route="/v1/embeddings")
+
+
+async def embeddings_pii_in_a_bad_field(run: Run) -> Exchange:
+    body = {"model": "embed", "input": [PROMPT, 7], PII["email"]: PROMPT}
+    return await run.send("embeddings, PII in a bad field", body, route="/v1/embeddings")
+
+
 PATHS: list[Path_] = [
     success,
     success_stream,
@@ -206,6 +244,13 @@ PATHS: list[Path_] = [
     anthropic_success,
     anthropic_stream,
     anthropic_rejected,
+    embeddings_success,
+    embeddings_provider_down,
+    embeddings_rejected,
+    embeddings_failed,
+    embeddings_denied,
+    embeddings_pii_as_model,
+    embeddings_pii_in_a_bad_field,
 ]
 
 
@@ -221,14 +266,27 @@ async def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
         settings = build_settings(
             tmp_path,
             [
-                KeyedSpec("alpha", alpha, attributes=EU, priority=1),
+                KeyedSpec(
+                    "alpha",
+                    alpha,
+                    attributes=EU,
+                    priority=1,
+                    models={"default": "test-model", "embed": "e-small"},
+                ),
                 KeyedSpec("bravo", bravo, attributes=EU, priority=2),
                 UrlSpec(
                     "echo",
                     echo_url,
-                    {"default": "echo-default", "echo": "echo-400", "echo500": "echo-500"},
+                    {
+                        "default": "echo-default",
+                        "echo": "echo-400",
+                        "echo500": "echo-500",
+                        "embed-echo": "embed-echo-400",
+                        "embed-echo500": "embed-echo-500",
+                    },
                 ),
             ],
+            embeddings={"embed": {}, "embed-echo": {}, "embed-echo500": {}},
             server={"auth": {"tokens": [{"name": "app", "token_env": "LEAK_TEST_CALLER_TOKEN"}]}},
         )
         running = await start_sidecar(settings, monkeypatch)
@@ -254,6 +312,9 @@ async def test_no_pii_or_secret_reaches_logs_metrics_audit_errors_or_providers(
         "stream cut after its start",
         "policy denial",
         "bad credentials",
+        "embeddings, provider 400 echoing",
+        "embeddings denied",
+        "embeddings, PII as the model",
     }, "every failure path really failed"
     assert all(e.status < 500 or e.status == 503 for e in run.exchanges)
     haystacks = [

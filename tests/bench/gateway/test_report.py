@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from bench.gateway._report import Cell, cell_table, ratio_table, target_table
 from bench.gateway._wrk import LoadResult
 
@@ -22,7 +24,7 @@ def _cell(
         http_errors=errors,
     )
     cpu = None if group == "direct" else rps * 10 * 0.0005
-    return Cell(scenario, group, False, concurrency, load, cpu, None if group == "direct" else rss)
+    return Cell(scenario, group, "json", concurrency, load, cpu, None if group == "direct" else rss)
 
 
 def _cells() -> list[Cell]:
@@ -79,3 +81,14 @@ def test_peak_rss_over_150_mb_misses() -> None:
     cells = _cells()
     cells[3] = _cell("sidecar", "sidecar", 1, 2_000, 450, rss=151)
     assert "| 151 MB | **missed** |" in target_table(cells)
+
+
+def test_an_embeddings_row_is_compared_with_the_rivals_embeddings_row() -> None:
+    cells = [
+        *_cells(),
+        replace(_cell("sidecar", "sidecar", 16, 3_000, 5_000), mode="embeddings"),
+        replace(_cell("litellm", "litellm", 16, 150, 100_000), mode="embeddings"),
+    ]
+    rows = ratio_table(cells).splitlines()
+    assert "| sidecar | embeddings | 3,000 | 20.0 | - |" in rows
+    assert "embeddings" not in target_table(cells)

@@ -8,7 +8,7 @@ def test_defaults_are_a_short_dev_run_over_every_default_scenario() -> None:
     args = parse_args([])
     assert args.duration == 5
     assert args.concurrency == [1, 16, 64]
-    assert args.modes == ["json", "stream"]
+    assert args.modes == ["json", "stream", "embeddings"]
     assert args.scenarios == DEFAULT_SCENARIOS
 
 

@@ -1,11 +1,13 @@
-"""Extract the Chat Completions or the Responses schemas from OpenAI's published OpenAPI
-document.
+"""Extract the Chat Completions, Responses or Embeddings schemas from OpenAI's published
+OpenAPI document.
 
     git -C openai-openapi show <commit>:openapi.json > openapi.json
     python tests/conformance/specs/extract_openai_schemas.py openapi.json \
         > tests/conformance/specs/openai-chat-completions.json
     python tests/conformance/specs/extract_openai_schemas.py openapi.json responses \
         > tests/conformance/specs/openai-responses.json
+    python tests/conformance/specs/extract_openai_schemas.py openapi.json embeddings \
+        > tests/conformance/specs/openai-embeddings.json
 
 The full document is 3.4 MB; the conformance suite needs each API's request, answer,
 stream events and error, with every schema they reference. Each schema is copied as
@@ -27,6 +29,7 @@ ROOTS = {
         "ErrorResponse",
     ),
     "responses": ("CreateResponse", "Response", "ResponseStreamEvent", "ErrorResponse"),
+    "embeddings": ("CreateEmbeddingRequest", "CreateEmbeddingResponse", "ErrorResponse"),
 }
 PREFIX = "#/components/schemas/"
 
