@@ -171,11 +171,11 @@ class Shipper:
     def ship_once(self) -> int:
         """Ship the newest checkpoint not yet shipped; the records shipped (0 if none)."""
         waiting = [(s, p) for s, p in list_checkpoints(self._directory) if s > self.state.size]
-        self._measure(waiting)
+        self._measure(waiting, self.state.size)
         if not self._reconciled:
             self._reconcile()
             waiting = [(s, p) for s, p in waiting if s > self.state.size]
-            self._measure(waiting)
+            self._measure(waiting, self.state.size)
         if not waiting or self.conflict is not None:
             return 0
         size, path = waiting[-1]
@@ -212,15 +212,18 @@ class Shipper:
         if self._store.put_locked(checkpoint_key(self.root, size), note.encode()):
             self._metrics.uploads.labels("checkpoint").inc()
         last = runs[-1] if runs else None
-        self.state = ShipState(
+        state = ShipState(
             size,
             last.number if last else self.state.segment,
             last.end if last else self.state.offset,
             frontier,
         )
-        write_durably(self._state_path, json.dumps(self.state.to_json()).encode())
+        write_durably(self._state_path, json.dumps(state.to_json()).encode())
+        # The gauges, then the state: a round runs in a thread, and whoever sees the new
+        # state on the loop (readiness, a test) sees this round's backlog with it.
         self._metrics.shipped.set(size)
-        self._measure([(s, p) for s, p in waiting if s > size])
+        self._measure([(s, p) for s, p in waiting if s > size], size)
+        self.state = state
         return len(leaves)
 
     def _reconcile(self) -> None:
@@ -282,8 +285,8 @@ class Shipper:
             )
         return runs, leaves
 
-    def _measure(self, waiting: list[tuple[int, Path]]) -> None:
-        self._backlog = waiting[-1][0] - self.state.size if waiting else 0
+    def _measure(self, waiting: list[tuple[int, Path]], shipped: int) -> None:
+        self._backlog = waiting[-1][0] - shipped if waiting else 0
         self._lag = 0.0
         if waiting:
             with contextlib.suppress(OSError):

@@ -6,13 +6,14 @@ of them every `circuits.sync_interval_ms` (one round trip) and opens its own bre
 for what is left, so the others skip the provider within one interval; once the time
 is up, each lets one probe through as usual. A probe that succeeds deletes the key,
 and the others close their circuit at their next read. Local breakers go on working
-alone while Redis is down.
+alone while Redis is down; an open or close this replica could not write then is
+written at its next read that reaches Redis, and until it is written, what a read
+finds in Redis (older news) does not undo it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -78,6 +79,12 @@ class CircuitSync:
         # interval of that is the same open, not news.
         self._ends: dict[str, float] = {}
         self._remote: set[str] = set()  # of those, the ones another replica opened
+        # This replica's own opens and closes, counted per provider, and the providers
+        # whose latest one Redis does not hold yet: a read sent before it was written
+        # shows the key as it was, and must not undo it.
+        self._changes = dict.fromkeys(self._breakers, 0)
+        self._unwritten: set[str] = set()
+        self._writing: dict[str, asyncio.Task[None]] = {}
         self._writes: set[asyncio.Task[None]] = set()
         for provider, breaker in self._breakers.items():
             breaker.listener = _Publisher(self, provider)
@@ -88,21 +95,33 @@ class CircuitSync:
             self._ends.pop(provider, None)
         else:
             self._ends[provider] = time.monotonic() + open_s
-        task = asyncio.get_running_loop().create_task(self._write(provider, open_s))
+        self._changes[provider] += 1
+        self._unwritten.add(provider)
+        self._write_soon(provider)
+
+    def _write_soon(self, provider: str) -> None:
+        write = self._write(provider, self._changes[provider])
+        task = asyncio.get_running_loop().create_task(write)
+        self._writing[provider] = task
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _write(self, provider: str, open_s: float | None) -> None:
+    async def _write(self, provider: str, change: int) -> None:
+        """Write this replica's view of `provider` as it is now: open until when, or closed."""
         key = self._keys[provider]
-        with contextlib.suppress(SharedStateUnavailable):
-            if open_s is None:
+        ends = self._ends.get(provider)
+        try:
+            if ends is None:
                 await self._state.call(lambda client: client.delete(key))
-            else:
-                milliseconds = max(1, round(open_s * 1000))
+            elif (milliseconds := round((ends - time.monotonic()) * 1000)) > 0:
                 await self._state.call(
                     lambda client: client.set(key, self._replica, px=milliseconds)
                 )
-                _log.info("circuit_shared", provider=provider, open_s=open_s)
+                _log.info("circuit_shared", provider=provider, open_s=milliseconds / 1000)
+        except SharedStateUnavailable:
+            return  # written at the next read that reaches Redis
+        if self._changes[provider] == change:
+            self._unwritten.discard(provider)
 
     async def read_once(self) -> None:
         """Apply the shared state to the local breakers (one round trip)."""
@@ -115,12 +134,15 @@ class CircuitSync:
             result: list[int] = await pipe.execute()
             return result
 
+        changes = dict(self._changes)
         try:
             remaining = await self._state.call(ttls)
         except SharedStateUnavailable:
             return
         now = time.monotonic()
         for provider, ttl_ms in zip(providers, remaining, strict=True):
+            if provider in self._unwritten or self._changes[provider] != changes[provider]:
+                continue  # this replica's own open or close is newer than what was read
             breaker = self._breakers[provider]
             if ttl_ms > 0:
                 ends = now + ttl_ms / 1000
@@ -141,6 +163,10 @@ class CircuitSync:
                 # expired leaves the breaker to its own half-open probe.
                 breaker.close_remotely()
                 self._changed(provider, "closed")
+        for provider in self._unwritten:
+            writing = self._writing.get(provider)
+            if writing is None or writing.done():
+                self._write_soon(provider)  # Redis answers again: write what it missed
 
     def _changed(self, provider: str, state: str) -> None:
         if self._on_change is not None:

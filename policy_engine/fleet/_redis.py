@@ -5,6 +5,10 @@ Redis is treated as down for `redis.retry_s`: callers get `SharedStateUnavailabl
 once (no socket, no wait) and take their fallback, so an unreachable or stalled Redis
 costs a request at most one timeout, and most requests none. Transitions are logged
 and exported as `policy_engine_redis_up`.
+
+The bound is on Redis, not on how busy this process is: a sidecar on a loaded machine,
+or in a long callback, must not declare a healthy Redis down for an answer it was too
+slow to read, and send its requests to the fallbacks for `retry_s` (see `call`).
 """
 
 from __future__ import annotations
@@ -66,16 +70,18 @@ class SharedState:
         self._clock = clock
         self._down_until = 0.0
         self._up = True
-        # A bounded pool that makes a request wait (within the timeout) for a free
+        # A bounded pool that makes a request wait (within the call's bound) for a free
         # connection: redis-py's default pool raises at once when it is full, which
-        # would read as Redis being down under a burst of requests.
+        # would read as Redis being down under a burst of requests. The call's bound
+        # is the only timeout: redis-py's own would fire with it when the loop lags
+        # and throw away a reply already received (see `call`).
         pool = aioredis.BlockingConnectionPool.from_url(
             settings.url,
             max_connections=settings.max_connections,
-            timeout=self._timeout,
+            timeout=None,
             password=password.get_secret_value() if password else None,
-            socket_timeout=self._timeout,
-            socket_connect_timeout=self._timeout,
+            socket_timeout=None,
+            socket_connect_timeout=None,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
         )
@@ -91,9 +97,18 @@ class SharedState:
         now = self._clock()
         if now < self._down_until:
             raise SharedStateUnavailable("redis is down", self._down_until - now)
+        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self._timeout):
-                result = await operation(self._client)
+            async with asyncio.timeout(None) as bound:
+                # A loop that comes back late finds the reply and the bound due in the
+                # same turn; it reads the reply first, but the wakeup of its reader
+                # waits for the next turn, and a plain timeout cancelled the call in
+                # this one. Expiring one turn later takes a reply that came in time.
+                expiry = loop.call_later(self._timeout, _expire, bound, loop)
+                try:
+                    result = await operation(self._client)
+                finally:
+                    expiry.cancel()
         except (RedisError, OSError, TimeoutError) as error:
             self._mark_down(error)
             raise SharedStateUnavailable(type(error).__name__, self._retry_s) from None
@@ -116,3 +131,7 @@ class SharedState:
     async def close(self) -> None:
         await self._client.aclose()
         await self._client.connection_pool.disconnect()
+
+
+def _expire(bound: asyncio.Timeout, loop: asyncio.AbstractEventLoop) -> None:
+    bound.reschedule(loop.time())  # due now: queued behind the wakeups this turn made

@@ -2,6 +2,10 @@
 
 A provider outage seen by one replica is skipped by the others within a second, and
 killing Redis mid-load leaves every request answered or refused, each with its record.
+
+The bounds below (the test's timeout, the clients' and the polls' deadlines) are
+liveness bounds for a loaded 2-core machine, where starting three sidecars alone takes
+a minute; the one timed property, within a second, is read from the replicas' own logs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,19 @@ from tests.sidecar import API_KEY, ProviderSpec, build_settings
 
 REPLICAS = 3
 WORKERS = 12
+CLIENT_TIMEOUT_S = 60.0
+PROGRESS_TIMEOUT_S = 120.0
+pytestmark = pytest.mark.timeout(900)
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 20}
+
+
+@dataclass(frozen=True)
+class Sent:
+    tenant: str
+    after_kill: bool  # sent after Redis was killed (False: before, or in flight at it)
+    status: int
+    request_id: str
+    body: dict[str, Any]
 
 
 @dataclass
@@ -97,18 +113,18 @@ async def test_an_outage_seen_by_one_replica_is_skipped_by_the_others_within_a_s
     fleet: Fleet,
 ) -> None:
     fleet.flaky.always(Unavailable())
-    clients = [httpx.AsyncClient(base_url=r.url, timeout=10) for r in fleet.replicas]
+    clients = [httpx.AsyncClient(base_url=r.url, timeout=CLIENT_TIMEOUT_S) for r in fleet.replicas]
     try:
         for _ in range(2):  # two failures open replica 0's circuit; steady answers both
             assert (await post(clients[0])).headers["x-routed-provider"] == "steady"
         assert await circuit_state(clients[0], "flaky") == 2
         learned: set[int] = set()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PROGRESS_TIMEOUT_S
         while len(learned) < REPLICAS - 1 and time.monotonic() < deadline:
             for n in range(1, REPLICAS):
                 if n not in learned and await circuit_state(clients[n], "flaky") == 2:
                     learned.add(n)
-            await asyncio.sleep(0.01)  # polling a condition with a bound, not a guess
+            await asyncio.sleep(0.05)  # polling a condition with a bound, not a guess
         sent_to_flaky = len(fleet.flaky.received)
         for client in clients[1:]:
             answer = await post(client)
@@ -131,29 +147,33 @@ async def test_an_outage_seen_by_one_replica_is_skipped_by_the_others_within_a_s
 async def test_killing_redis_mid_load_answers_or_refuses_every_request_with_a_record(
     fleet: Fleet, own_redis: RedisServer
 ) -> None:
-    results: list[tuple[str, int, str, dict[str, Any]]] = []  # tenant, status, id, body
+    results: list[Sent] = []
+    killed = asyncio.Event()
     stop = asyncio.Event()
 
     async def worker(n: int) -> None:
         replica = fleet.replicas[n % REPLICAS]
         tenant = "sandbox" if n % 2 else "paystream"  # rate limit only / a cost budget
-        async with httpx.AsyncClient(base_url=replica.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=replica.url, timeout=CLIENT_TIMEOUT_S) as http:
             while not stop.is_set():
+                after_kill = killed.is_set()  # sent once Redis was dead, or maybe before
                 answer = await post(http, tenant)
-                body = answer.json()
-                results.append((tenant, answer.status_code, answer.headers["x-request-id"], body))
+                request_id = answer.headers["x-request-id"]
+                results.append(
+                    Sent(tenant, after_kill, answer.status_code, request_id, answer.json())
+                )
 
-    async def until(count: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(results) < count:
-            assert time.monotonic() < deadline, f"only {len(results)} of {count} requests"
+    async def until(count: int, after_kill: bool) -> None:
+        deadline = time.monotonic() + PROGRESS_TIMEOUT_S
+        while (done := sum(1 for r in results if r.after_kill == after_kill)) < count:
+            assert time.monotonic() < deadline, f"only {done} of {count} requests"
             await asyncio.sleep(0.01)  # polling a condition with a bound, not a guess
 
     workers = [asyncio.create_task(worker(n)) for n in range(WORKERS)]
-    await until(100)
-    own_redis.kill()
-    killed_at = len(results)
-    await until(killed_at + 200)
+    await until(100, after_kill=False)
+    own_redis.kill()  # returns once the process is gone: its port refuses from now on
+    killed.set()
+    await until(200, after_kill=True)
     stop.set()
     await asyncio.gather(*workers)
     for replica in fleet.replicas:
@@ -167,14 +187,16 @@ async def test_killing_redis_mid_load_answers_or_refuses_every_request_with_a_re
             if record.kind == "request":
                 records[record.event["request_id"]] = record.event
     expected = {200: "answered", 503: "limits_unavailable"}
-    for _tenant, status, request_id, body in results:
-        assert status in expected, (status, body)
-        assert records[request_id]["outcome"] == expected[status]
-    # Requests in flight at the kill may have been admitted before it: one per worker.
-    after = [(t, s, records[i]["limits"]) for t, s, i, _ in results[killed_at + WORKERS :]]
-    for tenant, status, limits in after:
-        assert limits["fallback"] == "redis_unavailable"
-        if tenant == "sandbox":  # rate limits fall back to local checks
-            assert (status, limits["source"]) == (200, "local")
-        else:  # budgets fail closed
-            assert (status, limits["refused"]) == (503, "budgets:unavailable")
+    for sent in results:
+        assert sent.status in expected, (sent.status, sent.body)
+        assert records[sent.request_id]["outcome"] == expected[sent.status]
+    # A request sent before the kill may have been admitted by Redis; every one sent
+    # after it took the documented fallback.
+    for sent in results:
+        if sent.after_kill:
+            limits = records[sent.request_id]["limits"]
+            assert limits["fallback"] == "redis_unavailable", (sent, limits)
+            if sent.tenant == "sandbox":  # rate limits fall back to local checks
+                assert (sent.status, limits["source"]) == (200, "local")
+            else:  # budgets fail closed
+                assert (sent.status, limits["refused"]) == (503, "budgets:unavailable")

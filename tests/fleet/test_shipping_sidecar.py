@@ -1,11 +1,17 @@
 """The sidecar ships its log to a real S3 store; a replica log truncated afterwards is
 caught by the sidecar itself, by `audit verify` against the shipped copy, and by the
-witness when the rolled-back history reaches the bucket."""
+witness when the rolled-back history reaches the bucket.
+
+Requests are sent one at a time, so each record is a batch of its own, and checkpoints
+come every 4 records only (none on a timer): the log's checkpoints are at 4, 8, 12...
+however slow the machine, though which of them a round ships depends on timing.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -23,6 +29,8 @@ from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_si
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
 PREFIX = "fleet"
 REPLICA = "replica-a"
+RECORDS_PER_REQUEST = 2  # its intent and its outcome
+TIMEOUT_S = 60.0  # a liveness bound for a loaded machine, not a speed measurement
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +50,11 @@ def settings(tmp_path: Path, fake: FakeProvider, s3_server: S3Server, bucket: st
     return build_settings(
         tmp_path,
         [ProviderSpec("alpha", fake)],
-        audit={"checkpoint_every_records": 4, "origin": "example.com/audit/{replica}"},
+        audit={
+            "checkpoint_every_records": 4,
+            "checkpoint_every_seconds": 3600,
+            "origin": "example.com/audit/{replica}",
+        },
         fleet={"replica": REPLICA},
         shipping={
             "bucket": bucket,
@@ -60,7 +72,7 @@ async def serve(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, requests: int
 ) -> RunningSidecar:
     sidecar = await start_sidecar(settings, monkeypatch)
-    async with httpx.AsyncClient(base_url=sidecar.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=sidecar.url, timeout=TIMEOUT_S) as http:
         for _ in range(requests):
             answer = await http.post(
                 "/v1/chat/completions", json=CHAT, headers={"X-Tenant-ID": "sandbox"}
@@ -93,14 +105,21 @@ def verify(s3_server: S3Server, target: str, settings: Settings, *extra: str) ->
     )
 
 
+async def eventually(condition: Callable[[], bool]) -> bool:
+    """Whether `condition` came true within TIMEOUT_S (polled: a bound, not a guess)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 async def wait_until_shipped(sidecar: RunningSidecar, size: int) -> None:
     shipper = sidecar.sidecar.shipper
     assert shipper is not None
-    for _ in range(1000):  # polling a condition with a bound, not a guess
-        if shipper.state.size >= size:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"shipped {shipper.state.size}, want {size}")
+    shipped = await eventually(lambda: shipper.state.size >= size)
+    assert shipped, f"shipped {shipper.state.size}, want {size}"
 
 
 async def test_the_sidecar_ships_its_log_and_the_witnessed_copy_verifies(
@@ -111,7 +130,7 @@ async def test_the_sidecar_ships_its_log_and_the_witnessed_copy_verifies(
     tmp_path: Path,
 ) -> None:
     sidecar = await serve(settings, monkeypatch, 8)
-    await wait_until_shipped(sidecar, 8)
+    await wait_until_shipped(sidecar, 8 * RECORDS_PER_REQUEST)  # the whole log
     async with httpx.AsyncClient(base_url=sidecar.url) as http:
         ready = (await http.get("/readyz")).json()
         metrics = (await http.get("/metrics")).text
@@ -136,6 +155,7 @@ async def test_a_truncated_replica_log_is_caught_by_shipping_verify_and_the_witn
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sidecar = await serve(settings, monkeypatch, 12)
+    await wait_until_shipped(sidecar, 12 * RECORDS_PER_REQUEST)
     await sidecar.stop()
     write_key_pair(tmp_path / "witness", Ed25519PrivateKey.generate())
     key = tmp_path / "witness" / "audit-signing-key.pem"
@@ -143,16 +163,14 @@ async def test_a_truncated_replica_log_is_caught_by_shipping_verify_and_the_witn
     vkey = Cosigner("witness.example/w1", load_private_key(key)).verifier.verifier_key()
 
     # Someone cuts the replica's log back to 4 records, with its later checkpoints and
-    # its shipping state, and lets it run on: a new history from record 4.
+    # its shipping state, and lets it run on: a new history from record 4, of 6 records,
+    # under no checkpoint the first one shipped but the one at 4.
     truncate_to(settings.audit, 4)
     (settings.audit.dir / "shipped.json").unlink()
-    sidecar = await serve(settings, monkeypatch, 2)  # sizes 6 or 7: no shipped key
+    sidecar = await serve(settings, monkeypatch, 1)
     shipper = sidecar.sidecar.shipper
     assert shipper is not None
-    for _ in range(1000):  # polling a condition with a bound, not a guess
-        if shipper.conflict is not None:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: shipper.conflict is not None)
     async with httpx.AsyncClient(base_url=sidecar.url) as http:
         ready = await http.get("/readyz")
     await sidecar.stop()

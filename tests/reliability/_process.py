@@ -23,8 +23,13 @@ from tests.decision._support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "policy-engine"
-START_TIMEOUT_S = 20.0
-START_ATTEMPTS = 3
+# Liveness bounds, not speed: on a loaded 2-core machine one start (importing the
+# package, opening the log, its writer process) takes tens of seconds of wall time,
+# and a start that is killed for being slow and tried again never finishes.
+START_TIMEOUT_S = 240.0
+START_ATTEMPTS = 3  # a start whose port was taken between probe and bind exits at once
+STOP_TIMEOUT_S = 120.0
+VERIFY_TIMEOUT_S = 300.0
 
 
 class SidecarProcess:
@@ -53,19 +58,22 @@ class SidecarProcess:
         raise RuntimeError(f"the sidecar did not start:\n{self.log_tail()}")
 
     async def _start_once(self) -> bool:
+        """True once it answers; False if it exited (most likely the port was taken)."""
         self.process = self._spawn()
         deadline = time.monotonic() + START_TIMEOUT_S
-        async with httpx.AsyncClient(base_url=self.url, timeout=1) as http:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    return False  # most likely the port was taken between probe and bind
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
+            while self.process.poll() is None:
                 try:
                     if (await http.get("/healthz")).status_code == 200:
                         return True
                 except httpx.TransportError:
                     pass
-                await asyncio.sleep(0.05)  # polling a condition with a bound, not a guess
-        self.kill()
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(
+                        f"the sidecar did not answer in {START_TIMEOUT_S:g} s:\n{self.log_tail()}"
+                    )
+                await asyncio.sleep(0.1)  # polling a condition with a bound, not a guess
         return False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -92,7 +100,7 @@ class SidecarProcess:
 
     def _reap(self) -> None:
         if self.process is not None:
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=STOP_TIMEOUT_S)
 
     def log_tail(self, size: int = 3000) -> str:
         return self.log.read_bytes()[-size:].decode(errors="replace")
@@ -111,5 +119,5 @@ class SidecarProcess:
             ],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=VERIFY_TIMEOUT_S,
         )
