@@ -51,7 +51,7 @@ _PEM = (
 # PuTTY's key files hold the private key in the lines after "Private-Lines: n"
 # (detect-secrets private_key.py's PuTTY-User-Key-File).
 _PPK = (
-    rf"Private-Lines: \d{{1,4}}[ \t]*+{_NEWLINE}"
+    rf"(?<![{_WORD}-])Private-Lines: \d{{1,4}}[ \t]*+{_NEWLINE}"
     rf"(?P<ppk>[A-Za-z0-9+/=]{{4,}}+{_LINE_END}(?:{_NEWLINE}[A-Za-z0-9+/=]{{4,}}+{_LINE_END})*+)"
 )
 _TOKEN = (
@@ -67,7 +67,7 @@ _AUTH_HEADER = (
 _BEARER = rf"(?<![\w-])[Bb]earer{_SPACE}+(?P<bearer>[A-Za-z0-9._~+/-]{{8,}}=*)(?![\w.~+/=-])"
 # Only the password of scheme://user:password@host is a secret; the rest is an address.
 _URL_PASSWORD = (  # a pattern, not a password
-    r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\x1c-\x1f:/@]+"  # noqa: S105
+    r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s\x1c-\x1f:/@]+"  # noqa: S105
     r":(?P<url_password>[^\s\x1c-\x1f/@]+)@"
 )
 # A name ending in a credential word, an assignment (=, :, :=, =>, or an XML element's
@@ -87,10 +87,12 @@ _API_KEY = (
 )
 _AWS_SECRET = rf"(?P<aws_secret>{AWS_SECRET_KEY})"
 # Local part and domain may hold any letter (internationalised addresses, RFC 6531); a
-# domain label of a script written without spaces is trimmed off by the check.
+# domain label of a script written without spaces is trimmed off by the check. Bounded as
+# RFC 5321 bounds them (64 characters before the "@", 63 per label), so a long token is
+# not read to its end for an "@" at every position tried.
 _EMAIL = (
-    rf"(?P<email>(?<![{_WORD}{SCRIPT}.%+-])[A-Za-z0-9._%+{LETTER}{SCRIPT}-]+"
-    rf"@[A-Za-z0-9{LETTER}{SCRIPT}-]+(?:\.[A-Za-z0-9{LETTER}{SCRIPT}-]+)+)"
+    rf"(?P<email>(?<![{_WORD}{SCRIPT}.%+-])[A-Za-z0-9._%+{LETTER}{SCRIPT}-]{{1,64}}"
+    rf"@[A-Za-z0-9{LETTER}{SCRIPT}-]{{1,63}}(?:\.[A-Za-z0-9{LETTER}{SCRIPT}-]{{1,63}}){{1,8}})"
 )
 _NINO = rf"(?P<nino>(?<![{_WORD}])[A-Za-z]{{2}} ?\d{{2}} ?\d{{2}} ?\d{{2}} ?[A-Da-d](?![{_WORD}]))"
 _NATIONAL_ID = (

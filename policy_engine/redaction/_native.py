@@ -73,6 +73,8 @@ def native_detector(phone_regions: Sequence[str]) -> NativeDetector | None:
             _runs.MAX_GROUPS,
             _runs.CONTEXT,
             _runs.TRAILING_DIGITS,
+            _scanner.TOKEN_REACH,
+            _scanner.HEX_REACH,
         ),
         number_patterns=_numbers.PATTERNS,
         reaches=(_numbers.SSN_LABEL_REACH, _validators.VERSION_WORD_REACH),
@@ -93,9 +95,9 @@ def native_detector(phone_regions: Sequence[str]) -> NativeDetector | None:
     )
 
 
-def _iban_structures() -> list[tuple[str, str]]:
+def _iban_structures() -> list[tuple[str, str, int]]:
     """Each IBAN country's BBAN as stdnum checks it: its registry's notation ("4!n4!n12!c")
-    as a pattern, written as stdnum.iban writes it."""
+    as a pattern, written as stdnum.iban writes it, and the length it fixes."""
     registry = numdb.get("iban")
     classes = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Za-z0-9]"}
     structures = []
@@ -105,7 +107,8 @@ def _iban_structures() -> list[tuple[str, str]]:
             found = registry.info(country + "00")[0][1]
             if found and "bban" in found:
                 pattern = _NOTATION.sub(lambda m: f"{classes[m[2]]}{{{m[1]}}}", found["bban"])
-                structures.append((country, f"^{pattern}$"))
+                length = sum(int(size) for size, _ in _NOTATION.findall(found["bban"]))
+                structures.append((country, f"^{pattern}$", length))
     return structures
 
 

@@ -206,9 +206,14 @@ def _group_sizes(candidate: str) -> tuple[int, ...]:
 def _written_as_a_phone(candidate: str, mode: int) -> bool:
     """A national number inside a longer run: with a bracketed area code or in the North
     American grouping; covering a run, with its trunk "0" too. Groups after the first
-    hold two digits or more."""
+    hold two digits or more, and are not all of four digits or more like the first (a
+    row of a table of numbers: "0866 5595")."""
     if _NANP_GROUPED.fullmatch(candidate):
         return True
-    groups = candidate.split(" ")
+    widths = [len(run_digits(group)) for group in candidate.split(" ")]
     lead = "0(" if mode == COVERING else "("
-    return candidate[0] in lead and all(len(run_digits(g)) >= 2 for g in groups[1:])
+    return (
+        candidate[0] in lead
+        and all(width >= 2 for width in widths[1:])
+        and not (widths[0] >= 4 and all(width == widths[0] for width in widths))
+    )

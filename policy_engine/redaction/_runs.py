@@ -10,8 +10,9 @@ the separators written inside values. The run is read in this order:
    group may follow a phone number: "call 030 1234567 2 times"): judged ALONE in a run
    short enough to be one value, COVERING in a longer one (cells of a table are ALONE).
 3. Otherwise (no cover explains the run) the values taken are those that cover the most
-   digits, each judged EMBEDDED unless it is a single group: a table of numbers does not
-   become phone numbers by chance.
+   digits, each judged EMBEDDED unless it is a single group, and none cut from a longer
+   stretch of groups of its own width (but a card followed by its expiry year): a table
+   of numbers, or a card that failed its check, does not become values by chance.
 
 A run glued to a word is first read for a value its first groups make (GLUED), then
 the groups after it are read as above. A value has at most
@@ -90,7 +91,9 @@ class Run:
         found = self._best(lambda size: ALONE if size == 1 else covering, complete=True)
         if found:
             return found
-        return self._best(lambda size: ALONE if size == 1 else EMBEDDED, complete=False)
+        return self._best(
+            lambda size: ALONE if size == 1 else EMBEDDED, complete=False, stretches=True
+        )
 
     def _unglued(self) -> list[Found]:
         """A glued run: the longest value its first groups make read as GLUED, if any,
@@ -120,10 +123,16 @@ class Run:
             self._verdicts[key] = self._numbers.classify(self._run[begin:end], preceding, mode)
         return self._verdicts[key]
 
-    def _best(self, mode_of: Callable[[int], int], *, complete: bool) -> list[Found]:
+    def _best(
+        self, mode_of: Callable[[int], int], *, complete: bool, stretches: bool = False
+    ) -> list[Found]:
         """The values that cover the most digits, then are the fewest; with `complete`,
-        only covers of every group (but a short last group after a phone number), or []."""
+        only covers of every group (but a short last group after a phone number), or [];
+        with `stretches`, none cut from a longer stretch of same-width groups."""
         count = len(self.starts)
+        widths = [self._width(i) for i in range(count)] if stretches else []
+        same_before = _same_run(widths)
+        same_after = _same_run(widths[::-1])[::-1]
         # For the groups before k: digits covered and values taken by the best choice
         # (-1: none, when complete), and the groups of its last value (0: none).
         covered = array("l", [0] + [-1 if complete else 0] * count)
@@ -138,6 +147,15 @@ class Run:
                 digits = self.digits[k - 1] - (self.digits[first - 1] if first else 0)
                 # No value has more digits; fewer than seven only as one group (an address).
                 if covered[first] < 0 or digits > MAX_DIGITS or (digits < 7 and size > 1):
+                    continue
+                # Groups of one width, bounded by groups of other widths (but a card's four
+                # may be followed by a fifth: an expiry year).
+                if (
+                    stretches
+                    and size > 1
+                    and same_after[first] >= size - 1
+                    and (same_before[first] or same_after[k - 1] > (1 if size == 4 else 0))
+                ):
                     continue
                 entity = self.verdict(first, k - 1, mode_of(size))
                 if entity is None:
@@ -156,6 +174,9 @@ class Run:
             end = last
         return self._chosen(end, taken, entities)
 
+    def _width(self, group: int) -> int:
+        return self.digits[group] - (self.digits[group - 1] if group else 0)
+
     def _chosen(self, end: int, taken: bytearray, entities: dict[int, str]) -> list[Found]:
         found: list[Found] = []
         k = end
@@ -168,3 +189,11 @@ class Run:
                 k -= 1
         found.reverse()
         return found
+
+
+def _same_run(widths: list[int]) -> list[int]:
+    """For each group, how many groups right before it have its width."""
+    same = [0] * len(widths)
+    for i in range(1, len(widths)):
+        same[i] = same[i - 1] + 1 if widths[i] == widths[i - 1] else 0
+    return same

@@ -42,12 +42,25 @@ RUN_PIECE = 4096
 # ("203.0.113.7:8080") or an "x123" extension.
 GLUED = re.compile(rf"(?!x\d)[\w{LETTER}]|[.\-/]\d|:(?!\d{{1,5}}(?![\w{LETTER}:.]))[\w{LETTER}]")
 _NON_WORD = re.compile(rf"[^\w{LETTER}]")
+# What can start right after a word character (the families' lookbehinds forbid the
+# rest): a key block's dashes anywhere, and after a letter a digit run's "+", "%2B" or
+# "(" (its digits are tried as glued starts). tests/redaction/test_prefilter.py holds
+# that nothing else can.
+AFTER_DIGIT = "-"
+AFTER_LETTER = "-+%("
 # Where a digit run may start inside a token although a word character precedes it.
 _GLUED_START = re.compile(rf"(?<=[A-Za-z_{LETTER}])(?:\d|\+|%2[Bb])")
 _HEX_TOKEN = re.compile(r"[0-9A-Fa-f]+")
+_HEX_DIGITS = "0123456789abcdefABCDEF"
 # Longest value (but a key block) that can run past the token holding its gate hit:
 # grouped numbers, IBANs, NINOs, "Bearer <token>", a quoted password.
 MULTI_TOKEN_REACH = 48
+# How far past a gate hit a value may start in the hit's token: a longer token (a blob, a
+# digest, a text without spaces) is read a stretch at a time, so that no position of it
+# is tried again for every gate hit it holds.
+TOKEN_REACH = 256
+# How far a hex stretch is followed to see whether it is a whole token of hex digits.
+HEX_REACH = 128
 # Longest separator inside a number (" (415) "), so a value cut by a bound ends this close.
 SEPARATOR_REACH = 9
 # Gate literals of families whose match can run far past the hit: a key block is matched
@@ -80,7 +93,7 @@ class Scanner:
             hit = gate.start()
             if self._flat is None:
                 self._flat = text.translate(_FLAT)
-            start = max(pos, token_start(self._flat, hit))
+            start = token_start(self._flat, pos, hit)
             end_of_token = token_end(self._flat, hit)
             endpos = max(end_of_token, hit + MULTI_TOKEN_REACH)
             if gate.group() in UNBOUNDED:
@@ -143,9 +156,21 @@ def first_match(text: str, start: int, stop: int, endpos: int) -> re.Match[str] 
         }
     )
     for position in boundaries:
-        if position > start and (match := COMPILED.match(text, position, endpos)):
+        if position <= start or not may_start(text, position):
+            continue
+        if match := COMPILED.match(text, position, endpos):
             return match
     return None
+
+
+def may_start(text: str, position: int) -> bool:
+    """Whether a match may start at a boundary, from the characters either side of it."""
+    if position == 0 or position == len(text) or _NON_WORD.match(text, position - 1):
+        return True
+    before = text[position - 1]
+    if before in "0123456789":
+        return text[position] in AFTER_DIGIT
+    return text[position] in AFTER_LETTER or text[position] in "0123456789"
 
 
 def run_end(text: str, end: int) -> int:
@@ -169,29 +194,41 @@ def value_end(text: str, begin: int, end: int) -> int:
 
 def hex_digits(text: str, begin: int, end: int) -> bool:
     """Whether the run is digits inside a hexadecimal token (a digest, an id), glued to
-    hex letters before it: such runs are not values."""
+    hex letters before it: such runs are not values. A hex stretch going on HEX_REACH
+    past the run either way is taken for such a token without looking for its ends."""
     if begin == 0 or text[begin - 1] not in "abcdefABCDEF":
         return False
+    floor = max(0, begin - HEX_REACH)
     first = begin - 1
-    while first > 0 and text[first - 1] in "0123456789abcdefABCDEF":
+    while first > floor and text[first - 1] in _HEX_DIGITS:
         first -= 1
+    if first == floor and floor > 0 and text[floor - 1] in _HEX_DIGITS:
+        return True
     if _word_at(text, first - 1):
         return False
-    token = _HEX_TOKEN.match(text, first)
-    return token is not None and token.end() >= end and not _word_at(text, token.end())
+    token = _HEX_TOKEN.match(text, first, end + HEX_REACH)
+    assert token is not None, "starts with the hex letter before the run"
+    if token.end() == end + HEX_REACH:
+        return True
+    return token.end() >= end and not _word_at(text, token.end())
 
 
 def _word_at(text: str, index: int) -> bool:
     return 0 <= index < len(text) and _NON_WORD.match(text, index) is None
 
 
-def token_start(flat: str, index: int) -> int:
-    start = flat.rfind(" ", 0, index) + 1
-    before = flat.rfind(" ", 0, start - 1) + 1
-    # A two-letter token before (a NINO's prefix) may belong to the value.
-    return before if start - before == 3 else start
+def token_start(flat: str, pos: int, index: int) -> int:
+    """Where the token holding `index` starts, or `pos` if before it: a two-letter token
+    before it (a NINO's prefix) may belong to a value too."""
+    start = flat.rfind(" ", pos, index) + 1
+    if start == 0:
+        return pos
+    if flat.rfind(" ", max(0, start - 4), start - 1) == start - 4:
+        return max(pos, start - 3)
+    return start
 
 
 def token_end(flat: str, index: int) -> int:
-    end = flat.find(" ", index)
-    return len(flat) if end < 0 else end
+    """Where the token holding `index` ends, or TOKEN_REACH past it."""
+    end = flat.find(" ", index, index + TOKEN_REACH)
+    return min(len(flat), index + TOKEN_REACH) if end < 0 else end

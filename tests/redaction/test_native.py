@@ -288,7 +288,7 @@ def _ibans() -> list[str]:
     """For every country stdnum knows: a valid IBAN, lower-cased, grouped by fours, and
     with wrong check digits."""
     numbers = []
-    for country, structure in _native._iban_structures():
+    for country, structure, _ in _native._iban_structures():
         parts = re.findall(r"\[(0-9|A-Z|A-Za-z0-9)\]\{(\d+)\}", structure)
         body = "".join({"0-9": "7", "A-Z": "B", "A-Za-z0-9": "9"}[c] * int(n) for c, n in parts)
         check = stdnum_iban.calc_check_digits(country + "00" + body)

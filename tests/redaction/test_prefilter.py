@@ -1,5 +1,6 @@
-"""The pattern detector's prefilter: a text it dismisses holds no gate hit, so no value,
-and scanning for its hints finds the gate hits a gate scan finds."""
+"""The scan's shortcuts: a text the prefilter dismisses holds no gate hit, so no value;
+scanning for hints finds the gate hits a gate scan finds; and the boundaries it skips
+inside a token are boundaries where no match can start."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from hypothesis import strategies as st
 
 from policy_engine.redaction._grammar import GATE_LITERALS
 from policy_engine.redaction._scanner import (
+    COMPILED,
     GATE,
     HINT,
     HINT_OFFSET,
     LONGEST_GATE_LITERAL,
+    may_start,
     next_gate,
 )
+from policy_engine.redaction._skeleton import skeleton
 
 
 def test_every_gate_literal_passes_the_prefilter() -> None:
@@ -47,3 +51,32 @@ def test_gate_hit_found_through_hints_is_the_gate_scans_hit(text: str, pos: int)
     assert (found and (found.span(), found.group())) == (
         expected and (expected.span(), expected.group())
     )
+
+
+_VALUE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *GATE_LITERALS,
+            *"0123456789-+%(:@._/ x",
+            "%2B",
+            "-----BEGIN PRIVATE KEY-----\nQUJDREVGR0hJSktMTU5PUA",
+            "Private-Lines: 1\nQUJD",
+            "4111 1111 1111 1111",
+            "jane@example.com",
+            "AB 12 34 56 C",
+            "2001:db8::1",
+            "password=hunter2",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=500)
+@given(_VALUE_TEXT)
+def test_a_match_starts_after_a_word_character_only_where_the_scan_tries_one(text: str) -> None:
+    # The scan skips the other boundaries (see _scanner.may_start).
+    read = skeleton(text)
+    for position in range(1, len(read)):
+        if COMPILED.match(read, position) is not None:
+            assert may_start(read, position), (read, position)

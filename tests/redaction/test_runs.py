@@ -105,6 +105,32 @@ def test_a_row_of_a_number_table_is_not_taken_for_phone_numbers(row: str) -> Non
     assert found(f"data:\n{row}\n") == []
 
 
+def test_a_table_of_four_digit_numbers_is_not_taken_for_cards() -> None:
+    # Any four adjacent cells pass as a card's printed grouping, and one in about 25 has
+    # Luhn and an issuer's prefix: only a row that two cards cover whole still counts
+    # (as two cards written one after the other would).
+    rows = [
+        "\t".join(f"{(row * 7919 + cell * 104729) % 10000:04d}" for cell in range(8))
+        for row in range(300)
+    ]
+    spans = DETECTOR.detect("\n".join(rows))
+    assert len(spans) <= len(rows) // 50
+
+
+@pytest.mark.parametrize(
+    ("text", "cards"),
+    [
+        ("card 4111 1111 1111 1111 2029 cvc", ["4111 1111 1111 1111"]),
+        ("4111 1111 1111 1111 4242 4242 4242 4242", ["4111 1111 1111 1111", "4242 4242 4242 4242"]),
+        ("pay 4242\t4242\t4242\t4242 now", ["4242\t4242\t4242\t4242"]),
+        ("ref 4813 5877 3738 5936 ok", []),
+        ("ref 5018 5877 3738 5937 ok", []),
+    ],
+)
+def test_a_card_beside_other_groups_of_four_is_still_found(text: str, cards: list[str]) -> None:
+    assert [value for value, _ in found(text)] == cards
+
+
 def test_values_written_one_after_another_in_a_long_run_are_all_found() -> None:
     values = ["+44 20 7946 0958", "030 12345678", "(415) 555-0132", "4111 1111 1111 1111"]
     text = " ".join(values * 3)

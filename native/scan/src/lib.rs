@@ -101,7 +101,7 @@ impl Detector {
         secret_families: Vec<String>,
         unbounded_gates: Vec<String>,
         named_gates: Vec<String>,
-        bounds: (usize, usize, usize, usize, usize, usize, usize, usize),
+        bounds: (usize, usize, usize, usize, usize, usize, usize, usize, usize, usize),
         number_patterns: HashMap<String, String>,
         reaches: (usize, usize),
         check_patterns: HashMap<String, String>,
@@ -109,7 +109,7 @@ impl Detector {
         embedded_types: Printed,
         covering_types: Printed,
         glued_types: Vec<String>,
-        iban_structures: Vec<(String, String)>,
+        iban_structures: Vec<(String, String, usize)>,
         iban_asked: Vec<String>,
         iban_check: Py<PyAny>,
         trunk_phones: &str,
@@ -128,6 +128,8 @@ impl Detector {
             unbounded_gates,
             named_gates,
             Bounds {
+                token_reach: bounds.8,
+                hex_reach: bounds.9,
                 multi_token_reach,
                 separator_reach,
                 named_reach,
@@ -155,10 +157,18 @@ impl Detector {
             top_level_domain: named(&check_patterns, "top_level_domain")?,
             version_word_reach: reaches.1,
             nino_bad_prefixes: nino_bad_prefixes.into_iter().map(String::into_bytes).collect(),
-            iban_structures: iban_structures
-                .into_iter()
-                .map(|(country, source)| Ok((country.into_bytes(), Pattern::new(&source).map_err(PyValueError::new_err)?)))
-                .collect::<PyResult<_>>()?,
+            iban_structures: {
+                let mut structures: Vec<Option<(Pattern, usize)>> = (0..26 * 26).map(|_| None).collect();
+                for (country, source, length) in iban_structures {
+                    let letters = country.as_bytes();
+                    if letters.len() != 2 || !letters.iter().all(u8::is_ascii_uppercase) {
+                        return Err(PyValueError::new_err(format!("not a country code: {country}")));
+                    }
+                    let index = usize::from(letters[0] - b'A') * 26 + usize::from(letters[1] - b'A');
+                    structures[index] = Some((Pattern::new(&source).map_err(PyValueError::new_err)?, length));
+                }
+                structures
+            },
         };
         let printed = |types: Printed| types.into_iter().collect::<HashMap<_, _>>();
         let numbers = Numbers {

@@ -147,8 +147,10 @@ impl Numbers {
             return Ok(true);
         }
         let lead: &[u8] = if mode == COVERING { b"0(" } else { b"(" };
+        let widths: Vec<usize> = candidate.split(|&b| b == b' ').map(|group| run_digits(group).len()).collect();
         Ok(lead.contains(&candidate[0])
-            && candidate.split(|&b| b == b' ').skip(1).all(|group| run_digits(group).len() >= 2))
+            && widths[1..].iter().all(|&width| width >= 2)
+            && !(widths[0] >= 4 && widths.iter().all(|&width| width == widths[0])))
     }
 }
 
@@ -282,11 +284,11 @@ impl<'a> Run<'a> {
             }
         }
         let covering = if compact { ALONE } else { COVERING };
-        let found = self.best(|size| if size == 1 { ALONE } else { covering }, true)?;
+        let found = self.best(|size| if size == 1 { ALONE } else { covering }, true, false)?;
         if !found.is_empty() {
             return Ok(found);
         }
-        self.best(|size| if size == 1 { ALONE } else { EMBEDDED }, false)
+        self.best(|size| if size == 1 { ALONE } else { EMBEDDED }, false, true)
     }
 
     /// `_unglued`.
@@ -352,9 +354,24 @@ impl<'a> Run<'a> {
     }
 
     /// `_best`.
-    fn best(&mut self, mode_of: impl Fn(usize) -> u8, complete: bool) -> Result<Vec<Found>, Failure> {
+    fn best(&mut self, mode_of: impl Fn(usize) -> u8, complete: bool, stretches: bool) -> Result<Vec<Found>, Failure> {
         let count = self.starts.len();
         let b = self.bounds;
+        // For each group, how many groups right before (after) it have its width.
+        let (mut same_before, mut same_after) = (vec![0usize; count], vec![0usize; count]);
+        if stretches {
+            let width = |g: usize| self.digits[g] - if g > 0 { self.digits[g - 1] } else { 0 };
+            for g in 1..count {
+                if width(g) == width(g - 1) {
+                    same_before[g] = same_before[g - 1] + 1;
+                }
+            }
+            for g in (0..count.saturating_sub(1)).rev() {
+                if width(g) == width(g + 1) {
+                    same_after[g] = same_after[g + 1] + 1;
+                }
+            }
+        }
         let mut covered: Vec<i64> = vec![if complete { -1 } else { 0 }; count + 1];
         covered[0] = 0;
         let mut values: Vec<i64> = vec![0; count + 1];
@@ -370,6 +387,13 @@ impl<'a> Run<'a> {
                 let digits = self.digits[k - 1] - if first > 0 { self.digits[first - 1] } else { 0 };
                 if covered[first] < 0 || digits > b.max_digits || (digits < 7 && size > 1) {
                     continue;
+                }
+                if stretches && size > 1 && same_after[first] >= size - 1 {
+                    // Groups of one width, bounded by groups of other widths (but a
+                    // card's four may be followed by a fifth: an expiry year).
+                    if same_before[first] > 0 || same_after[k - 1] > usize::from(size == 4) {
+                        continue;
+                    }
                 }
                 let Some(entity) = self.verdict(first, k - 1, mode_of(size))? else {
                     continue;

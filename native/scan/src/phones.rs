@@ -5,8 +5,8 @@
 use crate::regex::{Error as RegexError, Pattern};
 use pcre2::bytes::CaptureLocations;
 use pyo3::prelude::*;
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// parse's bounds: longest input, shortest and longest national significant number.
 const MAX_INPUT: usize = 250;
@@ -63,9 +63,9 @@ struct NationalPrefix {
 impl NationalPrefix {
     fn new((prefix, transform, general, lengths, local_lengths): PrefixData) -> Result<Self, String> {
         Ok(NationalPrefix {
-            prefix: prefix.as_deref().map(Pattern::interpreted).transpose()?,
+            prefix: prefix.as_deref().map(Pattern::new).transpose()?,
             transform: transform.map(String::into_bytes),
-            general: general.as_deref().map(Pattern::interpreted).transpose()?,
+            general: general.as_deref().map(Pattern::new).transpose()?,
             lengths,
             local_lengths,
         })
@@ -165,25 +165,31 @@ fn expand(template: &[u8], locations: &CaptureLocations, subject: &[u8]) -> Vec<
 struct Region {
     leading_digits: Option<Pattern>,
     owned: bool,
-    by_length: HashMap<usize, Pattern>,
+    /// The pattern for each number length (by index), where the region has one.
+    by_length: Vec<Option<Pattern>>,
 }
 
 impl Region {
     fn new((leading, owned, by_length): RegionData) -> Result<Self, String> {
         Ok(Region {
-            leading_digits: leading.as_deref().map(Pattern::interpreted).transpose()?,
+            leading_digits: leading.as_deref().map(Pattern::new).transpose()?,
             owned,
-            by_length: by_length
-                .into_iter()
-                .map(|(length, source)| Ok((length, Pattern::interpreted(&source)?)))
-                .collect::<Result<_, String>>()?,
+            by_length: {
+                let mut patterns: Vec<Option<Pattern>> = (0..=MAX_NSN).map(|_| None).collect();
+                for (length, source) in by_length {
+                    if length <= MAX_NSN {
+                        patterns[length] = Some(Pattern::new(&source)?);
+                    }
+                }
+                patterns
+            },
         })
     }
 
     fn has_type(&self, nsn: &[u8]) -> Result<bool, RegexError> {
-        match self.by_length.get(&nsn.len()) {
-            Some(pattern) => pattern.whole(nsn),
-            None => Ok(false),
+        match self.by_length.get(nsn.len()) {
+            Some(Some(pattern)) => pattern.whole(nsn),
+            _ => Ok(false),
         }
     }
 
@@ -248,7 +254,7 @@ struct NationalRegion {
 impl NationalRegion {
     fn new((idd, calling_code, prefix): NationalData) -> Result<Self, String> {
         Ok(NationalRegion {
-            idd: idd.as_deref().map(Pattern::interpreted).transpose()?,
+            idd: idd.as_deref().map(Pattern::new).transpose()?,
             calling_code,
             calling_code_digits: calling_code.to_string().into_bytes(),
             prefix: NationalPrefix::new(prefix)?,
@@ -262,9 +268,11 @@ pub struct Phones {
     bare: Pattern,
     trunk_names: Vec<Option<String>>,
     bare_names: Vec<Option<String>>,
-    known_codes: HashSet<u32>,
-    codes: Mutex<HashMap<u32, std::sync::Arc<CallingCode>>>,
-    regions: Mutex<HashMap<String, std::sync::Arc<NationalRegion>>>,
+    /// Whether each calling code (by index, below 1000) is one phonenumbers knows.
+    known_codes: Vec<bool>,
+    /// Each calling code's metadata once fetched, by index.
+    codes: Mutex<Vec<Option<Arc<CallingCode>>>>,
+    regions: Mutex<HashMap<String, Arc<NationalRegion>>>,
     /// `_numbering.calling_code_data`, `_numbering.national_data`, `_numbering.is_valid`.
     calling_code_data: Py<PyAny>,
     national_data: Py<PyAny>,
@@ -287,8 +295,8 @@ impl Phones {
             bare_names: bare.full().capture_names().to_vec(),
             trunk,
             bare,
-            known_codes: known_codes.into_iter().collect(),
-            codes: Mutex::new(HashMap::new()),
+            known_codes: (0..1000).map(|code| known_codes.contains(&code)).collect(),
+            codes: Mutex::new((0..1000).map(|_| None).collect()),
             regions: Mutex::new(HashMap::new()),
             calling_code_data,
             national_data,
@@ -349,7 +357,7 @@ impl Phones {
             let code = digits[..size.min(digits.len())]
                 .iter()
                 .fold(0u32, |value, d| value * 10 + u32::from(d - b'0'));
-            if self.known_codes.contains(&code) {
+            if self.known_codes[code as usize] {
                 let national = &digits[size.min(digits.len())..];
                 let calling_code = self.calling_code(code)?;
                 return Ok(national.len() >= MIN_NSN && calling_code.valid(national, &calling_code.prefix)?);
@@ -380,23 +388,23 @@ impl Phones {
         Ok(code.valid(digits, &region.prefix)?)
     }
 
-    fn calling_code(&self, code: u32) -> Result<std::sync::Arc<CallingCode>, Failure> {
-        if let Some(found) = self.codes.lock().expect("no panic holds it").get(&code) {
+    fn calling_code(&self, code: u32) -> Result<Arc<CallingCode>, Failure> {
+        if let Some(found) = &self.codes.lock().expect("no panic holds it")[code as usize] {
             return Ok(found.clone());
         }
         let data: CallingCodeData =
             Python::attach(|py| self.calling_code_data.bind(py).call1((code,))?.extract())?;
-        let built = std::sync::Arc::new(CallingCode::new(data)?);
-        self.codes.lock().expect("no panic holds it").insert(code, built.clone());
+        let built = Arc::new(CallingCode::new(data)?);
+        self.codes.lock().expect("no panic holds it")[code as usize] = Some(built.clone());
         Ok(built)
     }
 
-    fn region(&self, region: &str) -> Result<std::sync::Arc<NationalRegion>, Failure> {
+    fn region(&self, region: &str) -> Result<Arc<NationalRegion>, Failure> {
         if let Some(found) = self.regions.lock().expect("no panic holds it").get(region) {
             return Ok(found.clone());
         }
         let data: NationalData = Python::attach(|py| self.national_data.bind(py).call1((region,))?.extract())?;
-        let built = std::sync::Arc::new(NationalRegion::new(data)?);
+        let built = Arc::new(NationalRegion::new(data)?);
         self.regions
             .lock()
             .expect("no panic holds it")

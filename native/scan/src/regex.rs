@@ -45,13 +45,6 @@ impl Pattern {
     pub fn new(source: &str) -> Result<Pattern, String> {
         Pattern::with_jit(source, true)
     }
-
-    /// Without the JIT, for patterns run a few times on short subjects (phone metadata),
-    /// where compiling to machine code costs more than it saves.
-    pub fn interpreted(source: &str) -> Result<Pattern, String> {
-        Pattern::with_jit(source, false)
-    }
-
     fn with_jit(source: &str, jit: bool) -> Result<Pattern, String> {
         Ok(Pattern {
             anchored: compile(&format!(r"\G(?:{source})"), jit)?,

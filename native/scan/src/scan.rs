@@ -12,6 +12,8 @@ const LETTER: u8 = 0x01;
 const HEX: &[u8] = b"0123456789abcdefABCDEF";
 
 pub struct Bounds {
+    pub token_reach: usize,
+    pub hex_reach: usize,
     pub multi_token_reach: usize,
     pub separator_reach: usize,
     pub named_reach: usize,
@@ -112,8 +114,8 @@ impl<'a> Scanner<'a> {
             // (or the one before) to a bound past it.
             let hit = gate.start();
             let literal = &text[gate.start()..gate.end()];
-            let start = pos.max(token_start(text, hit));
-            let end_of_token = token_end(text, hit);
+            let start = token_start(text, pos, hit);
+            let end_of_token = token_end(text, hit, bounds.token_reach);
             let mut endpos = end_of_token.max(hit + bounds.multi_token_reach);
             if patterns.unbounded.iter().any(|gate| gate == literal) {
                 endpos = length;
@@ -145,7 +147,7 @@ impl<'a> Scanner<'a> {
                 }));
             }
             let end = self.run_end(end)?;
-            if hex_digits(text, begin, end) {
+            if hex_digits(text, begin, end, bounds.hex_reach) {
                 pos = end;
                 continue;
             }
@@ -182,6 +184,9 @@ impl<'a> Scanner<'a> {
             for position in std::iter::once(first).chain(second) {
                 if position > tried {
                     tried = position;
+                    if !may_start(text, position) {
+                        continue;
+                    }
                     if let Some(found) = self.match_at(position, endpos)? {
                         return Ok(Some(found));
                     }
@@ -236,6 +241,18 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// `may_start`: a match may start at a boundary, from the characters either side of it.
+fn may_start(text: &[u8], position: usize) -> bool {
+    if position == 0 || position == text.len() || !is_word(text[position - 1]) {
+        return true;
+    }
+    let here = text[position];
+    if text[position - 1].is_ascii_digit() {
+        return b"-".contains(&here);
+    }
+    b"-+%(".contains(&here) || here.is_ascii_digit()
+}
+
 /// `_GLUED_START` matches at `at` (inside [.., stop)): a digit, a "+" or a "%2B" right
 /// after a letter.
 fn glued_start(text: &[u8], at: usize, stop: usize) -> bool {
@@ -250,20 +267,29 @@ fn glued_start(text: &[u8], at: usize, stop: usize) -> bool {
 }
 
 /// `hex_digits`: the run is digits inside a hexadecimal token glued to hex letters.
-fn hex_digits(text: &[u8], begin: usize, end: usize) -> bool {
+fn hex_digits(text: &[u8], begin: usize, end: usize, reach: usize) -> bool {
     if begin == 0 || !b"abcdefABCDEF".contains(&text[begin - 1]) {
         return false;
     }
+    let floor = begin.saturating_sub(reach);
     let mut first = begin - 1;
-    while first > 0 && HEX.contains(&text[first - 1]) {
+    while first > floor && HEX.contains(&text[first - 1]) {
         first -= 1;
+    }
+    if first == floor && floor > 0 && HEX.contains(&text[floor - 1]) {
+        return true;
     }
     if first > 0 && is_word(text[first - 1]) {
         return false;
     }
+    // `_HEX_TOKEN.match(text, first, end + reach)`
+    let limit = (end + reach).min(text.len());
     let mut token_end = first;
-    while token_end < text.len() && HEX.contains(&text[token_end]) {
+    while token_end < limit && HEX.contains(&text[token_end]) {
         token_end += 1;
+    }
+    if token_end == end + reach {
+        return true;
     }
     token_end >= end && !(token_end < text.len() && is_word(text[token_end]))
 }
@@ -276,20 +302,28 @@ fn is_space(byte: u8) -> bool {
     SPACES.contains(&byte)
 }
 
-/// `token_start` on the flattened text.
-fn token_start(text: &[u8], index: usize) -> usize {
-    let start = text[..index].iter().rposition(|&b| is_space(b)).map_or(0, |at| at + 1);
-    if start >= 1 {
-        let before = text[..start - 1].iter().rposition(|&b| is_space(b)).map_or(0, |at| at + 1);
-        // A two-letter token before (a NINO's prefix) may belong to the value.
-        if start - before == 3 {
-            return before;
-        }
+/// `token_start` on the flattened text: where the token holding `index` starts, or `pos`.
+fn token_start(text: &[u8], pos: usize, index: usize) -> usize {
+    let Some(space) = text[pos..index].iter().rposition(|&b| is_space(b)) else {
+        return pos;
+    };
+    let start = pos + space + 1;
+    // A two-letter token before (a NINO's prefix) may belong to the value:
+    // `flat.rfind(" ", max(0, start - 4), start - 1) == start - 4`.
+    let floor = start.saturating_sub(4);
+    let previous = text[floor..start - 1].iter().rposition(|&b| is_space(b)).map(|at| floor + at);
+    let two_letters = match previous {
+        Some(at) => at + 4 == start,
+        None => start == 3,
+    };
+    if two_letters {
+        return pos.max(start - 3);
     }
     start
 }
 
-/// `token_end` on the flattened text.
-fn token_end(text: &[u8], index: usize) -> usize {
-    text[index..].iter().position(|&b| is_space(b)).map_or(text.len(), |at| index + at)
+/// `token_end` on the flattened text: where the token holding `index` ends, or `reach` past it.
+fn token_end(text: &[u8], index: usize, reach: usize) -> usize {
+    let limit = (index + reach).min(text.len());
+    text[index..limit].iter().position(|&b| is_space(b)).map_or(limit, |at| index + at)
 }
