@@ -101,6 +101,8 @@ _NATIONAL_ID = (
     r"[A-Za-z]{6}[0-9LMNP-Vlmnp-v]{2}[A-Za-z][0-9LMNP-Vlmnp-v]{2}[A-Za-z][0-9LMNP-Vlmnp-v]{3}[A-Za-z]"
     r"|[XYZxyz]-?\d{7}-?[A-Za-z]"
     r"|\d{8}-?[A-Za-z]"
+    # A French NIR of someone born in Corsica: the department is "2A" or "2B".
+    r"|[12] ?\d{2} ?\d{2} ?2[ABab] ?\d{3} ?\d{3} ?\d{2}"
     rf")(?![{_WORD}-]))"
 )
 # Either case: a pasted IBAN is often lower-cased; grouped by spaces or not.

@@ -36,13 +36,13 @@ _RUN_SEPARATORS = str.maketrans("", "", "+().-/ ")
 PATTERNS = {
     "card_shape": r"\d{12,19}|\d{4}[ .-]\d{6}[ .-]\d{4,5}"
     r"|\d{4}[ .-]\d{4}[ .-]\d{4}(?:[ .-]\d{1,4}(?:[ .-]\d{1,3})?)?",
-    "maestro_iin": r"5[06-8]|6",  # the only 12-digit cards
+    "maestro_iin": r"5[06-8]|6|0604",  # the only 12-digit cards
     "card_word": r"(?i)card|karte|carte|tarjeta|carta|kaart",
     "version_word": r"(?i)\b(?:version|release|build|ver\.?|v)\s*$",
-    # Card issuer prefixes (Visa, Mastercard, Maestro, Amex, Diners, JCB incl. its legacy
-    # 1800/2131, Discover, UnionPay, RuPay): a Luhn pass alone accepts one random number
-    # in ten, so order numbers need this second gate.
-    "card_iin": r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|2131",
+    # Card issuer prefixes (Visa, Mastercard, Maestro incl. its legacy 0604, Amex,
+    # Diners, JCB incl. its legacy 1800/2131, Discover, UnionPay, RuPay): a Luhn pass
+    # alone accepts one random number in ten, so order numbers need this second gate.
+    "card_iin": r"4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[0-8]|6\d|1800|2131|0604",
     # A BSN unbroken or as printed ("1112.22.333").
     "bsn_written": r"\d{9}|\d{4}\.\d{2}\.\d{3}",
     "top_level_domain": rf"[A-Za-z{LETTER}{SCRIPT}]{{2,}}|xn--[A-Za-z0-9-]+",
@@ -131,10 +131,13 @@ def is_nino(candidate: str) -> bool:
 
 
 def national_id_type(candidate: str) -> str | None:
-    """Alphanumeric national IDs: Spanish DNI/NIE, Italian codice fiscale."""
+    """Alphanumeric national IDs: Spanish DNI/NIE, Italian codice fiscale, a NIR born in
+    Corsica ("2A", "2B" for a department)."""
     compact = candidate.replace("-", "").replace(" ", "").upper()
     if not compact:
         return None
+    if len(compact) == 15:
+        return "FR_NIR" if nir.is_valid(compact) else None
     if len(compact) == 16:
         return "IT_FISCAL_CODE" if codicefiscale.is_valid(compact) else None
     if compact[0] in "XYZ":

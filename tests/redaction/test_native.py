@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS
 from stdnum import iban as stdnum_iban
+from stdnum.fr import nir
 from stdnum.it import codicefiscale
 
 from policy_engine.redaction import PatternDetector, _native, _patterns
@@ -99,6 +100,7 @@ VALUES = [
     "X1234567L",
     "12345678Z",
     "2 64 07 75 056 874 57",
+    "1 63 11 2A 004 917 48",
     "2341 2341 2346",
     "111222333",
     "36574261809",
@@ -316,6 +318,14 @@ def test_ibans_of_countries_with_their_own_check_are_checked_as_stdnum_checks_th
     assert (NATIVE.check("iban", number) == "IBAN_CODE") == is_iban(number)
 
 
+def _nir(body: str, valid: bool) -> str:
+    """A NIR of 13 characters and its check digits, right or wrong."""
+    if body[5:7] not in ("2A", "2B") and not body[5:7].isdigit():
+        return body + "00"
+    check = int(nir.calc_check_digits(body.upper() + "00"))
+    return body + f"{check if valid else (check + 1) % 100:02d}"
+
+
 def _codice_fiscale(body: str) -> str:
     return body + codicefiscale.calc_check_digit(body)
 
@@ -337,6 +347,13 @@ _CF_BODY = st.builds(
         _CF_BODY.map(_codice_fiscale),
         _CF_BODY.map(lambda body: body + "A"),
         st.builds(lambda n, c: f"{n:08d}{c}", st.integers(0, 10**8 - 1), st.sampled_from("TRWAZ")),
+        st.builds(
+            lambda head, department, tail, valid: _nir(f"{head}{department}{tail}", valid),
+            st.text("0123456789", min_size=5, max_size=5),
+            st.sampled_from(["2A", "2B", "2a", "20", "2C"]),
+            st.text("0123456789", min_size=6, max_size=6),
+            st.booleans(),
+        ),
         st.builds(
             lambda x, n, c: f"{x}{n:07d}{c}",
             st.sampled_from("XYZ"),

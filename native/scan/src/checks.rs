@@ -84,6 +84,9 @@ pub fn national_id_type(candidate: &[u8]) -> Option<&'static str> {
     if compact.is_empty() {
         return None;
     }
+    if compact.len() == 15 {
+        return nir_corsica(&compact).then_some("FR_NIR");
+    }
     if compact.len() == 16 {
         return codice_fiscale(&compact).then_some("IT_FISCAL_CODE");
     }
@@ -466,6 +469,25 @@ fn value_of(digits: &[u8]) -> u64 {
 /// stdnum.fr.nir.is_valid for fifteen digits.
 fn nir(digits: &[u8]) -> bool {
     97 - value_of(&digits[..13]) % 97 == value_of(&digits[13..])
+}
+
+/// stdnum.fr.nir.is_valid for fifteen upper-case characters: a department of "2A" or "2B"
+/// counts as 19 or 18 in the check.
+fn nir_corsica(number: &[u8]) -> bool {
+    let department = &number[5..7];
+    let digits_around = isdigits(&number[..5]) && isdigits(&number[7..]);
+    let replaced: &[u8] = match department {
+        b"2A" => b"19",
+        b"2B" => b"18",
+        _ if isdigits(department) => department,
+        _ => return false,
+    };
+    if !digits_around {
+        return false;
+    }
+    let mut digits = number.to_vec();
+    digits[5..7].copy_from_slice(replaced);
+    nir(&digits)
 }
 
 const VERHOEFF_MULTIPLY: [[u8; 10]; 10] = [

@@ -5,6 +5,7 @@
 use crate::regex::{Error as RegexError, Pattern};
 use pcre2::bytes::CaptureLocations;
 use pyo3::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -72,12 +73,12 @@ impl NationalPrefix {
     }
 
     /// `strip`: `_maybe_strip_national_prefix_carrier_code`'s number.
-    fn strip(&self, number: &[u8]) -> Result<Vec<u8>, RegexError> {
+    fn strip<'n>(&self, number: &'n [u8]) -> Result<Cow<'n, [u8]>, RegexError> {
         let Some(prefix) = &self.prefix else {
-            return Ok(number.to_vec());
+            return Ok(Cow::Borrowed(number));
         };
         if number.is_empty() {
-            return Ok(number.to_vec());
+            return Ok(Cow::Borrowed(number));
         }
         let transform = self.transform.as_deref().filter(|t| !t.is_empty());
         let found = prefix.starts_groups(number, |locations| {
@@ -88,27 +89,27 @@ impl NationalPrefix {
                 Some(transform) if !last_unset => {
                     let mut out = expand(transform, locations, number);
                     out.extend_from_slice(&number[end..]);
-                    out
+                    Cow::Owned(out)
                 }
-                _ => number[end..].to_vec(),
+                _ => Cow::Borrowed(&number[end..]),
             }
         })?;
         let Some(stripped) = found else {
-            return Ok(number.to_vec());
+            return Ok(Cow::Borrowed(number));
         };
         let viable = self.viable(number)?;
         Ok(if viable && !self.viable(&stripped)? {
-            number.to_vec()
+            Cow::Borrowed(number)
         } else {
             stripped
         })
     }
 
-    fn strip_kept(&self, number: &[u8]) -> Result<Vec<u8>, RegexError> {
+    fn strip_kept<'n>(&self, number: &'n [u8]) -> Result<Cow<'n, [u8]>, RegexError> {
         let stripped = self.strip(number)?;
         Ok(match self.length(&stripped) {
             Length::Possible | Length::TooLong => stripped,
-            _ => number.to_vec(),
+            _ => Cow::Borrowed(number),
         })
     }
 
@@ -123,6 +124,10 @@ impl NationalPrefix {
         let length = number.len();
         if self.local_lengths.contains(&length) {
             return Length::LocalOnly;
+        }
+        // phonenumbers reads a region's lengths unchecked: every region has some.
+        if self.lengths.is_empty() {
+            return Length::Invalid;
         }
         if length == self.lengths[0] {
             return Length::Possible;
