@@ -445,3 +445,24 @@ def test_the_detector_reports_which_scan_reads_texts() -> None:
 
 
 Scan = Callable[[int], object]
+
+
+def test_threads_detecting_at_once_find_what_one_thread_finds() -> None:
+    # The native detector reads without the GIL: its caches and match data are shared.
+    assert NATIVE is not None
+    texts = [" ".join(VALUES[i::4]) * 20 for i in range(4)]
+    expected = [NATIVE.detect(text) for text in texts]
+    fresh = native_detector(DEFAULT_PHONE_REGIONS)
+    assert fresh is not None
+    found: dict[int, list[object]] = {}
+    workers = [
+        threading.Thread(
+            target=lambda i=i: found.__setitem__(i, [fresh.detect(texts[i]) for _ in range(5)])
+        )
+        for i in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert all(found[i] == [expected[i]] * 5 for i in range(4))

@@ -230,8 +230,10 @@ pub struct Run<'a> {
     run: &'a [u8],
     before: Vec<u8>,
     glued: bool,
-    /// Each group's verdict ALONE, once asked (the only sequences asked more than once).
+    /// Each group's verdict ALONE, once asked (the sequences asked most often again).
     singles: Vec<Option<Option<&'static str>>>,
+    /// In a run of at most eight groups, every sequence's verdict in every mode.
+    compact: Vec<Option<Option<&'static str>>>,
     starts: Vec<usize>,
     ends: Vec<usize>,
     digits: Vec<usize>,
@@ -258,6 +260,7 @@ impl<'a> Run<'a> {
             before,
             glued,
             singles: vec![None; starts.len()],
+            compact: if starts.len() <= 8 { vec![None; 8 * 8 * 4] } else { Vec::new() },
             starts,
             ends,
             digits,
@@ -327,6 +330,15 @@ impl<'a> Run<'a> {
                 return Ok(found);
             }
         }
+        // An international number's verdict is the same read ALONE, EMBEDDED or COVERING.
+        let (begin, end) = (self.starts[first], self.ends[last]);
+        let written = &self.run[begin..end];
+        let international = [&b"+"[..], b"00", b"%2"].iter().any(|p| written.starts_with(p));
+        let key = if mode != GLUED && international { ALONE } else { mode };
+        let slot = (first * 8 + last) * 4 + usize::from(key);
+        if let Some(Some(found)) = self.compact.get(slot) {
+            return Ok(*found);
+        }
         let (begin, end) = (self.starts[first], self.ends[last]);
         let candidate = &self.run[begin..end];
         // Answers classify would give, found without it: fewer than six digits and no
@@ -349,6 +361,9 @@ impl<'a> Run<'a> {
         let found = self.numbers.classify(candidate, preceding, mode)?;
         if single {
             self.singles[first] = Some(found);
+        }
+        if let Some(cached) = self.compact.get_mut(slot) {
+            *cached = Some(found);
         }
         Ok(found)
     }

@@ -206,14 +206,35 @@ impl Region {
 /// `_CallingCode`.
 struct CallingCode {
     regions: Vec<Region>,
+    /// For each region, the alternation of its leading digits and those of the regions
+    /// right after it that have some (one pattern call where `valid` would make one per
+    /// region): its `r<index>` group tells the first whose leading digits match.
+    leading: Vec<Option<Pattern>>,
     single: bool,
     prefix: NationalPrefix,
 }
 
 impl CallingCode {
     fn new((regions, single, prefix): CallingCodeData) -> Result<Self, String> {
+        let sources: Vec<Option<String>> = regions.iter().map(|region| region.0.clone()).collect();
+        let mut leading: Vec<Option<Pattern>> = (0..sources.len()).map(|_| None).collect();
+        let mut index = 0;
+        while index < sources.len() {
+            let end = (index..sources.len())
+                .find(|&i| sources[i].is_none())
+                .unwrap_or(sources.len());
+            if end > index {
+                let alternation = (index..end)
+                    .map(|i| format!("(?<r{i}>{})", sources[i].as_deref().expect("in a block")))
+                    .collect::<Vec<_>>()
+                    .join("|");
+                leading[index] = Some(Pattern::new(&alternation)?);
+            }
+            index = end.max(index + 1);
+        }
         Ok(CallingCode {
             regions: regions.into_iter().map(Region::new).collect::<Result<_, _>>()?,
+            leading,
             single,
             prefix: NationalPrefix::new(prefix)?,
         })
@@ -230,16 +251,29 @@ impl CallingCode {
                 None => Ok(false),
             };
         }
-        for region in &self.regions {
-            match &region.leading_digits {
-                None => {
-                    if region.has_type(&nsn)? {
-                        return Ok(region.owned);
-                    }
+        let mut index = 0;
+        while index < self.regions.len() {
+            let region = &self.regions[index];
+            let Some(block) = &self.leading[index] else {
+                if region.has_type(&nsn)? {
+                    return Ok(region.owned);
                 }
-                Some(leading) => {
-                    if leading.starts(&nsn)? {
-                        return region.valid(&nsn);
+                index += 1;
+                continue;
+            };
+            // The regions from `index` on that have leading digits: the first that matches.
+            let names = block.full().capture_names();
+            let first = block.starts_groups(&nsn, |locations| {
+                (1..names.len()).find(|&group| locations.get(group).is_some()).and_then(|group| {
+                    names[group].as_deref().and_then(|name| name[1..].parse::<usize>().ok())
+                })
+            })?;
+            match first {
+                Some(Some(matched)) => return self.regions[matched].valid(&nsn),
+                _ => {
+                    index += 1;
+                    while index < self.regions.len() && self.regions[index].leading_digits.is_some() {
+                        index += 1;
                     }
                 }
             }
