@@ -176,10 +176,14 @@ NAME_GATES = (
 )
 # A value that is a reference, a placeholder or a mask, not a secret: an environment
 # variable, a template, a call or an index ("os.environ['X']"), a literal of the language,
-# a comparison; or a URL, whose password (if any) is found as such.
+# a comparison; or a URL, whose password (if any) is found as such. Nor, unquoted, the
+# next label of a form ("Password: Username:", a word without digits ending in ":") or
+# the next credential name of a list ("token= password= ").
 NOT_A_VALUE = (
     r"(?![$<{%*=]|(?i:null|none|nil|true|false|undefined|required|optional|string)(?![\w\x01])"
-    r"|[A-Za-z0-9_.]{0,64}+[(\[]|[A-Za-z][A-Za-z0-9+.-]{0,20}://)"
+    r"|[A-Za-z0-9_.]{0,64}+[(\[]|[A-Za-z][A-Za-z0-9+.-]{0,20}://"
+    r"|(?<![\"'`])(?:[A-Za-z][A-Za-z_.-]{0,63}+:"
+    rf"|[A-Za-z0-9_.-]{{0,40}}?(?:{PASSWORD_NAMES}|{KEY_NAMES})\d{{0,3}}=)(?!\S))"
 )
 # HTTP authorization schemes whose credential follows them (RFC 9110 section 11).
 AUTH_SCHEMES = r"(?i:basic|bearer|token|negotiate|ntlm|apikey|key)"

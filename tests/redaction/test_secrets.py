@@ -111,6 +111,9 @@ ASSIGNMENTS = [
     ("pwd=Xk9#mQ2", "Xk9#mQ2"),
     ("passphrase: my dog has fleas", "my"),
     ("<password>hunter2</password>", "hunter2"),
+    ("password=dGVzdA==", "dGVzdA=="),
+    ("DB_PASSWORD=hunter2:", "hunter2:"),
+    ('password: "Username: bob"', "Username: bob"),
 ]
 
 
@@ -200,6 +203,8 @@ LOOK_ALIKES = [
     "path /usr/local/share/applications/Firefox",
     "uuid d96bd90d-b6f3-4f58-ae5e-42cc90738d65",
     "api_key: required",
+    "Password: Username: Email:",
+    "password= api_key: token= password= api_key: token= ",
     "A long English word like Antidisestablishmentarianism is not a key",
 ]
 
