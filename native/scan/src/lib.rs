@@ -11,13 +11,15 @@
 //! for candidate at every position, and check for check.
 
 mod checks;
+mod ids;
 mod numbers;
 mod phones;
 mod regex;
 mod scan;
 mod skeleton;
 
-use checks::{email_bounds, iban, is_ipv6, is_nino, national_id_type, CheckPatterns, Iban};
+use checks::{email_bounds, is_ipv6, is_nino, CheckPatterns};
+use ids::{iban, national_id_type, Iban};
 use numbers::{NumberPatterns, Numbers, Run, RunBounds};
 use phones::{Failure, Phones};
 use pyo3::create_exception;
@@ -101,7 +103,18 @@ impl Detector {
         secret_families: Vec<String>,
         unbounded_gates: Vec<String>,
         named_gates: Vec<String>,
-        bounds: (usize, usize, usize, usize, usize, usize, usize, usize, usize, usize),
+        bounds: (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+        ),
         number_patterns: HashMap<String, String>,
         reaches: (usize, usize),
         check_patterns: HashMap<String, String>,
@@ -119,7 +132,8 @@ impl Detector {
         national_regions: Py<PyAny>,
         phone_parse: Py<PyAny>,
     ) -> PyResult<Self> {
-        let (multi_token_reach, separator_reach, named_reach, run_piece) = (bounds.0, bounds.1, bounds.2, bounds.3);
+        let (multi_token_reach, separator_reach, named_reach, run_piece) =
+            (bounds.0, bounds.1, bounds.2, bounds.3);
         let scan = ScanPatterns::new(
             pattern,
             &gate,
@@ -140,12 +154,18 @@ impl Detector {
         let kinds: Vec<Option<Py<PyString>>> = scan
             .names
             .iter()
-            .map(|name| name.as_deref().map(|name| PyString::intern(py, name).unbind()))
+            .map(|name| {
+                name.as_deref()
+                    .map(|name| PyString::intern(py, name).unbind())
+            })
             .collect();
         let secrets = scan
             .names
             .iter()
-            .map(|name| name.as_ref().is_some_and(|name| secret_families.contains(name)))
+            .map(|name| {
+                name.as_ref()
+                    .is_some_and(|name| secret_families.contains(name))
+            })
             .collect();
         let checks = CheckPatterns {
             card_shape: named(&check_patterns, "card_shape")?,
@@ -156,16 +176,26 @@ impl Detector {
             bsn_written: named(&check_patterns, "bsn_written")?,
             top_level_domain: named(&check_patterns, "top_level_domain")?,
             version_word_reach: reaches.1,
-            nino_bad_prefixes: nino_bad_prefixes.into_iter().map(String::into_bytes).collect(),
+            nino_bad_prefixes: nino_bad_prefixes
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
             iban_structures: {
-                let mut structures: Vec<Option<(Pattern, usize)>> = (0..26 * 26).map(|_| None).collect();
+                let mut structures: Vec<Option<(Pattern, usize)>> =
+                    (0..26 * 26).map(|_| None).collect();
                 for (country, source, length) in iban_structures {
                     let letters = country.as_bytes();
                     if letters.len() != 2 || !letters.iter().all(u8::is_ascii_uppercase) {
-                        return Err(PyValueError::new_err(format!("not a country code: {country}")));
+                        return Err(PyValueError::new_err(format!(
+                            "not a country code: {country}"
+                        )));
                     }
-                    let index = usize::from(letters[0] - b'A') * 26 + usize::from(letters[1] - b'A');
-                    structures[index] = Some((Pattern::new(&source).map_err(PyValueError::new_err)?, length));
+                    let index =
+                        usize::from(letters[0] - b'A') * 26 + usize::from(letters[1] - b'A');
+                    structures[index] = Some((
+                        Pattern::new(&source).map_err(PyValueError::new_err)?,
+                        length,
+                    ));
                 }
                 structures
             },
@@ -201,10 +231,14 @@ impl Detector {
             .map(|&name| (name, PyString::intern(py, name).unbind()))
             .collect();
         if bounds.6 > 64 {
-            return Err(PyValueError::new_err("a sequence's context is read into 64 bytes"));
+            return Err(PyValueError::new_err(
+                "a sequence's context is read into 64 bytes",
+            ));
         }
         if skeleton.len() != 0x11_0000 {
-            return Err(PyValueError::new_err("the skeleton table has one byte per code point"));
+            return Err(PyValueError::new_err(
+                "the skeleton table has one byte per code point",
+            ));
         }
         Ok(Detector {
             skeleton: skeleton.to_vec(),
@@ -227,7 +261,11 @@ impl Detector {
     }
 
     /// `PatternDetector.detect`: (start, end, type) of each value, in order.
-    fn detect(&self, py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<(usize, usize, Py<PyString>)>> {
+    fn detect(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+    ) -> PyResult<Vec<(usize, usize, Py<PyString>)>> {
         let read = skeleton::skeleton(text, &self.skeleton)?;
         let found = py.detach(|| self.spans(&read))?;
         Ok(found
@@ -251,8 +289,16 @@ impl Detector {
     }
 
     /// `NumberClassifier.classify`, for tests.
-    fn classify(&self, py: Python<'_>, candidate: &str, preceding: &str, mode: u8) -> PyResult<Option<Py<PyString>>> {
-        let found = self.numbers.classify(candidate.as_bytes(), preceding.as_bytes(), mode)?;
+    fn classify(
+        &self,
+        py: Python<'_>,
+        candidate: &str,
+        preceding: &str,
+        mode: u8,
+    ) -> PyResult<Option<Py<PyString>>> {
+        let found = self
+            .numbers
+            .classify(candidate.as_bytes(), preceding.as_bytes(), mode)?;
         Ok(found.map(|entity| self.entities[entity].clone_ref(py)))
     }
 
@@ -276,7 +322,13 @@ impl Detector {
             "email" => {
                 return Ok(email_bounds(value, checks)
                     .map_err(Failure::from)?
-                    .map(|bounds| bounds.into_pyobject(py).expect("a tuple").into_any().unbind()))
+                    .map(|bounds| {
+                        bounds
+                            .into_pyobject(py)
+                            .expect("a tuple")
+                            .into_any()
+                            .unbind()
+                    }))
             }
             "iban" => self.iban_valid(value)?.then_some("IBAN_CODE"),
             "nino" => is_nino(value, checks).then_some("UK_NINO"),
@@ -318,11 +370,18 @@ impl Detector {
             .pop()
             .unwrap_or_else(|| self.scan.locations());
         let result = self.spans_with(text, &mut locations);
-        self.locations.lock().expect("no panic holds it").push(locations);
+        self.locations
+            .lock()
+            .expect("no panic holds it")
+            .push(locations);
         result
     }
 
-    fn spans_with(&self, text: &[u8], locations: &mut pcre2::bytes::CaptureLocations) -> Result<Vec<Span>, Failure> {
+    fn spans_with(
+        &self,
+        text: &[u8],
+        locations: &mut pcre2::bytes::CaptureLocations,
+    ) -> Result<Vec<Span>, Failure> {
         let mut scan = Scan::new(&self.scan, text, locations);
         let mut spans = Vec::new();
         let mut pos = 0;
@@ -353,7 +412,13 @@ impl Detector {
     fn number_spans(&self, text: &[u8], begin: usize, end: usize) -> Result<Vec<Span>, Failure> {
         let glued = begin > 0 && gluing(text[begin - 1]);
         let before = text[begin.saturating_sub(self.run_bounds.context)..begin].to_vec();
-        let mut run = Run::new(&self.numbers, &self.run_bounds, &text[begin..end], before, glued);
+        let mut run = Run::new(
+            &self.numbers,
+            &self.run_bounds,
+            &text[begin..end],
+            before,
+            glued,
+        );
         Ok(run
             .values()?
             .into_iter()
@@ -362,7 +427,12 @@ impl Detector {
     }
 
     /// `_validate`.
-    fn validate(&self, group: usize, text: &[u8], candidate: Candidate) -> Result<Option<Span>, Failure> {
+    fn validate(
+        &self,
+        group: usize,
+        text: &[u8],
+        candidate: Candidate,
+    ) -> Result<Option<Span>, Failure> {
         let Candidate {
             begin,
             end,
@@ -377,7 +447,9 @@ impl Detector {
         let checks = &self.numbers.checks;
         let kind = self.scan.names[group].as_deref().expect("a named group");
         Ok(match kind {
-            "email" => email_bounds(value, checks)?.map(|(a, b)| (begin + a, begin + b, "EMAIL_ADDRESS")),
+            "email" => {
+                email_bounds(value, checks)?.map(|(a, b)| (begin + a, begin + b, "EMAIL_ADDRESS"))
+            }
             "iban" => self.iban_span(value, begin)?,
             "nino" => is_nino(value, checks).then_some((begin, end, "UK_NINO")),
             "national_id" => national_id_type(value).map(|entity| (begin, end, entity)),
@@ -407,7 +479,12 @@ impl Detector {
             Iban::Invalid => false,
             Iban::Ask => {
                 let text = String::from_utf8_lossy(value).into_owned();
-                Python::attach(|py| self.iban_check.bind(py).call1((text.to_uppercase(),))?.extract::<bool>())?
+                Python::attach(|py| {
+                    self.iban_check
+                        .bind(py)
+                        .call1((text.to_uppercase(),))?
+                        .extract::<bool>()
+                })?
             }
         })
     }
@@ -419,12 +496,18 @@ fn after_run(text: &[u8], begin: usize, end: usize, value_end: usize) -> usize {
         return value_end;
     }
     if value_end == begin {
-        if let Some(cut) = text[begin..end].iter().rposition(|b| SEPARATORS.contains(b)) {
+        if let Some(cut) = text[begin..end]
+            .iter()
+            .rposition(|b| SEPARATORS.contains(b))
+        {
             return begin + cut + 1;
         }
     }
     end
 }
+
+/// A candidate for Python: its group's kind, its bounds and its value's bounds.
+type Found = (Py<PyString>, usize, usize, usize, usize);
 
 /// A scan of one skeleton: called with a position, the next candidate or None.
 #[pyclass]
@@ -435,13 +518,18 @@ struct Scanner {
 
 #[pymethods]
 impl Scanner {
-    fn __call__(&self, py: Python<'_>, pos: usize) -> PyResult<Option<(Py<PyString>, usize, usize, usize, usize)>> {
+    fn __call__(&self, py: Python<'_>, pos: usize) -> PyResult<Option<Found>> {
         let detector = self.detector.get();
         let mut locations = detector.scan.locations();
         let mut scan = Scan::new(&detector.scan, &self.text, &mut locations);
-        let found = scan.next(pos).map_err(|error| ScanLimit::new_err(error.to_string()))?;
+        let found = scan
+            .next(pos)
+            .map_err(|error| ScanLimit::new_err(error.to_string()))?;
         Ok(found.map(|c| {
-            let kind = detector.kinds[c.group].as_ref().expect("a named group").clone_ref(py);
+            let kind = detector.kinds[c.group]
+                .as_ref()
+                .expect("a named group")
+                .clone_ref(py);
             (kind, c.begin, c.end, c.value_start, c.value_end)
         }))
     }

@@ -65,7 +65,9 @@ impl Numbers {
         if candidate.len() == 11 && p.ssn.whole(candidate)? {
             // Three digits, a separator, two, the same separator, four.
             let value = |range: std::ops::Range<usize>| {
-                candidate[range].iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'))
+                candidate[range]
+                    .iter()
+                    .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'))
             };
             return Ok(is_ssn(value(0..3), value(4..6), value(7..11)).then_some("US_SSN"));
         }
@@ -74,21 +76,28 @@ impl Numbers {
             if mode == GLUED && candidate[0] != b'+' {
                 return Ok(None);
             }
-            return Ok(self.is_international_phone(candidate)?.then_some("PHONE_NUMBER"));
+            return Ok(self
+                .is_international_phone(candidate)?
+                .then_some("PHONE_NUMBER"));
         }
         if digits.len() == 9 && candidate.len() == 9 && digits.iter().all(u8::is_ascii_digit) {
             let tail = &preceding[preceding.len().saturating_sub(p.ssn_label_reach)..];
             if p.ssn_label.found_in(tail)? {
                 let value = |range: std::ops::Range<usize>| {
-                    digits[range].iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'))
+                    digits[range]
+                        .iter()
+                        .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'))
                 };
                 if is_ssn(value(0..3), value(3..5), value(5..9)) {
                     return Ok(Some("US_SSN"));
                 }
             }
         }
-        let dated = candidate.iter().any(|b| b"./-".contains(b));
-        if dated && (p.date.whole(candidate)? || (dots == 1 && p.decimal.whole(candidate)?)) {
+        // `date` holds two of these separators, `decimal` one dot.
+        let separators = candidate.iter().filter(|b| b"./-".contains(b)).count();
+        if (separators == 2 && p.date.whole(candidate)?)
+            || (dots == 1 && p.decimal.whole(candidate)?)
+        {
             return Ok(None);
         }
         if let Some(entity) = checksummed(candidate, &digits, preceding, checks)? {
@@ -96,11 +105,17 @@ impl Numbers {
                 return Ok(p.glued.iter().any(|t| t == entity).then_some(entity));
             }
             if mode == EMBEDDED || mode == COVERING {
-                let types = if mode == EMBEDDED { &p.embedded } else { &p.covering };
+                let types = if mode == EMBEDDED {
+                    &p.embedded
+                } else {
+                    &p.covering
+                };
                 return Ok(match types.get(entity) {
                     None => None,
                     Some(None) => Some(entity),
-                    Some(Some(printed)) => printed.contains(&group_sizes(candidate)).then_some(entity),
+                    Some(Some(printed)) => {
+                        printed.contains(&group_sizes(candidate)).then_some(entity)
+                    }
                 });
             }
             return Ok(Some(entity));
@@ -108,14 +123,20 @@ impl Numbers {
         if mode == GLUED || (mode != ALONE && !self.written_as_a_phone(candidate, mode)?) {
             return Ok(None);
         }
-        Ok(self.is_national_phone(candidate, &digits)?.then_some("PHONE_NUMBER"))
+        Ok(self
+            .is_national_phone(candidate, &digits)?
+            .then_some("PHONE_NUMBER"))
     }
 
     fn is_national_phone(&self, candidate: &[u8], digits: &[u8]) -> Result<bool, Failure> {
         if !(7..=12).contains(&digits.len()) {
             return Ok(false);
         }
-        if digits[0] != b'0' && !(self.patterns.nanp.whole(candidate)? || (9..=11).contains(&digits.len())) {
+        // `nanp` matches ten digits only: asked where the length test has not decided.
+        if digits[0] != b'0'
+            && !((9..=11).contains(&digits.len())
+                || (digits.len() == 10 && self.patterns.nanp.whole(candidate)?))
+        {
             return Ok(false);
         }
         self.phones.is_national(candidate, digits)
@@ -143,11 +164,16 @@ impl Numbers {
 
     /// `_written_as_a_phone`.
     fn written_as_a_phone(&self, candidate: &[u8], mode: u8) -> Result<bool, Failure> {
-        if self.patterns.nanp_grouped.whole(candidate)? {
+        // `nanp_grouped` matches ten or eleven digits only.
+        let digits = candidate.iter().filter(|b| b.is_ascii_digit()).count();
+        if (10..=11).contains(&digits) && self.patterns.nanp_grouped.whole(candidate)? {
             return Ok(true);
         }
         let lead: &[u8] = if mode == COVERING { b"0(" } else { b"(" };
-        let widths: Vec<usize> = candidate.split(|&b| b == b' ').map(|group| run_digits(group).len()).collect();
+        let widths: Vec<usize> = candidate
+            .split(|&b| b == b' ')
+            .map(|group| run_digits(group).len())
+            .collect();
         Ok(lead.contains(&candidate[0])
             && widths[1..].iter().all(|&width| width >= 2)
             && !(widths[0] >= 4 && widths.iter().all(|&width| width == widths[0])))
@@ -200,7 +226,10 @@ fn may_stand_cut(candidate: &[u8], mode: u8) -> bool {
     if count < 2 || CUT_SHAPES.contains(&sizes) {
         return true;
     }
-    sizes[..3.min(count)] == [4, 4, 4] && count <= 5 && sizes[3] <= 4 && (count == 4 || sizes[4] <= 3)
+    sizes[..3.min(count)] == [4, 4, 4]
+        && count <= 5
+        && sizes[3] <= 4
+        && (count == 4 || sizes[4] <= 3)
 }
 
 /// `_group_sizes`.
@@ -240,7 +269,13 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub fn new(numbers: &'a Numbers, bounds: &'a RunBounds, run: &'a [u8], before: Vec<u8>, glued: bool) -> Self {
+    pub fn new(
+        numbers: &'a Numbers,
+        bounds: &'a RunBounds,
+        run: &'a [u8],
+        before: Vec<u8>,
+        glued: bool,
+    ) -> Self {
         let (mut starts, mut ends, mut digits) = (Vec::new(), Vec::new(), Vec::new());
         let mut total = 0;
         let mut start = 0;
@@ -260,7 +295,11 @@ impl<'a> Run<'a> {
             before,
             glued,
             singles: vec![None; starts.len()],
-            compact: if starts.len() <= 8 { vec![None; 8 * 8 * 4] } else { Vec::new() },
+            compact: if starts.len() <= 8 {
+                vec![None; starts.len() * starts.len() * 4]
+            } else {
+                Vec::new()
+            },
             starts,
             ends,
             digits,
@@ -317,7 +356,11 @@ impl<'a> Run<'a> {
         let mut before = self.before.clone();
         before.extend_from_slice(&self.run[..skip]);
         let mut tail = Run::new(self.numbers, self.bounds, &self.run[skip..], before, false);
-        head.extend(tail.values()?.into_iter().map(|(a, b, e)| (skip + a, skip + b, e)));
+        head.extend(
+            tail.values()?
+                .into_iter()
+                .map(|(a, b, e)| (skip + a, skip + b, e)),
+        );
         Ok(head)
     }
 
@@ -333,9 +376,15 @@ impl<'a> Run<'a> {
         // An international number's verdict is the same read ALONE, EMBEDDED or COVERING.
         let (begin, end) = (self.starts[first], self.ends[last]);
         let written = &self.run[begin..end];
-        let international = [&b"+"[..], b"00", b"%2"].iter().any(|p| written.starts_with(p));
-        let key = if mode != GLUED && international { ALONE } else { mode };
-        let slot = (first * 8 + last) * 4 + usize::from(key);
+        let international = [&b"+"[..], b"00", b"%2"]
+            .iter()
+            .any(|p| written.starts_with(p));
+        let key = if mode != GLUED && international {
+            ALONE
+        } else {
+            mode
+        };
+        let slot = (first * self.starts.len() + last) * 4 + usize::from(key);
         if let Some(Some(found)) = self.compact.get(slot) {
             return Ok(*found);
         }
@@ -347,7 +396,10 @@ impl<'a> Run<'a> {
         if digits < 4 || (digits < 6 && candidate.iter().filter(|&&b| b == b'.').count() != 3) {
             return Ok(None);
         }
-        if (mode == EMBEDDED || mode == COVERING) && !candidate.starts_with(b"%2") && !may_stand_cut(candidate, mode) {
+        if (mode == EMBEDDED || mode == COVERING)
+            && !candidate.starts_with(b"%2")
+            && !may_stand_cut(candidate, mode)
+        {
             return Ok(None);
         }
         // (before + run[:begin])[-context:]
@@ -356,7 +408,8 @@ impl<'a> Run<'a> {
         let from_before = (context - from_run).min(self.before.len());
         let mut preceding = [0u8; 64];
         preceding[..from_before].copy_from_slice(&self.before[self.before.len() - from_before..]);
-        preceding[from_before..from_before + from_run].copy_from_slice(&self.run[begin - from_run..begin]);
+        preceding[from_before..from_before + from_run]
+            .copy_from_slice(&self.run[begin - from_run..begin]);
         let preceding = &preceding[..from_before + from_run];
         let found = self.numbers.classify(candidate, preceding, mode)?;
         if single {
@@ -369,7 +422,12 @@ impl<'a> Run<'a> {
     }
 
     /// `_best`.
-    fn best(&mut self, mode_of: impl Fn(usize) -> u8, complete: bool, stretches: bool) -> Result<Vec<Found>, Failure> {
+    fn best(
+        &mut self,
+        mode_of: impl Fn(usize) -> u8,
+        complete: bool,
+        stretches: bool,
+    ) -> Result<Vec<Found>, Failure> {
         let count = self.starts.len();
         let b = self.bounds;
         // For each group, how many groups right before (after) it have its width.
@@ -399,7 +457,8 @@ impl<'a> Run<'a> {
             }
             for size in (1..=b.max_groups.min(k)).rev() {
                 let first = k - size;
-                let digits = self.digits[k - 1] - if first > 0 { self.digits[first - 1] } else { 0 };
+                let digits =
+                    self.digits[k - 1] - if first > 0 { self.digits[first - 1] } else { 0 };
                 if covered[first] < 0 || digits > b.max_digits || (digits < 7 && size > 1) {
                     continue;
                 }
@@ -425,7 +484,8 @@ impl<'a> Run<'a> {
         let mut end = count;
         if complete && covered[count] < 0 {
             let last = count - 1;
-            let short = self.digits[last] - if last > 0 { self.digits[last - 1] } else { 0 } <= b.trailing_digits;
+            let short = self.digits[last] - if last > 0 { self.digits[last - 1] } else { 0 }
+                <= b.trailing_digits;
             if !(short && covered[last] >= 0 && entities[last] == Some("PHONE_NUMBER")) {
                 return Ok(Vec::new());
             }
@@ -436,7 +496,11 @@ impl<'a> Run<'a> {
         while k > 0 {
             if taken[k] > 0 {
                 let first = k - taken[k];
-                found.push((self.starts[first], self.ends[k - 1], entities[k].expect("taken")));
+                found.push((
+                    self.starts[first],
+                    self.ends[k - 1],
+                    entities[k].expect("taken"),
+                ));
                 k = first;
             } else {
                 k -= 1;

@@ -38,7 +38,13 @@ impl From<String> for Failure {
     }
 }
 
-type PrefixData = (Option<String>, Option<String>, Option<String>, Vec<usize>, Vec<usize>);
+type PrefixData = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<usize>,
+    Vec<usize>,
+);
 type RegionData = (Option<String>, bool, Vec<(usize, String)>);
 type CallingCodeData = (Vec<RegionData>, bool, PrefixData);
 type NationalData = (Option<String>, u32, PrefixData);
@@ -62,7 +68,9 @@ struct NationalPrefix {
 }
 
 impl NationalPrefix {
-    fn new((prefix, transform, general, lengths, local_lengths): PrefixData) -> Result<Self, String> {
+    fn new(
+        (prefix, transform, general, lengths, local_lengths): PrefixData,
+    ) -> Result<Self, String> {
         Ok(NationalPrefix {
             prefix: prefix.as_deref().map(Pattern::new).transpose()?,
             transform: transform.map(String::into_bytes),
@@ -233,7 +241,10 @@ impl CallingCode {
             index = end.max(index + 1);
         }
         Ok(CallingCode {
-            regions: regions.into_iter().map(Region::new).collect::<Result<_, _>>()?,
+            regions: regions
+                .into_iter()
+                .map(Region::new)
+                .collect::<Result<_, _>>()?,
             leading,
             single,
             prefix: NationalPrefix::new(prefix)?,
@@ -264,15 +275,20 @@ impl CallingCode {
             // The regions from `index` on that have leading digits: the first that matches.
             let names = block.full().capture_names();
             let first = block.starts_groups(&nsn, |locations| {
-                (1..names.len()).find(|&group| locations.get(group).is_some()).and_then(|group| {
-                    names[group].as_deref().and_then(|name| name[1..].parse::<usize>().ok())
-                })
+                (1..names.len())
+                    .find(|&group| locations.get(group).is_some())
+                    .and_then(|group| {
+                        names[group]
+                            .as_deref()
+                            .and_then(|name| name[1..].parse::<usize>().ok())
+                    })
             })?;
             match first {
                 Some(Some(matched)) => return self.regions[matched].valid(&nsn),
                 _ => {
                     index += 1;
-                    while index < self.regions.len() && self.regions[index].leading_digits.is_some() {
+                    while index < self.regions.len() && self.regions[index].leading_digits.is_some()
+                    {
                         index += 1;
                     }
                 }
@@ -385,7 +401,9 @@ impl Phones {
 
     fn ask(&self, text: &[u8], region: Option<&str>) -> Result<bool, Failure> {
         let text = String::from_utf8_lossy(text).into_owned();
-        Ok(Python::attach(|py| self.parse.bind(py).call1((text, region))?.extract::<bool>())?)
+        Ok(Python::attach(|py| {
+            self.parse.bind(py).call1((text, region))?.extract::<bool>()
+        })?)
     }
 
     fn international(&self, digits: &[u8]) -> Result<bool, Failure> {
@@ -399,7 +417,8 @@ impl Phones {
             if self.known_codes[code as usize] {
                 let national = &digits[size.min(digits.len())..];
                 let calling_code = self.calling_code(code)?;
-                return Ok(national.len() >= MIN_NSN && calling_code.valid(national, &calling_code.prefix)?);
+                return Ok(national.len() >= MIN_NSN
+                    && calling_code.valid(national, &calling_code.prefix)?);
             }
         }
         Ok(false)
@@ -417,7 +436,9 @@ impl Phones {
         }
         let code = self.calling_code(region.calling_code)?;
         if digits.starts_with(&region.calling_code_digits) {
-            let rest = region.prefix.strip(&digits[region.calling_code_digits.len()..])?;
+            let rest = region
+                .prefix
+                .strip(&digits[region.calling_code_digits.len()..])?;
             if (!region.prefix.viable(digits)? && region.prefix.viable(&rest)?)
                 || region.prefix.length(digits) == Length::TooLong
             {
@@ -442,7 +463,8 @@ impl Phones {
         if let Some(found) = self.regions.lock().expect("no panic holds it").get(region) {
             return Ok(found.clone());
         }
-        let data: NationalData = Python::attach(|py| self.national_data.bind(py).call1((region,))?.extract())?;
+        let data: NationalData =
+            Python::attach(|py| self.national_data.bind(py).call1((region,))?.extract())?;
         let built = Arc::new(NationalRegion::new(data)?);
         self.regions
             .lock()
@@ -455,9 +477,13 @@ impl Phones {
 /// `_PLAIN.fullmatch`: "+" then digits and a digit run's separators.
 fn plain(text: &[u8]) -> bool {
     let body = text.strip_prefix(b"+").unwrap_or(text);
-    body.iter().all(|b| b.is_ascii_digit() || b" ().-/".contains(b))
+    body.iter()
+        .all(|b| b.is_ascii_digit() || b" ().-/".contains(b))
 }
 
 fn strip_separators(text: &[u8]) -> Vec<u8> {
-    text.iter().copied().filter(|b| !SEPARATORS.contains(b)).collect()
+    text.iter()
+        .copied()
+        .filter(|b| !SEPARATORS.contains(b))
+        .collect()
 }

@@ -60,7 +60,10 @@ impl Pattern {
         if pos > subject.len() {
             return Ok(None);
         }
-        Ok(self.anchored.find_at(subject, pos)?.map(|found| found.end()))
+        Ok(self
+            .anchored
+            .find_at(subject, pos)?
+            .map(|found| found.end()))
     }
 
     /// `pattern.match(text)` is not None.
@@ -74,16 +77,29 @@ impl Pattern {
     }
 
     /// `pattern.fullmatch(text)`: `read` is given its groups, where it matches.
-    pub fn whole_groups<T>(&self, text: &[u8], read: impl FnOnce(&CaptureLocations) -> T) -> Result<Option<T>, Error> {
+    pub fn whole_groups<T>(
+        &self,
+        text: &[u8],
+        read: impl FnOnce(&CaptureLocations) -> T,
+    ) -> Result<Option<T>, Error> {
         self.with_groups(&self.full, text, read)
     }
 
     /// `pattern.match(text)`: `read` is given its groups, where it matches.
-    pub fn starts_groups<T>(&self, text: &[u8], read: impl FnOnce(&CaptureLocations) -> T) -> Result<Option<T>, Error> {
+    pub fn starts_groups<T>(
+        &self,
+        text: &[u8],
+        read: impl FnOnce(&CaptureLocations) -> T,
+    ) -> Result<Option<T>, Error> {
         self.with_groups(&self.anchored, text, read)
     }
 
-    fn with_groups<T>(&self, regex: &Pcre2, text: &[u8], read: impl FnOnce(&CaptureLocations) -> T) -> Result<Option<T>, Error> {
+    fn with_groups<T>(
+        &self,
+        regex: &Pcre2,
+        text: &[u8],
+        read: impl FnOnce(&CaptureLocations) -> T,
+    ) -> Result<Option<T>, Error> {
         let kept = self.groups.lock().expect("no panic holds it").pop();
         let mut locations = kept.unwrap_or_else(|| self.full.capture_locations());
         let found = regex.captures_read_at(&mut locations, text, 0);
@@ -92,7 +108,10 @@ impl Pattern {
             Ok(None) => Ok(None),
             Err(error) => Err(error),
         };
-        self.groups.lock().expect("no panic holds it").push(locations);
+        self.groups
+            .lock()
+            .expect("no panic holds it")
+            .push(locations);
         result
     }
 

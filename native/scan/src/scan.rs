@@ -93,7 +93,11 @@ pub struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    pub fn new(patterns: &'a ScanPatterns, text: &'a [u8], locations: &'a mut CaptureLocations) -> Self {
+    pub fn new(
+        patterns: &'a ScanPatterns,
+        text: &'a [u8],
+        locations: &'a mut CaptureLocations,
+    ) -> Self {
         Scanner {
             patterns,
             text,
@@ -107,7 +111,10 @@ impl<'a> Scanner<'a> {
         let length = text.len();
         let bounds = &patterns.bounds;
         while pos <= length {
-            let Some(gate) = patterns.gate.find(aho_corasick::Input::new(text).range(pos..)) else {
+            let Some(gate) = patterns
+                .gate
+                .find(aho_corasick::Input::new(text).range(pos..))
+            else {
                 return Ok(None);
             };
             // The full pattern runs only around the gate hit: from the start of its token
@@ -134,7 +141,9 @@ impl<'a> Scanner<'a> {
                 continue;
             };
             let group = (1..patterns.names.len())
-                .find(|&group| patterns.names[group].is_some() && self.locations.get(group).is_some())
+                .find(|&group| {
+                    patterns.names[group].is_some() && self.locations.get(group).is_some()
+                })
                 .expect("every alternative is a named group");
             if group != patterns.number {
                 let (value_start, value_end) = self.locations.get(group).expect("matched");
@@ -164,7 +173,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// `first_match`: the first match starting in [start, stop), the gate hit's token.
-    fn first_match(&mut self, start: usize, stop: usize, endpos: usize) -> Result<Option<(usize, usize)>, Error> {
+    fn first_match(
+        &mut self,
+        start: usize,
+        stop: usize,
+        endpos: usize,
+    ) -> Result<Option<(usize, usize)>, Error> {
         if let Some(found) = self.match_at(start, endpos)? {
             return Ok(Some(found));
         }
@@ -197,7 +211,11 @@ impl<'a> Scanner<'a> {
     }
 
     /// `COMPILED.match(text, position, endpos)`, its groups kept in `self.locations`.
-    fn match_at(&mut self, position: usize, endpos: usize) -> Result<Option<(usize, usize)>, Error> {
+    fn match_at(
+        &mut self,
+        position: usize,
+        endpos: usize,
+    ) -> Result<Option<(usize, usize)>, Error> {
         let subject = &self.text[..endpos.min(self.text.len())];
         if position > subject.len() {
             return Ok(None);
@@ -212,7 +230,11 @@ impl<'a> Scanner<'a> {
     /// `run_end`: the end of the digit run a capped match ends at `end`.
     fn run_end(&self, mut end: usize) -> Result<usize, Error> {
         let (patterns, text) = (self.patterns, self.text);
-        while patterns.run_goes_on.match_at(text, end, text.len())?.is_some() {
+        while patterns
+            .run_goes_on
+            .match_at(text, end, text.len())?
+            .is_some()
+        {
             end = patterns
                 .run_rest
                 .match_at(text, end, end + patterns.bounds.run_piece)?
@@ -224,10 +246,19 @@ impl<'a> Scanner<'a> {
     /// `value_end`: where the value of the run text[begin:end] ends.
     fn value_end(&self, begin: usize, end: usize) -> Result<usize, Error> {
         let text = self.text;
-        if self.patterns.glued.match_at(text, end, text.len())?.is_none() {
+        if self
+            .patterns
+            .glued
+            .match_at(text, end, text.len())?
+            .is_none()
+        {
             return Ok(end);
         }
-        let Some(cut) = text[begin..end].iter().rposition(|&b| b == b' ').map(|at| begin + at) else {
+        let Some(cut) = text[begin..end]
+            .iter()
+            .rposition(|&b| b == b' ')
+            .map(|at| begin + at)
+        else {
             return Ok(begin);
         };
         if cut <= begin {
@@ -263,7 +294,10 @@ fn glued_start(text: &[u8], at: usize, stop: usize) -> bool {
     let here = text[at];
     here.is_ascii_digit()
         || here == b'+'
-        || (here == b'%' && at + 3 <= stop && text[at + 1] == b'2' && matches!(text[at + 2], b'B' | b'b'))
+        || (here == b'%'
+            && at + 3 <= stop
+            && text[at + 1] == b'2'
+            && matches!(text[at + 2], b'B' | b'b'))
 }
 
 /// `hex_digits`: the run is digits inside a hexadecimal token glued to hex letters.
@@ -311,7 +345,10 @@ fn token_start(text: &[u8], pos: usize, index: usize) -> usize {
     // A two-letter token before (a NINO's prefix) may belong to the value:
     // `flat.rfind(" ", max(0, start - 4), start - 1) == start - 4`.
     let floor = start.saturating_sub(4);
-    let previous = text[floor..start - 1].iter().rposition(|&b| is_space(b)).map(|at| floor + at);
+    let previous = text[floor..start - 1]
+        .iter()
+        .rposition(|&b| is_space(b))
+        .map(|at| floor + at);
     let two_letters = match previous {
         Some(at) => at + 4 == start,
         None => start == 3,
@@ -325,5 +362,8 @@ fn token_start(text: &[u8], pos: usize, index: usize) -> usize {
 /// `token_end` on the flattened text: where the token holding `index` ends, or `reach` past it.
 fn token_end(text: &[u8], index: usize, reach: usize) -> usize {
     let limit = (index + reach).min(text.len());
-    text[index..limit].iter().position(|&b| is_space(b)).map_or(limit, |at| index + at)
+    text[index..limit]
+        .iter()
+        .position(|&b| is_space(b))
+        .map_or(limit, |at| index + at)
 }
