@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from stdnum import iban, luhn
+from stdnum.es import dni
 
 from policy_engine.redaction import PatternDetector
 
@@ -57,6 +58,12 @@ def inputs(size: int, seed: int) -> dict[str, str]:
         check = (int(iban.calc_check_digits("DE00" + body)) + 1) % 100
         return f"DE{check:02d}{body} "
 
+    def failing_dni(i: int) -> str:
+        body = _digits(rng, 8)
+        letters = "TRWAGMYFPDXBNJZSQVHLCKE"
+        right = letters.index(dni.calc_check_digit(body))
+        return body + letters[(right + 1) % len(letters)] + " "
+
     return {
         '"1 " repeated': "1 " * (size // 2),
         '"12 " repeated': "12 " * (size // 3),
@@ -72,7 +79,7 @@ def inputs(size: int, seed: int) -> dict[str, str]:
         ),
         "cards failing Luhn": _repeat(failing_card, size),
         "IBANs failing mod 97": _repeat(failing_iban, size),
-        "DNI with a wrong letter": _repeat(lambda i: _digits(rng, 8) + "A ", size),
+        "DNI with a wrong letter": _repeat(failing_dni, size),
         "NINO with a wrong suffix": _repeat(lambda i: "AB" + _digits(rng, 6) + "E ", size),
         "SSN-like 666-xx-xxxx": _repeat(
             lambda i: f"666-{_digits(rng, 2)}-{_digits(rng, 4)} ", size
