@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
+from phonenumbers import SUPPORTED_REGIONS
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +29,7 @@ from policy_engine._config_embeddings import EmbeddingAlias, check_embedding_ali
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings, ShippingSettings
 from policy_engine.fleet import FleetSettings
+from policy_engine.redaction import DEFAULT_PHONE_REGIONS
 from policy_engine.telemetry import TracingSettings
 
 ProviderId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
@@ -312,6 +314,21 @@ class RedactionSettings(_Strict):
         "a text is kept from its second sighting, keyed by its hash, never the text "
         "(0 turns it off)",
     )
+    phone_regions: tuple[str, ...] = Field(
+        DEFAULT_PHONE_REGIONS,
+        description="Regions (ISO 3166 codes) whose national phone number formats are "
+        "detected; a number written with its international prefix is detected for every "
+        "country",
+    )
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        regions = tuple(region.upper() for region in value)
+        unknown = [region for region in regions if region not in SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone regions {unknown}: use ISO 3166 codes such as 'US'")
+        return regions
 
 
 class StageSettings(_Strict):

@@ -1,19 +1,21 @@
 """Compile the sidecar's hot modules with mypyc, in place beside their sources, and
-build the detector's native candidate scan (native/scan, Rust and PCRE2) with cargo.
+build the native PII detector (native/scan, Rust and PCRE2) with cargo.
 
     .venv/bin/python tools/native.py            # build (make setup runs it)
     .venv/bin/python tools/native.py --sources  # the sources of both
 
-These modules are pure, strictly typed Python on every request's path (redaction,
-the OpenAI codecs and the chat model); compiled, the full pipeline serves 7 to 12% more
-requests at 16 clients (bench/PERF_NOTES.md, "Fifth round"). Modules with async
+These modules are pure, strictly typed Python on every request's path (redaction
+sessions, the OpenAI codecs and the chat model); compiled, the full pipeline serves 7 to
+12% more requests at 16 clients (bench/PERF_NOTES.md, "Fifth round"). Modules with async
 generators stay interpreted: mypyc does not compile those. The interpreter prefers an
 extension module to the source beside it, `adapters._native` refuses one older than
 its source, and POLICY_ENGINE_PURE_PYTHON=1 runs the sources instead.
 
-The native scan is the Python scan of `policy_engine/redaction/_patterns.py` run
-without the interpreter, for ASCII texts: 10-15 µs less CPU per request in the sidecar
-(bench/PERF_NOTES.md, "Seventh round"). Without it the Python scan runs.
+The native detector replays the Python detector of `policy_engine/redaction` (the
+reference, whose patterns and tables it is handed) without the interpreter and without
+holding the GIL: bench/REDACTION_RESULTS.md has its throughput. Without it the Python
+detector runs; its modules are not compiled with mypyc, the native detector being their
+fast path.
 """
 
 from __future__ import annotations
@@ -47,13 +49,9 @@ GROUPS = {
         "policy_engine/decision/_decider.py",
         "policy_engine/pipeline/_outcome.py",
         "policy_engine/redaction/_cache.py",
-        "policy_engine/redaction/_numbering.py",
-        "policy_engine/redaction/_patterns.py",
-        "policy_engine/redaction/_phones.py",
         "policy_engine/redaction/_request.py",
         "policy_engine/redaction/_session.py",
         "policy_engine/redaction/_types.py",
-        "policy_engine/redaction/_validators.py",
         "policy_engine/routing/_plan.py",
     ],
 }

@@ -109,6 +109,7 @@ class Sidecar:
         try:
             redactor = default_redactor(
                 ner=settings.redaction.ner,
+                phone_regions=settings.redaction.phone_regions,
                 cache_entries=settings.redaction.detection_cache_entries,
             )
         except RedactionError as error:

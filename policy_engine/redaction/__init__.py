@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
+from policy_engine.redaction._native import NATIVE_SCAN
 from policy_engine.redaction._ner import DEFAULT_NER_MODEL, SpacyNerDetector
-from policy_engine.redaction._patterns import NATIVE_SCAN, STRUCTURED_TYPES, PatternDetector
+from policy_engine.redaction._patterns import STRUCTURED_TYPES, PatternDetector
 from policy_engine.redaction._session import RedactionSession, Redactor
 from policy_engine.redaction._stream import StreamRestorer
 from policy_engine.redaction._types import (

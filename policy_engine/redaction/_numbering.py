@@ -47,6 +47,18 @@ _POSSIBLE = "possible"
 _TOO_LONG = "too long"
 
 
+# phonenumbers' metadata as the replay reads it, in plain values, so that the native
+# detector (native/scan) replays it from the very same data: a national prefix (prefix
+# for parsing, transform rule, general pattern, possible lengths, local-only lengths), a
+# region of a calling code (leading digits, owned, type pattern per number length), a
+# calling code (its regions, whether it has one only, its main region's prefix), and a
+# region national numbers are parsed for (international prefix, calling code, prefix).
+PrefixData = tuple[str | None, str | None, str | None, tuple[int, ...], tuple[int, ...]]
+RegionData = tuple[str | None, bool, tuple[tuple[int, str], ...]]
+CallingCodeData = tuple[tuple[RegionData, ...], bool, PrefixData]
+NationalData = tuple[str | None, int, PrefixData]
+
+
 def is_valid(text: str, region: str | None) -> bool:
     """phonenumbers' own answer: the reference the replay must match."""
     try:
@@ -118,30 +130,23 @@ class PhoneNumbers:
     def _calling_code(self, calling_code: int) -> _CallingCode:
         code = self._codes.get(calling_code)
         if code is None:
-            code = self._codes[calling_code] = _CallingCode(calling_code)
+            code = self._codes[calling_code] = _CallingCode(calling_code_data(calling_code))
         return code
 
     def _region(self, region: str) -> _NationalRegion:
         national = self._regions.get(region)
         if national is None:
-            national = self._regions[region] = _NationalRegion(region)
+            national = self._regions[region] = _NationalRegion(national_data(region))
         return national
 
 
 class _NationalPrefix:
     """A region's national prefix as parse strips it."""
 
-    def __init__(self, metadata: PhoneMetadata) -> None:
-        general = metadata.general_desc
-        # parse reads the general description's lengths unchecked.
-        assert general is not None
-        prefix = metadata.national_prefix_for_parsing
+    def __init__(self, data: PrefixData) -> None:
+        prefix, self._transform, general, self._lengths, self._local_lengths = data
         self._prefix = re.compile(prefix) if prefix else None
-        self._transform = metadata.national_prefix_transform_rule
-        pattern = general.national_number_pattern
-        self._general = re.compile(pattern) if pattern else None
-        self._lengths = general.possible_length
-        self._local_lengths = general.possible_length_local_only
+        self._general = re.compile(general) if general else None
 
     def strip(self, number: str) -> str:
         """`_maybe_strip_national_prefix_carrier_code`'s number."""
@@ -184,50 +189,21 @@ class _NationalPrefix:
 class _NationalRegion:
     """What parse reads of the region a national number is parsed for."""
 
-    def __init__(self, region: str) -> None:
-        metadata = PhoneMetadata.metadata_for_region(region)
-        assert metadata is not None and metadata.country_code is not None
-        idd = metadata.international_prefix
+    def __init__(self, data: NationalData) -> None:
+        idd, self.calling_code, prefix = data
         self.idd = None if idd is None else re.compile(idd)
-        self.calling_code = metadata.country_code
-        self.calling_code_digits = str(metadata.country_code)
-        self.prefix = _NationalPrefix(metadata)
+        self.calling_code_digits = str(self.calling_code)
+        self.prefix = _NationalPrefix(prefix)
 
 
 class _Region:
     """One region's metadata as region_code_for_number and is_valid_number read it."""
 
-    def __init__(self, metadata: PhoneMetadata, calling_code: int, region: str) -> None:
-        leading = metadata.leading_digits
+    def __init__(self, data: RegionData) -> None:
+        leading, self.owned, by_length = data
         self.leading_digits = None if leading is None else re.compile(leading)
-        # is_valid_number_for_region's own check; it holds for every region phonenumbers
-        # ships, and is kept so that a region that broke it would be invalid here too.
-        self.owned = (
-            region == REGION_CODE_FOR_NON_GEO_ENTITY or metadata.country_code == calling_code
-        )
-        # `_number_type_helper` skips the mobile type where its pattern is the fixed-line
-        # one, even when the mobile lengths differ.
-        skip = "mobile" if metadata.same_mobile_and_fixed_line_pattern else ""
-        descs = [
-            d for name in TYPE_DESCS if name != skip and _has_pattern(d := getattr(metadata, name))
-        ]
-        general = metadata.general_desc
-        # `_number_type_helper` tries one type after the other, each only when the number
-        # has one of the type's possible lengths: for each length, one alternation of the
-        # types that allow it, behind a lookahead for the general pattern.
-        self._by_length: dict[int, re.Pattern[str]] = {}
-        if not _has_pattern(general):
-            return
-        for length in range(_MIN_NSN, _MAX_NSN + 1):
-            if not _allows(general, length):
-                continue
-            union = "|".join(
-                f"(?:{d.national_number_pattern})" for d in descs if _allows(d, length)
-            )
-            if union:
-                # Lengths with the same types share one compiled pattern (re's cache).
-                pattern = f"(?=(?:{general.national_number_pattern})$)(?:{union})"
-                self._by_length[length] = re.compile(pattern)
+        # Lengths with the same types share one compiled pattern (re's cache).
+        self._by_length = {length: re.compile(pattern) for length, pattern in by_length}
 
     def has_type(self, nsn: str) -> bool:
         """`_number_type_helper(nsn, metadata) != UNKNOWN`."""
@@ -251,20 +227,10 @@ def _allows(desc: PhoneNumberDesc, length: int) -> bool:
 class _CallingCode:
     """What parse and is_valid_number read for one country calling code."""
 
-    def __init__(self, calling_code: int) -> None:
-        codes = COUNTRY_CODE_TO_REGION_CODE[calling_code]
-        self._regions = tuple(
-            _Region(metadata, calling_code, code)
-            for code in codes
-            if (metadata := PhoneMetadata.metadata_for_region_or_calling_code(calling_code, code))
-            is not None
-        )
-        self._single = len(codes) == 1
-        main = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, codes[0])
-        assert main is not None  # as parse asserts: the calling code is a known one
-        # parse strips an international number's national prefix with the metadata of
-        # the calling code's main region (the first).
-        self.prefix = _NationalPrefix(main)
+    def __init__(self, data: CallingCodeData) -> None:
+        regions, self._single, prefix = data
+        self._regions = tuple(_Region(region) for region in regions)
+        self.prefix = _NationalPrefix(prefix)
 
     def valid(self, national: str, prefix: _NationalPrefix) -> bool:
         """is_valid_number of the number parse makes of `national` with `prefix`: the
@@ -283,3 +249,65 @@ class _CallingCode:
             elif region.leading_digits.match(nsn):
                 return region.valid(nsn)
         return False
+
+
+def prefix_data(metadata: PhoneMetadata) -> PrefixData:
+    general = metadata.general_desc
+    # parse reads the general description's lengths unchecked.
+    assert general is not None
+    return (
+        metadata.national_prefix_for_parsing or None,
+        metadata.national_prefix_transform_rule,
+        general.national_number_pattern or None,
+        tuple(general.possible_length),
+        tuple(general.possible_length_local_only),
+    )
+
+
+def national_data(region: str) -> NationalData:
+    metadata = PhoneMetadata.metadata_for_region(region)
+    assert metadata is not None and metadata.country_code is not None
+    return metadata.international_prefix, metadata.country_code, prefix_data(metadata)
+
+
+def calling_code_data(calling_code: int) -> CallingCodeData:
+    codes = COUNTRY_CODE_TO_REGION_CODE[calling_code]
+    regions = tuple(
+        _region_data(metadata, calling_code, code)
+        for code in codes
+        if (metadata := PhoneMetadata.metadata_for_region_or_calling_code(calling_code, code))
+        is not None
+    )
+    main = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, codes[0])
+    assert main is not None  # as parse asserts: the calling code is a known one
+    # parse strips an international number's national prefix with the metadata of the
+    # calling code's main region (the first).
+    return regions, len(codes) == 1, prefix_data(main)
+
+
+def _region_data(metadata: PhoneMetadata, calling_code: int, region: str) -> RegionData:
+    # is_valid_number_for_region's own check; it holds for every region phonenumbers
+    # ships, and is kept so that a region that broke it would be invalid here too.
+    owned = region == REGION_CODE_FOR_NON_GEO_ENTITY or metadata.country_code == calling_code
+    # `_number_type_helper` skips the mobile type where its pattern is the fixed-line one,
+    # even when the mobile lengths differ.
+    skip = "mobile" if metadata.same_mobile_and_fixed_line_pattern else ""
+    descs = [
+        d for name in TYPE_DESCS if name != skip and _has_pattern(d := getattr(metadata, name))
+    ]
+    general = metadata.general_desc
+    # `_number_type_helper` tries one type after the other, each only when the number has
+    # one of the type's possible lengths: for each length, one alternation of the types
+    # that allow it, behind a lookahead for the general pattern.
+    by_length: list[tuple[int, str]] = []
+    if _has_pattern(general):
+        for length in range(_MIN_NSN, _MAX_NSN + 1):
+            if not _allows(general, length):
+                continue
+            union = "|".join(
+                f"(?:{d.national_number_pattern})" for d in descs if _allows(d, length)
+            )
+            if union:
+                pattern = f"(?=(?:{general.national_number_pattern})$)(?:{union})"
+                by_length.append((length, pattern))
+    return metadata.leading_digits, owned, tuple(by_length)

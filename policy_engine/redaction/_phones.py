@@ -45,8 +45,11 @@ class PhoneValidator:
             else:
                 # NANP: the trunk "1" is optional in writing.
                 bare.append(f"(?P<{region}_b>{re.escape(prefix)}?(?:{valid}))")
-        self._trunk = re.compile("|".join(trunk) or "(?!)")
-        self._bare = re.compile("|".join(bare) or "(?!)")
+        # Sources kept for the native detector, which compiles them too.
+        self.trunk_pattern = "|".join(trunk) or "(?!)"
+        self.bare_pattern = "|".join(bare) or "(?!)"
+        self._trunk = re.compile(self.trunk_pattern)
+        self._bare = re.compile(self.bare_pattern)
         self._numbers = PhoneNumbers()
 
     def is_national(self, candidate: str, digits: str) -> bool:
