@@ -16,6 +16,15 @@ from adapters._base import (
     StreamDecoder,
     StreamEncoder,
 )
+from adapters._bedrock import BedrockCodec
+from adapters._bedrock_auth import AwsCredentials
+from adapters._bedrock_body import inference_geography
+from adapters._cloud_auth import (
+    CloudCredentials,
+    CredentialsUnavailable,
+    keep_fresh,
+    load_all,
+)
 from adapters._errors import ErrorType
 from adapters._features import Feature, feature_label, feature_param, requirements
 from adapters._gemini import GeminiCodec
@@ -59,6 +68,8 @@ from adapters._registry import (
     provider_codec,
 )
 from adapters._sse import SSEDecoder, SSEEvent
+from adapters._vertex import VertexCodec
+from adapters._vertex_auth import GoogleCredentials
 
 __all__ = [
     "ADAPTER_NAMES",
@@ -66,15 +77,20 @@ __all__ = [
     "RETRYABLE_KINDS",
     "AnthropicClientCodec",
     "AnthropicCodec",
+    "AwsCredentials",
     "AzureOpenAICodec",
+    "BedrockCodec",
     "CacheBreakpoint",
     "ChatRequest",
     "ChatResponse",
     "ClientCodec",
+    "CloudCredentials",
+    "CredentialsUnavailable",
     "ErrorType",
     "Feature",
     "FinishReason",
     "GeminiCodec",
+    "GoogleCredentials",
     "HttpRequest",
     "ImagePart",
     "InvalidRequest",
@@ -111,10 +127,14 @@ __all__ = [
     "TopLogprob",
     "Usage",
     "Verbosity",
+    "VertexCodec",
     "adapter_features",
     "client_codec",
     "feature_label",
     "feature_param",
+    "inference_geography",
+    "keep_fresh",
+    "load_all",
     "provider_codec",
     "requirements",
 ]

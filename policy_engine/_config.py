@@ -22,7 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from adapters import ADAPTER_NAMES
+from adapters import (
+    ADAPTER_NAMES,
+    AwsCredentials,
+    CloudCredentials,
+    GoogleCredentials,
+    inference_geography,
+)
 from policy_engine._auth import CallerToken, token_digest
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings, ShippingSettings
@@ -97,11 +103,61 @@ class ModelAttributes(BaseModel):
 _NO_FACTS = ModelAttributes()
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 
+# Cloud adapters: their options, the endpoint each region has, and the facts the policy
+# sees without being told (`attributes.region`, `cloud`; a Bedrock inference profile's
+# geography as the model attribute `inference_geography`).
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$")
+_GCP_REGION = re.compile(r"^(global|[a-z]+-[a-z]+[0-9]{1,2})$")
+_GCP_PROJECT = re.compile(r"^([a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_VERTEX_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+_OPTIONS = {
+    "bedrock": ({"region"}, {"profile"}),
+    "vertex": ({"region", "project"}, {"credentials_file"}),
+}
+_CLOUDS = {"bedrock": "aws", "vertex": "gcp"}
+
+
+def _cloud_endpoint(adapter: str, region: str) -> str:
+    if adapter == "bedrock":
+        return f"https://bedrock-runtime.{region}.amazonaws.com"
+    if region == "global":
+        return "https://aiplatform.googleapis.com"
+    return f"https://{region}-aiplatform.googleapis.com"
+
+
+def _cloud_defaults(data: dict[str, Any]) -> None:
+    """What a cloud provider's entry says without writing it: its regional endpoint,
+    its region and cloud as attributes, each inference profile's geography."""
+    adapter = data.get("adapter")
+    options = data.get("options")
+    region = options.get("region") if isinstance(options, dict) else None
+    if adapter not in _CLOUDS or not isinstance(region, str):
+        return
+    pattern = _AWS_REGION if adapter == "bedrock" else _GCP_REGION
+    if "base_url" not in data and pattern.fullmatch(region):
+        data["base_url"] = _cloud_endpoint(adapter, region)
+    attributes = data.get("attributes")
+    if attributes is None or isinstance(attributes, dict):
+        data["attributes"] = {"region": region, "cloud": _CLOUDS[adapter], **(attributes or {})}
+    facts = data.get("model_attributes")
+    models = data.get("models")
+    if adapter != "bedrock" or not isinstance(models, dict):
+        return
+    if facts is not None and not isinstance(facts, dict):
+        return
+    facts = dict(facts or {})
+    for model in models.values():
+        geography = inference_geography(model) if isinstance(model, str) else None
+        entry = facts.get(model)
+        if geography is not None and (entry is None or isinstance(entry, dict)):
+            facts[model] = {"inference_geography": geography, **(entry or {})}
+    data["model_attributes"] = facts
+
 
 class ProviderConfig(_Strict):
     id: ProviderId
     adapter: str = Field(description=f"One of: {', '.join(ADAPTER_NAMES)}")
-    base_url: str
+    base_url: str = Field(description="bedrock, vertex: the region's endpoint when unset")
     api_key_env: str | None = Field(None, description="Environment variable holding the API key")
     api_key_file: Path | None = Field(
         None, description="File holding the API key (a mounted secret)"
@@ -109,12 +165,24 @@ class ProviderConfig(_Strict):
     models: dict[str, str] = Field(
         description="Logical alias -> provider model; 'default' required"
     )
-    options: dict[str, str] = Field(default_factory=dict, description="Adapter options")
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Adapter options: azure_openai api_version; bedrock region, profile; "
+        "vertex region, project, credentials_file",
+    )
     priority: int = Field(100, description="Lower is tried first under the priority strategy")
     attributes: ProviderAttributes = Field(default_factory=ProviderAttributes)
     model_attributes: dict[str, ModelAttributes] = Field(
         default_factory=dict, description="Provider model (a value of models) -> its facts"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cloud_entry(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            _cloud_defaults(data)
+        return data
 
     @field_validator("adapter")
     @classmethod
@@ -150,7 +218,61 @@ class ProviderConfig(_Strict):
             raise ValueError("azure_openai needs options.api_version")
         if self.api_key_env and self.api_key_file:
             raise ValueError("set api_key_env or api_key_file, not both")
+        if self.adapter in _OPTIONS:
+            self._cloud_options()
         return self
+
+    def _cloud_options(self) -> None:
+        required, optional = _OPTIONS[self.adapter]
+        missing = sorted(required - set(self.options))
+        if missing:
+            raise ValueError(f"{self.adapter} needs options.{', options.'.join(missing)}")
+        unknown = sorted(set(self.options) - required - optional)
+        if unknown:
+            known = ", ".join(sorted(required | optional))
+            raise ValueError(f"{self.adapter} takes options {known}, not {', '.join(unknown)}")
+        region = self.options["region"]
+        pattern = _AWS_REGION if self.adapter == "bedrock" else _GCP_REGION
+        if not pattern.fullmatch(region):
+            raise ValueError(f"options.region {region!r} is not a region name")
+        if self.attributes.region != region:
+            raise ValueError(
+                f"attributes.region says {self.attributes.region!r}, but the adapter calls "
+                f"region {region!r}: the policy must see where requests go"
+            )
+        if self.adapter == "vertex":
+            self._vertex_options()
+        else:
+            self._bedrock_residency()
+
+    def _vertex_options(self) -> None:
+        if self.api_key_env or self.api_key_file:
+            raise ValueError("vertex authenticates with Google credentials, not api_key_*")
+        if not _GCP_PROJECT.fullmatch(self.options["project"]):
+            raise ValueError(f"options.project {self.options['project']!r} is not a project id")
+        for model in self.models.values():
+            if not _VERTEX_MODEL.fullmatch(model):
+                raise ValueError(f"models: {model!r} is not a Vertex AI model name")
+        if self.options["region"] == "global" and self.attributes.residency is not None:
+            raise ValueError(
+                f"attributes.residency is {self.attributes.residency!r}, but the global "
+                "endpoint may process a request in any region: name a regional one"
+            )
+
+    def _bedrock_residency(self) -> None:
+        residency = self.attributes.residency
+        if residency is None:
+            return
+        for model in self.models.values():
+            geography = inference_geography(model)
+            # us-gov profiles stay in the US (GovCloud); every other geography is its own.
+            where = "us" if geography == "us-gov" else geography
+            if where is not None and where != residency.strip().lower():
+                raise ValueError(
+                    f"models: {model!r} is a {geography} inference profile, which may "
+                    f"process a request anywhere in {geography}, but attributes.residency "
+                    f"is {residency!r}"
+                )
 
     @model_validator(mode="after")
     def _model_names(self) -> ProviderConfig:
@@ -171,6 +293,14 @@ class ProviderConfig(_Strict):
 
     def model_facts(self, model: str) -> ModelAttributes:
         return self.model_attributes.get(model) or _NO_FACTS
+
+    @property
+    def cloud_signed(self) -> bool:
+        """Authenticated with the cloud's own credentials (botocore's chain, google-auth's)
+        rather than an API key."""
+        if self.adapter == "bedrock":
+            return not (self.api_key_env or self.api_key_file)
+        return self.adapter == "vertex"
 
     def price(self, model: str) -> tuple[float, float] | None:
         """USD per million input and output tokens for `model`: its own, else the provider's."""
@@ -376,6 +506,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     for provider in raw.get("providers") or []:
         if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
             provider["api_key_file"] = str((base / provider["api_key_file"]).resolve())
+        options = provider.get("options") if isinstance(provider, dict) else None
+        if isinstance(options, dict) and isinstance(options.get("credentials_file"), str):
+            options["credentials_file"] = str((base / options["credentials_file"]).resolve())
     server = raw.get("server")
     auth = server.get("auth") if isinstance(server, dict) else None
     for token in (auth.get("tokens") if isinstance(auth, dict) else None) or []:
@@ -492,6 +625,24 @@ def resolve_api_keys(settings: Settings, environ: Mapping[str, str] | None = Non
         if why is not None:
             missing[provider.id] = why
     return ProviderKeys(keys, missing)
+
+
+def resolve_cloud_credentials(settings: Settings) -> dict[str, CloudCredentials]:
+    """The AWS or Google credentials of each cloud provider, not yet loaded (that is I/O,
+    done off the event loop at startup). botocore and google-auth read their own
+    environment variables (AWS_*, GOOGLE_APPLICATION_CREDENTIALS); this module does not.
+    A Bedrock provider with an API key (api_key_env/file) signs with none."""
+    holders: dict[str, CloudCredentials] = {}
+    for provider in settings.providers:
+        options = provider.options
+        if not provider.cloud_signed:
+            continue
+        if provider.adapter == "bedrock":
+            holders[provider.id] = AwsCredentials(options["region"], options.get("profile"))
+        else:
+            path = options.get("credentials_file")
+            holders[provider.id] = GoogleCredentials(Path(path) if path else None)
+    return holders
 
 
 REPLICA_ENV = "POLICY_ENGINE_REPLICA"

@@ -118,7 +118,7 @@ def test_a_model_without_any_price_has_none() -> None:
 
 INVALID: dict[str, tuple[Edit, str]] = {
     "unknown adapter": (
-        lambda raw: first_provider(raw).update(adapter="bedrock"),
+        lambda raw: first_provider(raw).update(adapter="cohere"),
         "providers.0.adapter",
     ),
     "missing default alias": (
