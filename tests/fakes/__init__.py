@@ -7,8 +7,20 @@
         assert fake.received[0].json["messages"]
 
 `stream_bytes(protocol, Ok(...))` gives the exact SSE body without a server.
+
+The cloud fakes check credentials as their clouds do: `FakeProvider("bedrock")`
+verifies each SigV4 signature (`fake.aws`: the keys it knows), `FakeProvider("vertex")`
+each bearer token, which it issues itself to the service-account key it writes
+(`fake.google`, `fake.credentials_file`); `fake.options()` is their config.
 """
 
+from tests.fakes._aws import (
+    ACCESS_KEY_ID,
+    AWS_VARIABLES,
+    SECRET_ACCESS_KEY,
+    SigV4Door,
+    aws_environment,
+)
 from tests.fakes._behaviours import (
     Behaviour,
     Call,
@@ -30,9 +42,14 @@ from tests.fakes._behaviours import (
     Unavailable,
     WrongContentType,
 )
+from tests.fakes._google import BearerDoor
 from tests.fakes._server import FakeProvider, Protocol, Received, stream_bytes
 
 __all__ = [
+    "ACCESS_KEY_ID",
+    "AWS_VARIABLES",
+    "SECRET_ACCESS_KEY",
+    "BearerDoor",
     "Behaviour",
     "Call",
     "ConnectionReset",
@@ -49,11 +66,13 @@ __all__ = [
     "RateLimited",
     "Received",
     "ServerError",
+    "SigV4Door",
     "SlowFirstByte",
     "StallStream",
     "StreamCut",
     "Unauthorized",
     "Unavailable",
     "WrongContentType",
+    "aws_environment",
     "stream_bytes",
 ]
