@@ -171,10 +171,11 @@ class BedrockStreamDecoder:
 
     def _block_delta(self, payload: dict[str, Any], out: list[StreamEvent]) -> None:
         delta = v.answer_object(payload.get("delta"), "contentBlockDelta.delta")
+        index = _block_index(payload)
         if "text" in delta:
             out.append(TextDelta(v.answer_text(delta["text"], "delta.text")))
         elif "toolUse" in delta:
-            tool = self._tools.get(_block_index(payload))
+            tool = self._tools.get(index)
             if tool is None:
                 raise malformed("a toolUse delta for a block that is not a tool use")
             fragment = v.answer_object(delta["toolUse"], "delta.toolUse").get("input")

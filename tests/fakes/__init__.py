@@ -18,6 +18,7 @@ from tests.fakes._aws import (
     ACCESS_KEY_ID,
     AWS_VARIABLES,
     SECRET_ACCESS_KEY,
+    FakeSts,
     SigV4Door,
     aws_environment,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ContentFilter",
     "ErrorUnder200",
     "FakeProvider",
+    "FakeSts",
     "InvalidRequest",
     "MalformedJSON",
     "MalformedSSE",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from aiohttp import web
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -203,3 +204,83 @@ class SigV4Door:
                 "documentation for details.",
             )
         return None
+
+
+class FakeSts:
+    """AWS STS's AssumeRoleWithWebIdentity on loopback (the call an EKS pod's service
+    account makes through botocore's chain): the web identity token must be the one the
+    test wrote; the temporary credentials it hands out are issued by `door` (a fake
+    Bedrock's), so the fake Bedrock knows them and when they expire."""
+
+    def __init__(self, door: SigV4Door, web_identity_token: str, ttl_s: float = 3600) -> None:
+        self.door = door
+        self.web_identity_token = web_identity_token
+        self.ttl_s = ttl_s
+        self.issued: list[str] = []  # access key ids, in order
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> FakeSts:
+        app = web.Application()
+        app.router.add_post("/", self._assume)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _assume(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("Action") != "AssumeRoleWithWebIdentity":
+            return web.Response(status=400, text="unexpected action")
+        if form.get("WebIdentityToken") != self.web_identity_token:
+            return web.Response(
+                status=400,
+                content_type="text/xml",
+                text=_STS_ERROR.format(code="InvalidIdentityToken", message="Token is invalid"),
+            )
+        key_id, secret, token = self.door.issue(self.ttl_s)
+        self.issued.append(key_id)
+        expires = datetime.fromtimestamp(self.door.clock() + self.ttl_s, UTC)
+        return web.Response(
+            content_type="text/xml",
+            text=_STS_ANSWER.format(
+                key_id=key_id,
+                secret=secret,
+                token=token,
+                expiration=expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                role=form.get("RoleArn"),
+                session=form.get("RoleSessionName"),
+            ),
+        )
+
+
+_STS_ANSWER = """<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <SubjectFromWebIdentityToken>system:serviceaccount:llm:policy-engine</SubjectFromWebIdentityToken>
+    <Audience>sts.amazonaws.com</Audience>
+    <AssumedRoleUser>
+      <Arn>{role}/{session}</Arn>
+      <AssumedRoleId>AROAFAKE:{session}</AssumedRoleId>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>{key_id}</AccessKeyId>
+      <SecretAccessKey>{secret}</SecretAccessKey>
+      <SessionToken>{token}</SessionToken>
+      <Expiration>{expiration}</Expiration>
+    </Credentials>
+    <Provider>oidc.eks.eu-central-1.amazonaws.com/id/FAKE</Provider>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>
+"""
+_STS_ERROR = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>
+  <RequestId>fake-request</RequestId>
+</ErrorResponse>
+"""
