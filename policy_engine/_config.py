@@ -129,12 +129,17 @@ def _cloud_defaults(data: dict[str, Any]) -> None:
     """What a cloud provider's entry says without writing it: its regional endpoint,
     its region and cloud as attributes, each inference profile's geography."""
     adapter = data.get("adapter")
+    if adapter not in _CLOUDS:
+        return
     options = data.get("options")
     region = options.get("region") if isinstance(options, dict) else None
-    if adapter not in _CLOUDS or not isinstance(region, str):
-        return
     pattern = _AWS_REGION if adapter == "bedrock" else _GCP_REGION
-    if "base_url" not in data and pattern.fullmatch(region):
+    if not isinstance(region, str):
+        # Reported here: without a region there is no endpoint to default base_url to.
+        raise ValueError(f"{adapter} needs options.region")
+    if not pattern.fullmatch(region):
+        raise ValueError(f"options.region {region!r} is not a region name")
+    if "base_url" not in data:
         data["base_url"] = _cloud_endpoint(adapter, region)
     attributes = data.get("attributes")
     if attributes is None or isinstance(attributes, dict):
@@ -231,10 +236,7 @@ class ProviderConfig(_Strict):
         if unknown:
             known = ", ".join(sorted(required | optional))
             raise ValueError(f"{self.adapter} takes options {known}, not {', '.join(unknown)}")
-        region = self.options["region"]
-        pattern = _AWS_REGION if self.adapter == "bedrock" else _GCP_REGION
-        if not pattern.fullmatch(region):
-            raise ValueError(f"options.region {region!r} is not a region name")
+        region = self.options["region"]  # its form is checked before (`_cloud_defaults`)
         if self.attributes.region != region:
             raise ValueError(
                 f"attributes.region says {self.attributes.region!r}, but the adapter calls "
@@ -260,6 +262,13 @@ class ProviderConfig(_Strict):
             )
 
     def _bedrock_residency(self) -> None:
+        for model in self.models.values():
+            stated = getattr(self.model_facts(model), "inference_geography", None)
+            if stated != inference_geography(model):
+                raise ValueError(
+                    f"model_attributes.{model}.inference_geography says {stated!r}, but "
+                    f"the model id says {inference_geography(model)!r}"
+                )
         residency = self.attributes.residency
         if residency is None:
             return

@@ -59,8 +59,10 @@ class ProviderSpec:
         elif self.api_key_env is not None and self.fake.protocol not in ("bedrock", "vertex"):
             # Bedrock and Vertex sign with their cloud's credentials (the fakes' own).
             entry["api_key_env"] = self.api_key_env
-        if options := self.fake.options():
-            entry["options"] = options
+        if self.fake.protocol == "azure_openai":
+            entry["options"] = {"api_version": "2024-10-21"}
+        elif self.fake.protocol in ("bedrock", "vertex"):
+            entry["options"] = self.fake.options()
         return entry
 
 
