@@ -27,9 +27,9 @@ from adapters import (
     AwsCredentials,
     CloudCredentials,
     GoogleCredentials,
-    inference_geography,
 )
 from policy_engine._auth import CallerToken, token_digest
+from policy_engine._cloud_config import CLOUD_ADAPTERS, check_cloud_provider, cloud_defaults
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings, ShippingSettings
 from policy_engine.fleet import FleetSettings
@@ -103,61 +103,6 @@ class ModelAttributes(BaseModel):
 _NO_FACTS = ModelAttributes()
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 
-# Cloud adapters: their options, the endpoint each region has, and the facts the policy
-# sees without being told (`attributes.region`, `cloud`; a Bedrock inference profile's
-# geography as the model attribute `inference_geography`).
-_AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$")
-_GCP_REGION = re.compile(r"^(global|[a-z]+-[a-z]+[0-9]{1,2})$")
-_GCP_PROJECT = re.compile(r"^([a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_VERTEX_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
-_OPTIONS = {
-    "bedrock": ({"region"}, {"profile"}),
-    "vertex": ({"region", "project"}, {"credentials_file"}),
-}
-_CLOUDS = {"bedrock": "aws", "vertex": "gcp"}
-
-
-def _cloud_endpoint(adapter: str, region: str) -> str:
-    if adapter == "bedrock":
-        return f"https://bedrock-runtime.{region}.amazonaws.com"
-    if region == "global":
-        return "https://aiplatform.googleapis.com"
-    return f"https://{region}-aiplatform.googleapis.com"
-
-
-def _cloud_defaults(data: dict[str, Any]) -> None:
-    """What a cloud provider's entry says without writing it: its regional endpoint,
-    its region and cloud as attributes, each inference profile's geography."""
-    adapter = data.get("adapter")
-    if adapter not in _CLOUDS:
-        return
-    options = data.get("options")
-    region = options.get("region") if isinstance(options, dict) else None
-    pattern = _AWS_REGION if adapter == "bedrock" else _GCP_REGION
-    if not isinstance(region, str):
-        # Reported here: without a region there is no endpoint to default base_url to.
-        raise ValueError(f"{adapter} needs options.region")
-    if not pattern.fullmatch(region):
-        raise ValueError(f"options.region {region!r} is not a region name")
-    if "base_url" not in data:
-        data["base_url"] = _cloud_endpoint(adapter, region)
-    attributes = data.get("attributes")
-    if attributes is None or isinstance(attributes, dict):
-        data["attributes"] = {"region": region, "cloud": _CLOUDS[adapter], **(attributes or {})}
-    facts = data.get("model_attributes")
-    models = data.get("models")
-    if adapter != "bedrock" or not isinstance(models, dict):
-        return
-    if facts is not None and not isinstance(facts, dict):
-        return
-    facts = dict(facts or {})
-    for model in models.values():
-        geography = inference_geography(model) if isinstance(model, str) else None
-        entry = facts.get(model)
-        if geography is not None and (entry is None or isinstance(entry, dict)):
-            facts[model] = {"inference_geography": geography, **(entry or {})}
-    data["model_attributes"] = facts
-
 
 class ProviderConfig(_Strict):
     id: ProviderId
@@ -186,7 +131,7 @@ class ProviderConfig(_Strict):
     def _cloud_entry(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            _cloud_defaults(data)
+            cloud_defaults(data)
         return data
 
     @field_validator("adapter")
@@ -223,65 +168,9 @@ class ProviderConfig(_Strict):
             raise ValueError("azure_openai needs options.api_version")
         if self.api_key_env and self.api_key_file:
             raise ValueError("set api_key_env or api_key_file, not both")
-        if self.adapter in _OPTIONS:
-            self._cloud_options()
+        if self.adapter in CLOUD_ADAPTERS:
+            check_cloud_provider(self)
         return self
-
-    def _cloud_options(self) -> None:
-        required, optional = _OPTIONS[self.adapter]
-        missing = sorted(required - set(self.options))
-        if missing:
-            raise ValueError(f"{self.adapter} needs options.{', options.'.join(missing)}")
-        unknown = sorted(set(self.options) - required - optional)
-        if unknown:
-            known = ", ".join(sorted(required | optional))
-            raise ValueError(f"{self.adapter} takes options {known}, not {', '.join(unknown)}")
-        region = self.options["region"]  # its form is checked before (`_cloud_defaults`)
-        if self.attributes.region != region:
-            raise ValueError(
-                f"attributes.region says {self.attributes.region!r}, but the adapter calls "
-                f"region {region!r}: the policy must see where requests go"
-            )
-        if self.adapter == "vertex":
-            self._vertex_options()
-        else:
-            self._bedrock_residency()
-
-    def _vertex_options(self) -> None:
-        if self.api_key_env or self.api_key_file:
-            raise ValueError("vertex authenticates with Google credentials, not api_key_*")
-        if not _GCP_PROJECT.fullmatch(self.options["project"]):
-            raise ValueError(f"options.project {self.options['project']!r} is not a project id")
-        for model in self.models.values():
-            if not _VERTEX_MODEL.fullmatch(model):
-                raise ValueError(f"models: {model!r} is not a Vertex AI model name")
-        if self.options["region"] == "global" and self.attributes.residency is not None:
-            raise ValueError(
-                f"attributes.residency is {self.attributes.residency!r}, but the global "
-                "endpoint may process a request in any region: name a regional one"
-            )
-
-    def _bedrock_residency(self) -> None:
-        for model in self.models.values():
-            stated = getattr(self.model_facts(model), "inference_geography", None)
-            if stated != inference_geography(model):
-                raise ValueError(
-                    f"model_attributes.{model}.inference_geography says {stated!r}, but "
-                    f"the model id says {inference_geography(model)!r}"
-                )
-        residency = self.attributes.residency
-        if residency is None:
-            return
-        for model in self.models.values():
-            geography = inference_geography(model)
-            # us-gov profiles stay in the US (GovCloud); every other geography is its own.
-            where = "us" if geography == "us-gov" else geography
-            if where is not None and where != residency.strip().lower():
-                raise ValueError(
-                    f"models: {model!r} is a {geography} inference profile, which may "
-                    f"process a request anywhere in {geography}, but attributes.residency "
-                    f"is {residency!r}"
-                )
 
     @model_validator(mode="after")
     def _model_names(self) -> ProviderConfig:
