@@ -2,7 +2,7 @@
 provider route of the demo config, streamed and not.
 
 The demo config (deploy/demo/policy-engine.yaml) runs as shipped, with fakes for its
-seven providers, one extra alias per provider (`via-<id>`) so each route can be asked
+eleven providers, one extra alias per provider (`via-<id>`) so each route can be asked
 for by name, and circuits that never open (the cases share the sidecar). For each
 route, each client protocol and each of stream/not, a table of requests (plain,
 tools, JSON output, log probabilities, refusals, outages, cut streams, bad input)
