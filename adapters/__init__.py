@@ -18,6 +18,15 @@ from adapters._base import (
     StreamDecoder,
     StreamEncoder,
 )
+from adapters._bedrock import BedrockCodec
+from adapters._bedrock_auth import AwsCredentials
+from adapters._bedrock_body import inference_geography
+from adapters._cloud_auth import (
+    CloudCredentials,
+    CredentialsUnavailable,
+    keep_fresh,
+    load_all,
+)
 from adapters._embeddings import EmbeddingRequest, EmbeddingResponse, EncodingFormat
 from adapters._embeddings_client import OpenAIEmbeddingsClientCodec
 from adapters._embeddings_gemini import GeminiEmbeddingsCodec
@@ -70,6 +79,8 @@ from adapters._registry import (
 )
 from adapters._responses_client import ResponsesClientCodec
 from adapters._sse import SSEDecoder, SSEEvent
+from adapters._vertex import VertexCodec
+from adapters._vertex_auth import GoogleCredentials
 
 __all__ = [
     "ADAPTER_NAMES",
@@ -78,12 +89,16 @@ __all__ = [
     "RETRYABLE_KINDS",
     "AnthropicClientCodec",
     "AnthropicCodec",
+    "AwsCredentials",
     "AzureOpenAICodec",
     "AzureOpenAIEmbeddingsCodec",
+    "BedrockCodec",
     "CacheBreakpoint",
     "ChatRequest",
     "ChatResponse",
     "ClientCodec",
+    "CloudCredentials",
+    "CredentialsUnavailable",
     "EmbeddingClientCodec",
     "EmbeddingProviderCodec",
     "EmbeddingRequest",
@@ -94,6 +109,7 @@ __all__ = [
     "FinishReason",
     "GeminiCodec",
     "GeminiEmbeddingsCodec",
+    "GoogleCredentials",
     "HttpRequest",
     "ImagePart",
     "InvalidRequest",
@@ -133,6 +149,7 @@ __all__ = [
     "TopLogprob",
     "Usage",
     "Verbosity",
+    "VertexCodec",
     "adapter_features",
     "client_codec",
     "embedding_client_codec",
@@ -140,6 +157,9 @@ __all__ = [
     "embedding_max_inputs",
     "feature_label",
     "feature_param",
+    "inference_geography",
+    "keep_fresh",
+    "load_all",
     "provider_codec",
     "requirements",
 ]

@@ -191,11 +191,49 @@ def _options(request: ChatRequest, body: dict[str, Any]) -> None:
         body["metadata"] = {"user_id": user}
 
 
+def encode_body(request: ChatRequest, model: str) -> dict[str, Any]:
+    """The Messages request body (Vertex AI takes it too, with its own model field)."""
+    blocks: dict[tuple[int, int], dict[str, Any]] = {}
+    system, messages = encode_messages(request, blocks if request.cache else None)
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": messages,
+    }
+    system_blocks = [{"type": "text", "text": text} for text in system]
+    if system_blocks:
+        body["system"] = system_blocks
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop_sequences"] = request.stop
+    if request.tools:
+        strict = {"strict": True} if request.strict_tools else {}
+        body["tools"] = [
+            {"name": t.name, "input_schema": t.parameters}
+            | ({"description": t.description} if t.description is not None else {})
+            | strict
+            for t in request.tools
+        ]
+    tool_choice = _tool_choice(request)
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    if request.stream:
+        body["stream"] = True
+    _options(request, body)
+    if request.cache:
+        _place_cache_marks(request, body, system_blocks, blocks)
+    return body
+
+
 class AnthropicCodec:
     features: ClassVar[frozenset[Feature]] = frozenset(
         {
             Feature.JSON_SCHEMA,
             Feature.TOP_K,
+            Feature.TOOL_CHOICE_NONE,
             Feature.SERIAL_TOOL_CALLS,
             Feature.STRICT_TOOLS,
             Feature.REASONING_EFFORT,
@@ -208,38 +246,7 @@ class AnthropicCodec:
     )
 
     def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest:
-        blocks: dict[tuple[int, int], dict[str, Any]] = {}
-        system, messages = encode_messages(request, blocks if request.cache else None)
-        body: dict[str, Any] = {
-            "model": target.model,
-            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": messages,
-        }
-        system_blocks = [{"type": "text", "text": text} for text in system]
-        if system_blocks:
-            body["system"] = system_blocks
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.stop:
-            body["stop_sequences"] = request.stop
-        if request.tools:
-            strict = {"strict": True} if request.strict_tools else {}
-            body["tools"] = [
-                {"name": t.name, "input_schema": t.parameters}
-                | ({"description": t.description} if t.description is not None else {})
-                | strict
-                for t in request.tools
-            ]
-        tool_choice = _tool_choice(request)
-        if tool_choice is not None:
-            body["tool_choice"] = tool_choice
-        if request.stream:
-            body["stream"] = True
-        _options(request, body)
-        if request.cache:
-            _place_cache_marks(request, body, system_blocks, blocks)
+        body = encode_body(request, target.model)
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if target.api_key:
             headers["x-api-key"] = target.api_key

@@ -26,6 +26,7 @@ class Feature(StrEnum):
     TOP_K = "top_k"
     TEMPERATURE_ABOVE_1 = "temperature>1"
     SERIAL_TOOL_CALLS = "parallel_tool_calls=false"
+    TOOL_CHOICE_NONE = "tool_choice=none"  # tools offered, none to be called
     STRICT_TOOLS = "tools.strict"
     SERVICE_TIER = "service_tier"  # a tier other than auto and standard
     REASONING_EFFORT = "reasoning_effort"  # low, medium or high
@@ -72,6 +73,8 @@ def requirements(request: ChatRequest) -> frozenset[Feature]:
         needs.append(Feature.TEMPERATURE_ABOVE_1)
     if request.parallel_tool_calls is False and request.tools:
         needs.append(Feature.SERIAL_TOOL_CALLS)
+    if request.tool_choice == "none" and request.tools:
+        needs.append(Feature.TOOL_CHOICE_NONE)
     if request.strict_tools and request.tools:
         needs.append(Feature.STRICT_TOOLS)
     if request.service_tier is not None and request.service_tier not in ("auto", "standard"):
@@ -97,6 +100,7 @@ _PARAMS: dict[str, dict[Feature, str]] = {
         Feature.JSON_SCHEMA: "response_format",
         Feature.TEMPERATURE_ABOVE_1: "temperature",
         Feature.SERIAL_TOOL_CALLS: "parallel_tool_calls",
+        Feature.TOOL_CHOICE_NONE: "tool_choice",
         Feature.STRICT_TOOLS: "tools",
         Feature.REASONING_NONE: "reasoning_effort",
         Feature.REASONING_MINIMAL: "reasoning_effort",
@@ -118,6 +122,7 @@ _PARAMS: dict[str, dict[Feature, str]] = {
     "anthropic": {
         Feature.JSON_SCHEMA: "output_config.format",
         Feature.SERIAL_TOOL_CALLS: "tool_choice.disable_parallel_tool_use",
+        Feature.TOOL_CHOICE_NONE: "tool_choice",
         Feature.STRICT_TOOLS: "tools",
         Feature.SERVICE_TIER: "service_tier",
         Feature.REASONING_EFFORT: "output_config.effort",

@@ -180,6 +180,7 @@ class GeminiCodec:
             Feature.FREQUENCY_PENALTY,
             Feature.LOGPROBS,
             Feature.TOP_K,
+            Feature.TOOL_CHOICE_NONE,
             Feature.TEMPERATURE_ABOVE_1,
             Feature.REASONING_EFFORT,
             Feature.REASONING_NONE,

@@ -10,6 +10,10 @@ from adapters._base import (
     EmbeddingProviderCodec,
     ProviderCodec,
 )
+from adapters._bedrock import BedrockCodec
+from adapters._bedrock_auth import AwsCredentials
+from adapters._bedrock_body import family_features
+from adapters._cloud_auth import CloudCredentials
 from adapters._embeddings_client import OpenAIEmbeddingsClientCodec
 from adapters._embeddings_gemini import GeminiEmbeddingsCodec
 from adapters._embeddings_openai import AzureOpenAIEmbeddingsCodec, OpenAIEmbeddingsCodec
@@ -18,19 +22,26 @@ from adapters._gemini import GeminiCodec
 from adapters._openai import AzureOpenAICodec, OpenAICodec
 from adapters._openai_client import OpenAIClientCodec
 from adapters._responses_client import ResponsesClientCodec
+from adapters._vertex import VertexCodec
+from adapters._vertex import model_features as vertex_features
+from adapters._vertex_auth import GoogleCredentials
 
-ADAPTER_NAMES = ("openai", "azure_openai", "anthropic", "gemini")
+ADAPTER_NAMES = ("openai", "azure_openai", "anthropic", "gemini", "bedrock", "vertex")
 _FEATURES = {
     "openai": OpenAICodec.features,
     "azure_openai": AzureOpenAICodec.features,
     "anthropic": AnthropicCodec.features,
     "gemini": GeminiCodec.features,
+    "bedrock": BedrockCodec.features,
+    "vertex": VertexCodec.features,
 }
 # "responses" is OpenAI's Responses API, read into the same chat model as the others.
 CLIENT_PROTOCOLS = ("openai", "anthropic", "responses")
 
 
-def provider_codec(adapter: str) -> ProviderCodec:
+def provider_codec(adapter: str, credentials: CloudCredentials | None = None) -> ProviderCodec:
+    """The codec for `adapter`; `bedrock` signs with AWS credentials, `vertex` with
+    Google ones, when given (see `adapters._cloud_auth`)."""
     if adapter == "openai":
         return OpenAICodec()
     if adapter == "azure_openai":
@@ -39,11 +50,25 @@ def provider_codec(adapter: str) -> ProviderCodec:
         return AnthropicCodec()
     if adapter == "gemini":
         return GeminiCodec()
+    if adapter == "bedrock":
+        if credentials is not None and not isinstance(credentials, AwsCredentials):
+            raise TypeError("bedrock signs with AwsCredentials")
+        return BedrockCodec(credentials)
+    if adapter == "vertex":
+        if credentials is not None and not isinstance(credentials, GoogleCredentials):
+            raise TypeError("vertex authenticates with GoogleCredentials")
+        return VertexCodec(credentials)
     raise ValueError(f"unknown adapter {adapter!r}; expected one of {', '.join(ADAPTER_NAMES)}")
 
 
-def adapter_features(adapter: str) -> frozenset[Feature]:
-    """The request features an adapter can honour (see adapters._features)."""
+def adapter_features(adapter: str, model: str = "") -> frozenset[Feature]:
+    """The request features an adapter can honour (see adapters._features) for `model`:
+    on Bedrock and Vertex they depend on the model's vendor; without a model, what
+    every model on that adapter honours."""
+    if model and adapter == "bedrock":
+        return BedrockCodec.features | family_features(model)
+    if model and adapter == "vertex":
+        return vertex_features(model)
     return _FEATURES[adapter]
 
 

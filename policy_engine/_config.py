@@ -23,8 +23,14 @@ from pydantic import (
     model_validator,
 )
 
-from adapters import ADAPTER_NAMES
+from adapters import (
+    ADAPTER_NAMES,
+    AwsCredentials,
+    CloudCredentials,
+    GoogleCredentials,
+)
 from policy_engine._auth import CallerToken, token_digest
+from policy_engine._cloud_config import CLOUD_ADAPTERS, check_cloud_provider, cloud_defaults
 from policy_engine._config_embeddings import EmbeddingAlias, check_embedding_aliases
 from policy_engine._errors import ConfigError
 from policy_engine.audit import AuditSettings, ShippingSettings
@@ -111,7 +117,7 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 class ProviderConfig(_Strict):
     id: ProviderId
     adapter: str = Field(description=f"One of: {', '.join(ADAPTER_NAMES)}")
-    base_url: str
+    base_url: str = Field(description="bedrock, vertex: the region's endpoint when unset")
     api_key_env: str | None = Field(None, description="Environment variable holding the API key")
     api_key_file: Path | None = Field(
         None, description="File holding the API key (a mounted secret)"
@@ -119,12 +125,24 @@ class ProviderConfig(_Strict):
     models: dict[str, str] = Field(
         description="Logical alias -> provider model; 'default' required"
     )
-    options: dict[str, str] = Field(default_factory=dict, description="Adapter options")
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Adapter options: azure_openai api_version; bedrock region, profile; "
+        "vertex region, project, credentials_file",
+    )
     priority: int = Field(100, description="Lower is tried first under the priority strategy")
     attributes: ProviderAttributes = Field(default_factory=ProviderAttributes)
     model_attributes: dict[str, ModelAttributes] = Field(
         default_factory=dict, description="Provider model (a value of models) -> its facts"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cloud_entry(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            cloud_defaults(data)
+        return data
 
     @field_validator("adapter")
     @classmethod
@@ -160,6 +178,8 @@ class ProviderConfig(_Strict):
             raise ValueError("azure_openai needs options.api_version")
         if self.api_key_env and self.api_key_file:
             raise ValueError("set api_key_env or api_key_file, not both")
+        if self.adapter in CLOUD_ADAPTERS:
+            check_cloud_provider(self)
         return self
 
     @model_validator(mode="after")
@@ -181,6 +201,14 @@ class ProviderConfig(_Strict):
 
     def model_facts(self, model: str) -> ModelAttributes:
         return self.model_attributes.get(model) or _NO_FACTS
+
+    @property
+    def cloud_signed(self) -> bool:
+        """Authenticated with the cloud's own credentials (botocore's chain, google-auth's)
+        rather than an API key."""
+        if self.adapter == "bedrock":
+            return not (self.api_key_env or self.api_key_file)
+        return self.adapter == "vertex"
 
     def price(self, model: str) -> tuple[float, float] | None:
         """USD per million input and output tokens for `model`: its own, else the provider's."""
@@ -410,6 +438,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     for provider in raw.get("providers") or []:
         if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
             provider["api_key_file"] = str((base / provider["api_key_file"]).resolve())
+        options = provider.get("options") if isinstance(provider, dict) else None
+        if isinstance(options, dict) and isinstance(options.get("credentials_file"), str):
+            options["credentials_file"] = str((base / options["credentials_file"]).resolve())
     server = raw.get("server")
     auth = server.get("auth") if isinstance(server, dict) else None
     for token in (auth.get("tokens") if isinstance(auth, dict) else None) or []:
@@ -526,6 +557,24 @@ def resolve_api_keys(settings: Settings, environ: Mapping[str, str] | None = Non
         if why is not None:
             missing[provider.id] = why
     return ProviderKeys(keys, missing)
+
+
+def resolve_cloud_credentials(settings: Settings) -> dict[str, CloudCredentials]:
+    """The AWS or Google credentials of each cloud provider, not yet loaded (that is I/O,
+    done off the event loop at startup). botocore and google-auth read their own
+    environment variables (AWS_*, GOOGLE_APPLICATION_CREDENTIALS); this module does not.
+    A Bedrock provider with an API key (api_key_env/file) signs with none."""
+    holders: dict[str, CloudCredentials] = {}
+    for provider in settings.providers:
+        options = provider.options
+        if not provider.cloud_signed:
+            continue
+        if provider.adapter == "bedrock":
+            holders[provider.id] = AwsCredentials(options["region"], options.get("profile"))
+        else:
+            path = options.get("credentials_file")
+            holders[provider.id] = GoogleCredentials(Path(path) if path else None)
+    return holders
 
 
 REPLICA_ENV = "POLICY_ENGINE_REPLICA"

@@ -24,7 +24,7 @@ from policy_engine.audit import (
 )
 from policy_engine.cli._serve import uvicorn_config
 from tests.conformance._recorder import ConformanceRecorder
-from tests.fakes import FakeProvider
+from tests.fakes import FakeProvider, aws_environment
 
 REPO = Path(__file__).resolve().parents[1]
 POLICY_DIR = REPO / "policies"
@@ -56,10 +56,13 @@ class ProviderSpec:
         }
         if self.api_key_file is not None:
             entry["api_key_file"] = self.api_key_file
-        elif self.api_key_env is not None:
+        elif self.api_key_env is not None and self.fake.protocol not in ("bedrock", "vertex"):
+            # Bedrock and Vertex sign with their cloud's credentials (the fakes' own).
             entry["api_key_env"] = self.api_key_env
         if self.fake.protocol == "azure_openai":
             entry["options"] = {"api_version": "2024-10-21"}
+        elif self.fake.protocol in ("bedrock", "vertex"):
+            entry["options"] = self.fake.options()
         return entry
 
 
@@ -128,8 +131,19 @@ class RunningSidecar:
             raise AssertionError(f"{len(problems)} answers break their protocol:\n{shown}")
 
 
-async def start_sidecar(settings: Settings, monkeypatch: Any) -> RunningSidecar:
+async def start_sidecar(
+    settings: Settings, monkeypatch: Any, aws: dict[str, str] | None = None
+) -> RunningSidecar:
+    """`aws`: AWS variables for botocore's chain over the fakes' synthetic key, for a
+    config with a Bedrock provider (which never reads the machine's own AWS setup)."""
     monkeypatch.setenv("TEST_PROVIDER_KEY", API_KEY)
+    if any(p.adapter == "bedrock" and p.cloud_signed for p in settings.providers):
+        home = str(settings.audit.dir.parent)
+        for name, value in aws_environment(home, **(aws or {})).items():
+            if value:
+                monkeypatch.setenv(name, value)
+            else:
+                monkeypatch.delenv(name, raising=False)
     conformance = ConformanceRecorder(create_app(settings))
     # Served as `policy-engine serve` serves it, on the test's own event loop.
     config = uvicorn_config(conformance, settings, "127.0.0.1", 0, loop="asyncio")

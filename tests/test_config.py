@@ -58,7 +58,7 @@ def first_provider(raw: dict[str, Any]) -> dict[str, Any]:
 
 def test_demo_config_validates() -> None:
     settings = load_config(DEMO_CONFIG)
-    assert len(settings.providers) == 7
+    assert len(settings.providers) == 11
 
 
 def test_demo_config_points_at_the_shipped_policies() -> None:
@@ -118,7 +118,7 @@ def test_a_model_without_any_price_has_none() -> None:
 
 INVALID: dict[str, tuple[Edit, str]] = {
     "unknown adapter": (
-        lambda raw: first_provider(raw).update(adapter="bedrock"),
+        lambda raw: first_provider(raw).update(adapter="cohere"),
         "providers.0.adapter",
     ),
     "missing default alias": (

@@ -66,6 +66,9 @@ def demo_config_on_free_ports(
         parts = urlsplit(provider["base_url"])
         netloc = f"127.0.0.1:{free_port()}"
         provider["base_url"] = urlunsplit(parts._replace(netloc=netloc))
+        options = provider.get("options") or {}
+        if "credentials_file" in options:
+            options["credentials_file"] = str(tmp_path / "demo" / "gcp" / f"{provider['id']}.json")
     config = tmp_path / "demo.yaml"
     config.write_text(yaml.safe_dump(raw))
     return config, port
@@ -145,12 +148,13 @@ async def test_a_port_given_on_the_command_line_is_checked_too(tmp_path: Path) -
 
 async def test_the_demo_runs_on_the_ports_it_is_given(tmp_path: Path) -> None:
     config, _ = demo_config_on_free_ports(tmp_path)
-    port, fakes = free_port(), free_port_run(7)
+    providers = len(yaml.safe_load(config.read_text())["providers"])
+    port, fakes = free_port(), free_port_run(providers)
     launcher = await launch(config, "--port", str(port), "--fake-port", str(fakes))
     assert launcher.stdout is not None
     try:
         printed = await read_until_ready(launcher.stdout)
-        assert f"127.0.0.1:{fakes}-{fakes + 6}" in printed
+        assert f"127.0.0.1:{fakes}-{fakes + providers - 1}" in printed
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             response = await http.post(
                 "/v1/chat/completions",
@@ -217,6 +221,17 @@ async def run_demo_once(config: Path, port: int) -> str:
                     pass
                 await asyncio.sleep(0.05)
             assert page.json()["rows"][0]["tenant"] == "acme-eu"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            claude = await http.post(
+                "/v1/chat/completions",
+                json={"model": "claude", "messages": [{"role": "user", "content": PROMPT}]},
+                headers={"X-Tenant-ID": "acme-eu", "X-Privacy-Tags": "pii"},
+            )
+        # Anthropic overloaded, Bedrock throttled: the same model on Vertex AI, in the EU.
+        assert claude.status_code == 200
+        assert claude.headers["x-routed-provider"] == "vertex-eu"
+        assert claude.headers["x-routed-model"] == "claude-sonnet-4-5"
+        assert claude.json()["choices"][0]["message"]["content"] == PROMPT
         launcher.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(launcher.wait(), 30) == 0
     finally:
@@ -232,8 +247,8 @@ async def test_the_demo_starts_answers_the_printed_request_and_stops_on_ctrl_c(
     assert "Redis: not configured" in printed
     assert main(["report", "cost", "--config", str(config), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["total"]["requests"] == 2
-    assert report["total"]["fallbacks"] == 1
+    assert report["total"]["requests"] == 3
+    assert report["total"]["fallbacks"] == 2
     assert [(s["name"], s["providers"]) for s in report["strategies"]] == [
         ("single provider", ["mistral-eu"]),
         ("dual provider", ["mistral-eu", "azure-openai-eu"]),

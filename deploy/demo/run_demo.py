@@ -40,13 +40,19 @@ sys.path.insert(0, str(REPO))  # the fakes live in tests/
 from policy_engine._config import Settings, load_config  # noqa: E402
 from policy_engine._errors import ConfigError  # noqa: E402
 from policy_engine.audit import PUBLIC_KEY_NAME, load_public_key, record_key_id, write_key_pair  # noqa: E402
-from tests.fakes import FakeProvider, RateLimited  # noqa: E402
+from tests.fakes import Behaviour, FakeProvider, Overloaded, RateLimited, aws_environment  # noqa: E402
 
 CONFIG = REPO / "deploy" / "demo" / "policy-engine.yaml"
 DEMO_KEY = "demo-key"  # what the fakes expect; synthetic, never a real credential
 READY_TIMEOUT_S = 120
 FORCED_FALLBACK = "mistral-eu"  # acme-eu's first preference: its first answer is a 429
 EMBEDDINGS_FALLBACK = "azure-openai-eu"  # `embed`'s first choice: its first embedding is a 429
+# Claude for acme-eu: Anthropic overloaded, then Bedrock throttled, once each, so the first
+# `claude` request is answered by the same model on Vertex AI (and never in the US).
+CLOUD_FALLBACK: dict[str, Behaviour] = {
+    "anthropic-eu": Overloaded(),
+    "bedrock-eu": RateLimited(retry_after=None),
+}
 
 
 def _curl(port: int, model: str = "default", task_class: str | None = None) -> str:
@@ -92,13 +98,16 @@ def _moved(config: Path, settings: Settings, port: int | None, fake_port: int | 
     raw = settings.model_dump(mode="json", exclude_unset=True)
     sidecar_port = settings.server.port if port is None else port
     raw.setdefault("server", {})["port"] = sidecar_port
+    home = settings.audit.dir.parent
+    state = home.with_name(f"{home.name}-{sidecar_port}")
     for index, provider in enumerate(raw["providers"]):
         if fake_port is not None:
             parts = urlsplit(provider["base_url"])
             netloc = f"{parts.hostname}:{fake_port + index}"
             provider["base_url"] = urlunsplit(parts._replace(netloc=netloc))
-    home = settings.audit.dir.parent
-    state = home.with_name(f"{home.name}-{sidecar_port}")
+        options = provider.get("options") or {}
+        if "credentials_file" in options:
+            options["credentials_file"] = str(state / "gcp" / f"{provider['id']}.json")
     raw["audit"]["dir"] = str(state / "audit")
     raw["audit"]["signing_key_file"] = str(state / "keys" / settings.audit.signing_key_file.name)
     state.mkdir(parents=True, exist_ok=True)
@@ -149,6 +158,17 @@ def _refuse(busy: list[str], settings: Settings) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _place_service_account(fake: FakeProvider, path: str | None) -> None:
+    """A Vertex fake's service-account key (its tokens come from the fake) where the
+    config looks for it."""
+    if path is None or fake.credentials_file is None:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(fake.credentials_file.read_bytes())
+    target.chmod(0o600)
 
 
 async def _ready(port: int, sidecar: asyncio.subprocess.Process) -> bool:
@@ -226,12 +246,21 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
     sidecar: asyncio.subprocess.Process | None = None
     console: asyncio.subprocess.Process | None = None
     try:
+        # botocore's chain finds the fakes' synthetic AWS key, and nothing of this
+        # machine's own AWS setup; the sidecar inherits it.
+        os.environ.update(
+            (name, value) for name, value in aws_environment(str(key_dir)).items() if value
+        )
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
         for provider in settings.providers:
             fake = FakeProvider(
                 provider.adapter,  # type: ignore[arg-type]
                 name=provider.id,
                 api_key=DEMO_KEY,
                 port=_port(provider.base_url),
+                region=provider.options.get("region"),
+                project=provider.options.get("project", "demo-project"),
             )
             try:
                 await fake.start()
@@ -242,6 +271,7 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
                 )
                 return _refuse([taken], settings)
             fakes.append(fake)
+            _place_service_account(fake, provider.options.get("credentials_file"))
             if provider.id == FORCED_FALLBACK:
                 fake.script(RateLimited(retry_after=None))
             if provider.id == EMBEDDINGS_FALLBACK:
@@ -250,6 +280,8 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
             sizes = {f.dimensions for f in provider.model_attributes.values() if f.dimensions}
             if len(sizes) == 1:
                 fake.dimensions = sizes.pop()
+            if provider.id in CLOUD_FALLBACK:
+                fake.script(CLOUD_FALLBACK[provider.id])
             if provider.api_key_env:
                 os.environ[provider.api_key_env] = DEMO_KEY
         # Its own session: Ctrl-C reaches only this launcher, which then stops the sidecar
@@ -320,6 +352,10 @@ async def _serve(
         "\nEmbeddings with the official SDK (azure-openai-eu rate-limits the first, so it falls"
         " back to the same model on openai-us; medibridge-us's phi is refused with reasons):\n",
         _embeddings_command(port),
+        "\nClaude for the same tenant: anthropic-eu is overloaded and bedrock-eu (eu-central-1)"
+        " throttles the first request, so vertex-eu (europe-west1) answers with the same model;"
+        " bedrock-us and anthropic-us are never tried:\n",
+        _curl(port, "claude"),
         f"\nExplain a decision:  .venv/bin/policy-engine decide --config {config} "
         "--tenant acme-eu --model smart --task-class analysis",
         f"Verify the audit log: .venv/bin/policy-engine audit verify {settings.audit.dir} "

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters import CredentialsUnavailable, keep_fresh, load_all
 from adapters._native import loaded_compiled, pure_python
 from policy_engine._auth import Authenticator
 from policy_engine._config import (
     Settings,
     resolve_api_keys,
     resolve_caller_tokens,
+    resolve_cloud_credentials,
     resolve_redis_password,
     resolve_replica,
     resolve_s3_credentials,
@@ -90,10 +93,20 @@ class Sidecar:
         metrics.watch_answer_budget(budget)
         tracer = tracer_from_settings(settings.logging.tracing)
         keys = resolve_api_keys(settings)
+        cloud = resolve_cloud_credentials(settings)
+        # Fetched in worker threads (botocore and google-auth do blocking HTTP).
+        cloud_missing = await load_all(cloud)
+        credentials = {i: holder for i, holder in cloud.items() if i not in cloud_missing}
         router = EmbeddingRouter(
-            settings.routing, settings.providers, keys.keys, transport, metrics, tracer
+            settings.routing,
+            settings.providers,
+            keys.keys,
+            transport,
+            metrics,
+            tracer,
+            credentials=credentials,
         )
-        for provider_id, reason in keys.missing.items():
+        for provider_id, reason in (keys.missing | cloud_missing).items():
             # Started without it rather than refused: one absent key (a provider not signed
             # up for yet) should not take down the others; the router never calls it.
             metrics.misconfigured.labels(provider_id).set(1)
@@ -101,7 +114,7 @@ class Sidecar:
                 "provider_not_ready",
                 provider=provider_id,
                 reason=reason,
-                hint="never called without its key; set it and restart",
+                hint="never called without its key or credentials; set them and restart",
             )
         authenticator = Authenticator(resolve_caller_tokens(settings))
         stages = settings.stages
@@ -179,6 +192,9 @@ class Sidecar:
             sidecar._tasks.append(asyncio.create_task(sidecar.shipper.run(interval)))
         if isinstance(engine, EmbeddedEngine):
             sidecar._tasks.append(asyncio.create_task(engine.watch(sidecar._policy_reloaded)))
+        for provider_id, holder in credentials.items():
+            refresh = keep_fresh(holder, _refresh_failed(provider_id))
+            sidecar._tasks.append(asyncio.create_task(refresh))
         return sidecar
 
     def _policy_reloaded(self, revision: str, error: str | None) -> None:
@@ -220,6 +236,19 @@ class Sidecar:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.shipper.round(), _FINAL_SHIP_S)
         self.tracer.close()
+
+
+def _refresh_failed(provider_id: str) -> Callable[[CredentialsUnavailable], None]:
+    def report(error: CredentialsUnavailable) -> None:
+        # The credentials in hand stay in use until the provider refuses them.
+        _log.error(
+            "credentials_refresh_failed",
+            provider=provider_id,
+            reason=error.message,
+            hint="tried again in 30 s; the provider refuses the old ones once they expire",
+        )
+
+    return report
 
 
 def _prices(settings: Settings) -> dict[str, tuple[float, float]]:

@@ -75,6 +75,10 @@ def _providers(settings: Settings, report: CheckReport) -> None:
             source = f"env {provider.api_key_env}"
         elif provider.api_key_file:
             source = f"file {provider.api_key_file}"
+        elif provider.cloud_signed:
+            # Fetched at startup, in a worker thread; not here (it may take a metadata
+            # server's or STS's round trips).
+            source = _cloud_source(provider.adapter, provider.options)
         else:
             source = "none configured"
         missing = keys.missing.get(provider.id)
@@ -96,6 +100,14 @@ def _providers(settings: Settings, report: CheckReport) -> None:
             report.aliases.setdefault(alias, []).append(provider.id)
     if len(keys.missing) == len(settings.providers):
         report.problems.append("no provider has its API key: the sidecar could serve nothing")
+
+
+def _cloud_source(adapter: str, options: dict[str, str]) -> str:
+    if adapter == "bedrock":
+        profile = options.get("profile")
+        return f"AWS credential chain (profile {profile})" if profile else "AWS credential chain"
+    path = options.get("credentials_file")
+    return f"Google service-account key {path}" if path else "Google application default"
 
 
 def _credentials(settings: Settings, report: CheckReport) -> None:

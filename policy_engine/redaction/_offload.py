@@ -2,13 +2,14 @@
 
 A detector may hold the GIL for as long as one call of its runs (the Python detector,
 which is the fallback when the native one is not built or hits a PCRE2 limit, does for
-a whole text); on a thread of the sidecar, that call would stall the event loop with it. In another process it stalls nothing. The process is started on the
-first large request (spawned: the sidecar has threads, which a fork would copy
-half-way) and builds its own detectors once, with the factory it is given (detectors
-compiled with mypyc do not unpickle); without one, the detectors are sent to it when
-they survive pickling, else the texts are scanned on a thread. A process that dies is
-replaced for the next request, and the request it was scanning is scanned on the
-thread; one that dies before its first scan is not replaced.
+a whole text); on a thread of the sidecar, that call would stall the event loop with
+it. In another process it stalls nothing. The process is started on the first large
+request (spawned: the sidecar has threads, which a fork would copy half-way) and
+builds its own detectors once, with the factory it is given (detectors compiled with
+mypyc do not unpickle); without one, the detectors are sent to it when they survive
+pickling, else the texts are scanned on a thread. A process that dies is replaced for
+the next request, and the request it was scanning is scanned on the thread; one that
+dies before its first scan is not replaced.
 """
 
 from __future__ import annotations

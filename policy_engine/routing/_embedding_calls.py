@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from adapters import (
     EMBEDDING_ADAPTERS,
+    CloudCredentials,
     EmbeddingProviderCodec,
     EmbeddingRequest,
     EmbeddingResponse,
@@ -75,8 +76,11 @@ class EmbeddingRouter(Router):
         metrics: Metrics,
         tracer: Tracer,
         rng: random.Random | None = None,
+        credentials: Mapping[str, CloudCredentials] | None = None,
     ) -> None:
-        super().__init__(settings, providers, api_keys, transport, metrics, tracer, rng)
+        super().__init__(
+            settings, providers, api_keys, transport, metrics, tracer, rng, credentials
+        )
         self._embedding_codecs: dict[str, EmbeddingProviderCodec] = {
             p.id: embedding_codec(p.adapter) for p in providers if p.adapter in EMBEDDING_ADAPTERS
         }

@@ -78,7 +78,7 @@ def unmet_needs(
     skipped = {}
     for p in providers:
         if p.id in allowed and p.id in serving:
-            lacking = needs - adapter_features(p.adapter)
+            lacking = needs - adapter_features(p.adapter, serving[p.id])
             if lacking:
                 skipped[p.id] = sorted(lacking)
     return skipped
@@ -133,7 +133,7 @@ def plan_route(
         for p in providers
         if p.id in allowed
         and alias in p.models
-        and (not needs or needs <= adapter_features(p.adapter))
+        and (not needs or needs <= adapter_features(p.adapter, p.models[alias]))
         and (p.id not in health or health[p.id].breaker.available())
     ]
     models: dict[str, str] | None = None
@@ -146,7 +146,7 @@ def plan_route(
             for p in providers
             if p.id in allowed
             and p.id in models
-            and (not needs or needs <= adapter_features(p.adapter))
+            and (not needs or needs <= adapter_features(p.adapter, models[p.id]))
             and (p.id not in health or health[p.id].breaker.available())
         ]
     order_providers(eligible, decision, strategy, health)

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from adapters import (
     ChatRequest,
     ChatResponse,
+    CloudCredentials,
     Feature,
     HttpRequest,
     InvalidRequest,
@@ -106,7 +107,8 @@ class StreamRoute:
         await self._exit.aclose()
 
 
-_CONTENT_TYPES = {False: "json", True: "event-stream"}
+# Bedrock streams AWS's binary event stream, the others server-sent events.
+_CONTENT_TYPES = {False: ("json",), True: ("event-stream", "vnd.amazon.eventstream")}
 _MAX_PROVIDER_MESSAGE = 500  # characters of a provider's error text shown to the client
 
 
@@ -120,6 +122,7 @@ class Router:
         metrics: Metrics,
         tracer: Tracer,
         rng: random.Random | None = None,
+        credentials: Mapping[str, CloudCredentials] | None = None,
     ) -> None:
         self._tracer = tracer
         self._settings = settings
@@ -130,13 +133,18 @@ class Router:
             for p in providers
             if (p.api_key_env or p.api_key_file) and api_keys.get(p.id) is None
         }
+        # Likewise a Bedrock or Vertex provider whose cloud credentials could not be had.
+        cloud = credentials or {}
+        self.not_ready |= {
+            p.id: "no_credentials" for p in providers if p.cloud_signed and p.id not in cloud
+        }
         self._providers = [p for p in providers if p.id not in self.not_ready]
         self._api_keys = api_keys
         self._transport = transport
         self._metrics = metrics
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._codecs: dict[str, ProviderCodec] = {
-            p.id: provider_codec(p.adapter) for p in providers
+            p.id: provider_codec(p.adapter, cloud.get(p.id)) for p in providers
         }
         self._targets: dict[tuple[str, str], ProviderTarget] = {}
         self._scrubber = KeyScrubber(k.get_secret_value() for k in api_keys.values() if k)
@@ -259,7 +267,7 @@ class Router:
 
     def _check_content_type(self, headers: Mapping[str, str], stream: bool) -> None:
         content_type = headers.get("content-type", "")
-        if _CONTENT_TYPES[stream] not in content_type:
+        if not any(kind in content_type for kind in _CONTENT_TYPES[stream]):
             raise ProviderError(
                 ProviderErrorKind.MALFORMED_RESPONSE,
                 f"unexpected content type {content_type.split(';')[0] or 'none'}",

@@ -25,6 +25,8 @@ _PROVIDER_NAMES = {
     "azure_openai": "azure.ai.openai",
     "anthropic": "anthropic",
     "gemini": "gcp.gemini",
+    "bedrock": "aws.bedrock",
+    "vertex": "gcp.vertex_ai",
 }
 
 USAGE_METRIC = "gen_ai.client.token.usage"

@@ -47,6 +47,7 @@ ASKING: dict[Feature, dict[str, Any]] = {
     Feature.TOP_K: {"top_k": 40},
     Feature.TEMPERATURE_ABOVE_1: {"temperature": 1.5},
     Feature.SERIAL_TOOL_CALLS: {"parallel_tool_calls": False},
+    Feature.TOOL_CHOICE_NONE: {"tool_choice": "none"},
     Feature.STRICT_TOOLS: {"strict_tools": True},
     Feature.SERVICE_TIER: {"service_tier": "flex"},
     Feature.REASONING_EFFORT: {"reasoning_effort": "medium"},
@@ -61,9 +62,25 @@ ASKING: dict[Feature, dict[str, Any]] = {
 }
 
 
-def body(adapter: str, request: ChatRequest) -> dict[str, Any]:
-    options = {"api_version": "2024-10-21"} if adapter == "azure_openai" else {}
-    target = ProviderTarget("http://provider.test", "model-x", "key", options)
+# On Bedrock and Vertex what is honoured depends on the model's vendor: one of each.
+TARGETS = [
+    (adapter, "model-x") for adapter in ADAPTER_NAMES if adapter not in ("bedrock", "vertex")
+]
+TARGETS += [
+    ("bedrock", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ("bedrock", "meta.llama3-3-70b-instruct-v1:0"),
+    ("vertex", "gemini-2.5-pro"),
+    ("vertex", "claude-sonnet-4-5@20250929"),
+]
+OPTIONS = {
+    "azure_openai": {"api_version": "2024-10-21"},
+    "bedrock": {"region": "eu-central-1"},
+    "vertex": {"region": "europe-west1", "project": "test-project"},
+}
+
+
+def body(adapter: str, request: ChatRequest, model: str = "model-x") -> dict[str, Any]:
+    target = ProviderTarget("http://provider.test", model, None, OPTIONS.get(adapter, {}))
     document: dict[str, Any] = orjson.loads(
         provider_codec(adapter).encode_request(request, target).body
     )
@@ -77,13 +94,27 @@ def test_every_feature_has_a_request_that_asks_for_it() -> None:
 
 
 # Only declared pairs: the plan never sends a feature to an adapter that lacks it.
-DECLARED = [(a, f) for a in ADAPTER_NAMES for f in Feature if f in adapter_features(a)]
+DECLARED = [(a, m, f) for a, m in TARGETS for f in Feature if f in adapter_features(a, m)]
 
 
-@pytest.mark.parametrize(("adapter", "feature"), DECLARED, ids=[f"{a}-{f}" for a, f in DECLARED])
-def test_a_declared_feature_changes_what_is_sent(adapter: str, feature: Feature) -> None:
-    asked = body(adapter, replace(BASE, **ASKING[feature]))
-    assert asked != body(adapter, BASE)
+@pytest.mark.parametrize(
+    ("adapter", "model", "feature"), DECLARED, ids=[f"{a}-{m}-{f}" for a, m, f in DECLARED]
+)
+def test_a_declared_feature_changes_what_is_sent(
+    adapter: str, model: str, feature: Feature
+) -> None:
+    asked = body(adapter, replace(BASE, **ASKING[feature]), model)
+    assert asked != body(adapter, BASE, model)
+
+
+@pytest.mark.parametrize("adapter", ["bedrock", "vertex"])
+def test_what_every_model_on_a_cloud_honours_is_what_each_of_its_vendors_does(
+    adapter: str,
+) -> None:
+    floor = adapter_features(adapter)
+    for cloud, model in TARGETS:
+        if cloud == adapter:
+            assert floor <= adapter_features(adapter, model)
 
 
 def test_openai_takes_json_schema_with_its_name_description_and_strictness() -> None:

@@ -227,4 +227,4 @@ def test_arguments_that_are_not_a_json_object_are_rejected(adapter: str) -> None
 
 def test_unknown_adapter_names_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown adapter"):
-        provider_codec("bedrock")
+        provider_codec("cohere")

@@ -10,11 +10,13 @@ from adapters import (
     AnthropicClientCodec,
     AnthropicCodec,
     AzureOpenAICodec,
+    BedrockCodec,
     ErrorType,
     GeminiCodec,
     OpenAIClientCodec,
     OpenAICodec,
     ResponsesClientCodec,
+    VertexCodec,
     adapter_features,
     client_codec,
     provider_codec,
@@ -25,6 +27,15 @@ def test_the_public_names_are_pinned() -> None:
     assert sorted(adapters.__all__) == sorted(
         [
             "ADAPTER_NAMES",
+            "AwsCredentials",
+            "BedrockCodec",
+            "CloudCredentials",
+            "CredentialsUnavailable",
+            "GoogleCredentials",
+            "VertexCodec",
+            "inference_geography",
+            "keep_fresh",
+            "load_all",
             "AnthropicClientCodec",
             "AnthropicCodec",
             "AzureOpenAICodec",
@@ -106,6 +117,8 @@ def test_each_adapter_name_has_its_codec() -> None:
         "azure_openai": AzureOpenAICodec,
         "anthropic": AnthropicCodec,
         "gemini": GeminiCodec,
+        "bedrock": BedrockCodec,
+        "vertex": VertexCodec,
     }
 
 

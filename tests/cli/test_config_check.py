@@ -159,4 +159,5 @@ def test_the_demo_config_passes_once_its_key_exists(
     demo = ROOT / "deploy" / "demo" / "policy-engine.yaml"
     code, out = check(relocated(tmp_path, demo), capsys)
     assert code == 0, out
-    assert "providers: 7" in out
+    assert "providers: 11" in out
+    assert "AWS credential chain" in out and "Google service-account key" in out

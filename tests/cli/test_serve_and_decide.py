@@ -21,9 +21,13 @@ def test_decide_prints_the_decision_with_reasons_and_the_route(
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     decision = result["decision"]
-    assert set(decision["allowed"]) == {"anthropic-us", "azure-openai-us"}
+    assert set(decision["allowed"]) == {"anthropic-us", "azure-openai-us", "bedrock-us"}
     assert any("hipaa_baa" in r for r in decision["denied"]["openai-us"])
-    assert [step["provider"] for step in result["route"]] == ["azure-openai-us", "anthropic-us"]
+    assert [step["provider"] for step in result["route"]] == [
+        "azure-openai-us",
+        "anthropic-us",
+        "bedrock-us",
+    ]
     assert result["input"]["request"]["privacy_tags"] == ["phi"]
 
 
@@ -34,7 +38,10 @@ def test_decide_names_the_candidates_skipped_for_a_feature_they_cannot_honour(
     code = main([*argv, "--features", "response_format=json_object,seed"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["skipped"] == {"anthropic-us": ["response_format=json_object", "seed"]}
+    assert result["skipped"] == {
+        "anthropic-us": ["response_format=json_object", "seed"],
+        "bedrock-us": ["response_format=json_object", "seed"],
+    }
     assert [step["provider"] for step in result["route"]] == ["azure-openai-us"]
 
 

@@ -2,7 +2,7 @@
 provider route of the demo config, streamed and not.
 
 The demo config (deploy/demo/policy-engine.yaml) runs as shipped, with fakes for its
-seven providers, one extra alias per provider (`via-<id>`) so each route can be asked
+eleven providers, one extra alias per provider (`via-<id>`) so each route can be asked
 for by name, and circuits that never open (the cases share the sidecar). For each
 route, each client protocol and each of stream/not, a table of requests (plain,
 tools, JSON output, log probabilities, refusals, outages, cut streams, bad input)
@@ -74,7 +74,14 @@ PII = "Mail jane.roe@example.org or call +44 20 7946 0958"
 # A tenant without refusal fallback whose policy allows the route, where one exists
 # (policies/tenants/data.json); lexvault otherwise, which some routes deny (a 403).
 SSE = "text/event-stream"
-NO_FALLBACK = {"gemini-eu": "acme-eu", "azure-openai-us": "medibridge-us"}
+NO_FALLBACK = {
+    "gemini-eu": "acme-eu",
+    "azure-openai-us": "medibridge-us",
+    "anthropic-eu": "acme-eu",
+    "bedrock-eu": "acme-eu",
+    "vertex-eu": "acme-eu",
+    "bedrock-us": "medibridge-us",
+}
 
 
 @dataclass(frozen=True)
@@ -348,7 +355,14 @@ async def demo(
 ) -> AsyncIterator[tuple[RunningSidecar, dict[str, FakeProvider]]]:
     raw = yaml.safe_load(DEMO.read_text())
     fakes = {
-        p["id"]: FakeProvider(p["adapter"], name=p["id"], api_key=KEY) for p in raw["providers"]
+        p["id"]: FakeProvider(
+            p["adapter"],
+            name=p["id"],
+            api_key=KEY,
+            region=p.get("options", {}).get("region"),
+            project=p.get("options", {}).get("project", "test-project"),
+        )
+        for p in raw["providers"]
     }
     for fake in fakes.values():
         await fake.start()
@@ -361,11 +375,15 @@ async def demo(
     raw["routing"]["circuit_failure_threshold"] = 1_000_000
     raw["routing"]["backoff_max_s"] = 0.05
     for provider in raw["providers"]:
-        provider["base_url"] = fakes[provider["id"]].base_url
+        fake = fakes[provider["id"]]
+        provider["base_url"] = fake.base_url
         provider["models"][f"via-{provider['id']}"] = provider["models"]["default"]
+        if fake.credentials_file is not None:  # Vertex: the fake issues its tokens
+            provider["options"]["credentials_file"] = str(fake.credentials_file)
     with pytest.MonkeyPatch.context() as monkeypatch:
         for provider in raw["providers"]:
-            monkeypatch.setenv(provider["api_key_env"], KEY)
+            if "api_key_env" in provider:
+                monkeypatch.setenv(provider["api_key_env"], KEY)
         running = await start_sidecar(parse_config(raw), monkeypatch)
         yield running, fakes
         await running.stop()

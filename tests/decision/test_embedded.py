@@ -12,7 +12,15 @@ from policy_engine._errors import PolicyUnavailable
 from policy_engine.decision import Decider, EmbeddedEngine
 from tests.decision._support import ENTRYPOINT, POLICY_DIR, context
 
-EU_PROVIDERS = ("azure-openai-eu", "gemini-eu", "mistral-eu", "vllm-onprem")
+EU_PROVIDERS = (
+    "anthropic-eu",
+    "azure-openai-eu",
+    "bedrock-eu",
+    "gemini-eu",
+    "mistral-eu",
+    "vertex-eu",
+    "vllm-onprem",
+)
 
 
 @pytest.fixture
@@ -103,7 +111,7 @@ async def test_phi_tenant_is_allowed_only_hipaa_providers_in_its_residency(
     decider: Decider,
 ) -> None:
     decision = await decider.decide(context("medibridge-us"))
-    assert decision.allowed == ("anthropic-us", "azure-openai-us")
+    assert decision.allowed == ("anthropic-us", "azure-openai-us", "bedrock-us")
 
 
 async def test_pci_tenant_is_allowed_only_self_hosted_providers(decider: Decider) -> None:

@@ -56,12 +56,20 @@ async def test_first_decision_carries_a_real_revision(decider: Decider) -> None:
 
 async def test_eu_tenant_is_allowed_only_eu_providers(decider: Decider) -> None:
     decision = await decider.decide(context("acme-eu"))
-    assert decision.allowed == ("azure-openai-eu", "gemini-eu", "mistral-eu", "vllm-onprem")
+    assert decision.allowed == (
+        "anthropic-eu",
+        "azure-openai-eu",
+        "bedrock-eu",
+        "gemini-eu",
+        "mistral-eu",
+        "vertex-eu",
+        "vllm-onprem",
+    )
 
 
 async def test_health_tenant_is_allowed_only_hipaa_providers(decider: Decider) -> None:
     decision = await decider.decide(context("medibridge-us"))
-    assert decision.allowed == ("anthropic-us", "azure-openai-us")
+    assert decision.allowed == ("anthropic-us", "azure-openai-us", "bedrock-us")
 
 
 async def test_tenant_preference_comes_back_in_tenant_order(decider: Decider) -> None:

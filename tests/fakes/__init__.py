@@ -11,8 +11,21 @@ Each fake also serves its provider's embeddings endpoint, answering `fake_vector
 text)` per input, so a test can tell which model a vector came from.
 
 `stream_bytes(protocol, Ok(...))` gives the exact SSE body without a server.
+
+The cloud fakes check credentials as their clouds do: `FakeProvider("bedrock")`
+verifies each SigV4 signature (`fake.aws`: the keys it knows), `FakeProvider("vertex")`
+each bearer token, which it issues itself to the service-account key it writes
+(`fake.google`, `fake.credentials_file`); `fake.options()` is their config.
 """
 
+from tests.fakes._aws import (
+    ACCESS_KEY_ID,
+    AWS_VARIABLES,
+    SECRET_ACCESS_KEY,
+    FakeSts,
+    SigV4Door,
+    aws_environment,
+)
 from tests.fakes._behaviours import (
     Behaviour,
     Call,
@@ -35,16 +48,22 @@ from tests.fakes._behaviours import (
     WrongContentType,
 )
 from tests.fakes._embeddings import BadVectors, fake_tokens, fake_vector
+from tests.fakes._google import BearerDoor
 from tests.fakes._server import FakeProvider, Protocol, Received, stream_bytes
 
 __all__ = [
+    "ACCESS_KEY_ID",
+    "AWS_VARIABLES",
+    "SECRET_ACCESS_KEY",
     "BadVectors",
+    "BearerDoor",
     "Behaviour",
     "Call",
     "ConnectionReset",
     "ContentFilter",
     "ErrorUnder200",
     "FakeProvider",
+    "FakeSts",
     "InvalidRequest",
     "MalformedJSON",
     "MalformedSSE",
@@ -55,12 +74,14 @@ __all__ = [
     "RateLimited",
     "Received",
     "ServerError",
+    "SigV4Door",
     "SlowFirstByte",
     "StallStream",
     "StreamCut",
     "Unauthorized",
     "Unavailable",
     "WrongContentType",
+    "aws_environment",
     "fake_tokens",
     "fake_vector",
     "stream_bytes",

@@ -11,8 +11,10 @@ import contextlib
 import json
 import socket
 import struct
+import tempfile
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -20,6 +22,8 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from tests.fakes._anthropic import AnthropicDialect
+from tests.fakes._aws import SigV4Door
+from tests.fakes._bedrock import BedrockDialect
 from tests.fakes._behaviours import (
     Behaviour,
     ConnectionReset,
@@ -50,16 +54,23 @@ from tests.fakes._embeddings import (
     fake_vector,
 )
 from tests.fakes._gemini import GeminiDialect
+from tests.fakes._google import TOKEN_PATH, BearerDoor
 from tests.fakes._json_mode import json_instance
 from tests.fakes._openai import AzureOpenAIDialect, OpenAIDialect
+from tests.fakes._vertex import VertexDialect
 
-Protocol = Literal["openai", "azure_openai", "anthropic", "gemini"]
+Protocol = Literal["openai", "azure_openai", "anthropic", "gemini", "bedrock", "vertex"]
 _DIALECTS: dict[str, type[Dialect]] = {
     "openai": OpenAIDialect,
     "azure_openai": AzureOpenAIDialect,
     "anthropic": AnthropicDialect,
     "gemini": GeminiDialect,
+    "bedrock": BedrockDialect,
+    "vertex": VertexDialect,
 }
+# The regions (and Google project) the cloud fakes serve unless told otherwise.
+DEFAULT_REGIONS = {"bedrock": "eu-central-1", "vertex": "europe-west1"}
+DEFAULT_PROJECT = "test-project"
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class Received:
     headers: CIMultiDictProxy[str]
     body: bytes
     json: Any  # None when the body is not JSON
+    raw_path: str = ""  # as sent: percent-encoding kept, with the query
 
 
 class FakeProvider:
@@ -81,13 +93,26 @@ class FakeProvider:
         reply: str | None = None,
         api_key: str = "test-key",
         port: int = 0,
+        region: str | None = None,
+        project: str = DEFAULT_PROJECT,
     ) -> None:
         self.protocol = protocol
         self.name = name
         self.api_key = api_key
         self.received: list[Received] = []
         self._reply = reply
-        self._dialect = _DIALECTS[protocol]()
+        self.region = region or DEFAULT_REGIONS.get(protocol, "")
+        self.project = project
+        self._dialect: Dialect = (
+            VertexDialect(project, self.region) if protocol == "vertex" else _DIALECTS[protocol]()
+        )
+        # The cloud fakes check credentials as their clouds do: a SigV4 signature (AWS),
+        # a bearer token from their own token endpoint (Google); the others, a key.
+        self.aws = SigV4Door(self.region) if protocol == "bedrock" else None
+        self.google = BearerDoor(project) if protocol == "vertex" else None
+        # Vertex: a service-account key whose tokens come from this fake (made at start).
+        self.credentials_file: Path | None = None
+        self._key_dir: tempfile.TemporaryDirectory[str] | None = None
         embeddings = EMBEDDING_DIALECTS.get(protocol)
         self._embeddings: EmbeddingDialect | None = embeddings() if embeddings else None
         self._embedding_script: deque[Behaviour | BadVectors] = deque()
@@ -103,6 +128,26 @@ class FakeProvider:
             raise RuntimeError("FakeProvider not started")
         root = f"http://127.0.0.1:{self._port}"
         return f"{root}/v1" if self.protocol == "openai" else root
+
+    @property
+    def token_uri(self) -> str:
+        """The Vertex fake's own OAuth token endpoint (Google's is oauth2.googleapis.com)."""
+        return f"http://127.0.0.1:{self._port}{TOKEN_PATH}"
+
+    def options(self) -> dict[str, str]:
+        """The adapter options a sidecar config needs for this fake."""
+        if self.protocol == "azure_openai":
+            return {"api_version": "2024-10-21"}
+        if self.protocol == "bedrock":
+            return {"region": self.region}
+        if self.protocol == "vertex":
+            assert self.credentials_file is not None, "start the fake first"
+            return {
+                "region": self.region,
+                "project": self.project,
+                "credentials_file": str(self.credentials_file),
+            }
+        return {}
 
     def script(self, *behaviours: Behaviour) -> None:
         self._script.extend(behaviours)
@@ -138,11 +183,18 @@ class FakeProvider:
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         self._port = self._runner.addresses[0][1]
+        if self.google is not None:
+            self._key_dir = tempfile.TemporaryDirectory(prefix="fake-vertex-")
+            path = Path(self._key_dir.name) / "service-account.json"
+            self.credentials_file = self.google.service_account(path, self.token_uri)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._key_dir is not None:
+            self._key_dir.cleanup()
+            self._key_dir = None
 
     async def __aenter__(self) -> FakeProvider:
         await self.start()
@@ -163,6 +215,9 @@ class FakeProvider:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
+        if self.google is not None and request.path == TOKEN_PATH and request.method == "POST":
+            # The token endpoint: not a call to the model API, so not in `received`.
+            return await _send(request, self.google.grant(raw))
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
@@ -175,6 +230,7 @@ class FakeProvider:
                 CIMultiDictProxy(CIMultiDict(request.headers)),
                 raw,
                 parsed,
+                request.raw_path,
             )
         )
         if self.embedding_model(self.received[-1]) is not None:
@@ -188,6 +244,9 @@ class FakeProvider:
             else (isinstance(parsed, dict) and parsed.get("stream") is True)
         )
         model = route.model or (str(parsed.get("model", "")) if isinstance(parsed, dict) else "")
+        refusal = self._refusal(request, raw)
+        if refusal is not None:
+            return await _send(request, refusal)
         if not self._dialect.authorized(request.headers, self.api_key):
             return await _send(request, self._dialect.error(Unauthorized(), model, stream))
         problem = self._dialect.header_problem(request.headers)
@@ -246,6 +305,14 @@ class FakeProvider:
         elif isinstance(behaviour, StallStream):
             return await _send(request, reply, stall_after=0, stall=behaviour.seconds)
         return await _send(request, reply)
+
+    def _refusal(self, request: web.Request, raw: bytes) -> Reply | None:
+        if self.aws is not None:
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            return self.aws.refuse(request.method, request.raw_path, headers, raw)
+        if self.google is not None:
+            return self.google.refuse(request.headers.get("authorization", ""))
+        return None
 
     def _ok(self, ok: Ok, body: dict[str, Any], model: str, stream: bool) -> Reply:
         text = ok.text
