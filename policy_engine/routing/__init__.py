@@ -1,6 +1,14 @@
 """Route plans, attempts, retries, fallback and the upstream transport."""
 
 from policy_engine.routing._budget import AnswerBudget, Reservation
+from policy_engine.routing._egress import (
+    Egress,
+    EgressTable,
+    NoProxy,
+    Proxy,
+    egress_from_settings,
+    tls_context,
+)
 from policy_engine.routing._health import (
     CircuitBreaker,
     CircuitState,
@@ -31,8 +39,12 @@ __all__ = [
     "Candidate",
     "CircuitBreaker",
     "CircuitState",
+    "Egress",
+    "EgressTable",
     "LatencyAverage",
+    "NoProxy",
     "ProviderHealth",
+    "Proxy",
     "RequestRedactor",
     "Reservation",
     "RouteResult",
@@ -42,11 +54,13 @@ __all__ = [
     "UpstreamStream",
     "UpstreamTransport",
     "backoff_delay",
+    "egress_from_settings",
     "feature_unavailable",
     "next_candidate",
     "plan_route",
     "served_by",
     "skipped_summary",
+    "tls_context",
     "translate_error",
     "unmet_needs",
 ]
