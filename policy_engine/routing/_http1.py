@@ -26,10 +26,10 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import cast
+from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -43,6 +43,9 @@ _LOW_WATER = 1 << 16
 # llhttp leaves the size of an answer's head to its user; nginx's default is 8-32 KiB.
 _MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\r\n\0]")
+
+
+_P = TypeVar("_P", bound=asyncio.Protocol)
 
 
 class Http1Error(Exception):
@@ -373,61 +376,71 @@ class Http1Pool:
     async def _connect(self, target: _Target, timeout_s: float) -> _Connection:
         loop = asyncio.get_running_loop()
         origin, proxy, tls = target.origin, target.proxy, target.tls
-        try:
-            async with asyncio.timeout(min(self._connect_timeout, timeout_s)):
-                if proxy is None:
-                    _, connection = await loop.create_connection(
-                        _Connection,
-                        origin.host,
-                        origin.port,
-                        ssl=tls,
-                        server_hostname=origin.host if tls is not None else None,
-                    )
-                elif tls is None:
-                    _, connection = await loop.create_connection(
-                        _Connection, proxy.host, proxy.port
-                    )
-                else:
-                    connection = await _tunnel(loop, origin, proxy, tls)
-        except (TimeoutError, ConnectFailed):
-            raise
-        except ssl.SSLCertVerificationError as error:
-            raise ConnectFailed(
-                f"the certificate of {origin.host} failed verification: {error.verify_message}"
-            ) from None
-        except ssl.SSLError as error:
-            raise ConnectFailed(
-                f"the TLS handshake with {origin.host} failed ({error.reason or 'no reason'})"
-            ) from None
-        except OSError as error:
-            where = f"the egress proxy {proxy.label}" if proxy else f"{origin.host}:{origin.port}"
-            raise ConnectFailed(f"{where} could not be reached ({_why(error)})") from None
-        return connection
+        host, port = (origin.host, origin.port) if proxy is None else (proxy.host, proxy.port)
+        async with asyncio.timeout(min(self._connect_timeout, timeout_s)):
+            if tls is None:
+                return await _open(loop, _Connection, host, port, proxy)
+            # TCP (and the tunnel) first, then TLS over it, so that a failure says which
+            # step failed: unreachable, refused by the proxy, or a certificate.
+            request = None if proxy is None else _connect_request(origin, proxy)
+            opening = await _open(loop, lambda: _Opening(request, proxy), host, port, proxy)
+            return await opening.secure(loop, origin, tls)
+
+
+async def _open(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], _P],
+    host: str,
+    port: int,
+    proxy: Proxy | None,
+) -> _P:
+    try:
+        _, protocol = await loop.create_connection(factory, host, port)
+    except (TimeoutError, ConnectFailed):
+        raise
+    except OSError as error:
+        where = f"the egress proxy {proxy.label}" if proxy else f"{host}:{port}"
+        raise ConnectFailed(f"{where} could not be reached ({_why(error)})") from None
+    return protocol
 
 
 def _why(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
+def _connect_request(origin: _Origin, proxy: Proxy) -> bytes:
+    host = f"[{origin.host}]" if ":" in origin.host else origin.host
+    authority = f"{host}:{origin.port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"host: {authority}"]
+    if proxy.authorization is not None:
+        lines.append(f"proxy-authorization: {proxy.authorization}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
 _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})[ \r]")
 
 
-class _Tunnel(asyncio.Protocol):
-    """Asks an HTTP proxy for a tunnel (CONNECT) and waits for its answer."""
+class _Opening(asyncio.Protocol):
+    """A TCP connection on its way to TLS: to the provider, or to a proxy asked for a
+    tunnel (CONNECT) whose answer this reads."""
 
-    def __init__(self, request: bytes, proxy: Proxy, authority: str) -> None:
-        self.established: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def __init__(self, request: bytes | None, proxy: Proxy | None) -> None:
+        self._established: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._request = request
         self._proxy = proxy
-        self._authority = authority
         self._head = bytearray()
+        self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        cast(asyncio.Transport, transport).write(self._request)
+        self._transport = cast(asyncio.Transport, transport)
+        if self._request is None:
+            self._established.set_result(None)
+        else:
+            self._transport.write(self._request)
 
     def data_received(self, data: bytes) -> None:
-        if self.established.done():
-            # TLS is being set up over the tunnel; a provider speaks only when asked.
+        if self._established.done():
+            # TLS is being set up; a provider speaks only when asked.
             return
         self._head += data
         end = self._head.find(b"\r\n\r\n")
@@ -437,61 +450,60 @@ class _Tunnel(asyncio.Protocol):
             return
         match = _STATUS.match(self._head)
         status = int(match[1]) if match else 0
+        target = self._request.split(b" ", 2)[1].decode() if self._request else ""
         if not status:
             self._fail("did not answer in HTTP")
         elif status == 407:
-            self._fail(f"wants credentials for the tunnel to {self._authority} (407)")
+            self._fail(f"wants credentials for the tunnel to {target} (407)")
         elif not 200 <= status < 300:
-            self._fail(f"refused the tunnel to {self._authority} ({status})")
+            self._fail(f"refused the tunnel to {target} ({status})")
         elif end + 4 != len(self._head):
             self._fail("sent bytes after its answer, before TLS")
         else:
-            self.established.set_result(None)
+            self._established.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail("closed the connection before the tunnel was open")
 
     def _fail(self, what: str) -> None:
-        if not self.established.done():
-            self.established.set_exception(
-                ConnectFailed(f"the egress proxy {self._proxy.label} {what}")
-            )
+        if not self._established.done():
+            label = self._proxy.label if self._proxy else "?"
+            self._established.set_exception(ConnectFailed(f"the egress proxy {label} {what}"))
 
-
-async def _tunnel(
-    loop: asyncio.AbstractEventLoop, origin: _Origin, proxy: Proxy, tls: ssl.SSLContext
-) -> _Connection:
-    """A connection to `origin` through a CONNECT tunnel, TLS from end to end."""
-    host = f"[{origin.host}]" if ":" in origin.host else origin.host
-    authority = f"{host}:{origin.port}"
-    lines = [f"CONNECT {authority} HTTP/1.1", f"host: {authority}"]
-    if proxy.authorization is not None:
-        lines.append(f"proxy-authorization: {proxy.authorization}")
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    raw, tunnel = await loop.create_connection(
-        lambda: _Tunnel(request, proxy, authority), proxy.host, proxy.port
-    )
-    try:
-        await tunnel.established
-        secure = await loop.start_tls(raw, tunnel, tls, server_hostname=origin.host)
-    except ssl.SSLError:
-        raw.close()
-        raise
-    except OSError as error:
-        raw.close()
-        raise ConnectFailed(
-            f"the TLS handshake with {origin.host} through the egress proxy {proxy.label} "
-            f"was cut ({_why(error)})"
-        ) from None
-    except BaseException:
-        raw.close()
-        raise
-    if secure is None:  # the loop's contract allows it; a closed transport is what it means
-        raise ConnectFailed(f"the tunnel to {authority} closed during the TLS handshake")
-    connection = _Connection()
-    secure.set_protocol(connection)
-    connection.connection_made(secure)
-    return connection
+    async def secure(
+        self, loop: asyncio.AbstractEventLoop, origin: _Origin, tls: ssl.SSLContext
+    ) -> _Connection:
+        """Once the tunnel is open (at once without a proxy): TLS with the provider, then
+        the connection that carries requests."""
+        assert self._transport is not None
+        raw = self._transport
+        via = f" through the egress proxy {self._proxy.label}" if self._proxy else ""
+        try:
+            await self._established
+            secure = await loop.start_tls(raw, self, tls, server_hostname=origin.host)
+        except (TimeoutError, ConnectFailed):
+            raw.close()
+            raise
+        except ssl.SSLCertVerificationError as error:
+            raw.close()
+            raise ConnectFailed(
+                f"the certificate of {origin.host} failed verification: {error.verify_message}"
+            ) from None
+        except (ssl.SSLError, OSError) as error:
+            raw.close()
+            why = error.reason if isinstance(error, ssl.SSLError) else None
+            raise ConnectFailed(
+                f"the TLS handshake with {origin.host}{via} failed ({why or _why(error)})"
+            ) from None
+        except BaseException:
+            raw.close()
+            raise
+        if secure is None:  # the loop's contract allows it: the connection closed meanwhile
+            raise ConnectFailed(f"the TLS handshake with {origin.host}{via} failed (closed)")
+        connection = _Connection()
+        secure.set_protocol(connection)
+        connection.connection_made(secure)
+        return connection
 
 
 async def _wait(future: asyncio.Future[None], timeout_s: float) -> None:
