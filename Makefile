@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/tools/bin:$(PATH)
 DEMO_PORT ?=
 DEMO_FAKE_PORT ?=
 
-.PHONY: demo serve test setup opa redis-server policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
+.PHONY: demo serve test setup opa redis-server egress-servers policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
 
 setup: $(VENV)/.installed $(VENV)/.native
 
@@ -52,6 +52,11 @@ redis-server:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y --no-install-recommends redis-server; }; }
+
+# squid and nginx for the egress tests (proxy, TLS): Debian's packages, installed when missing.
+egress-servers:
+	@$(STEP) "squid and nginx for the egress tests (apt, when missing)" "~30 s" \
+		tools/install_egress_servers.sh
 
 # SeaweedFS from the Go module proxy, built once into tools/bin and reused.
 $(WEED):
@@ -92,8 +97,8 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 # Real OPA for the parity, differential, bundle and REST tests; Redis and SeaweedFS for
-# the fleet and shipping tests.
-pytest: setup $(OPA) $(WEED) redis-server
+# the fleet and shipping tests; squid and nginx for the egress tests.
+pytest: setup $(OPA) $(WEED) redis-server egress-servers
 	@echo "==> pytest: the whole suite (~5-8 min on 2 cores)"
 	$(VENV)/bin/pytest -q
 
