@@ -151,14 +151,14 @@ class EgressTable:
         return self.providers.get(provider, self.default) if provider else self.default
 
 
-def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
+def tls_context(ca_bundle: Path | None = None, field_name: str = "ca_bundle") -> ssl.SSLContext:
     """Certificate and host name checked (SNI sent), TLS 1.2 at least, HTTP/1.1 offered by
     ALPN; the CAs are the bundle's alone when one is given, else the system store."""
     try:
         context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
     except (OSError, ssl.SSLError) as error:
         why = getattr(error, "strerror", None) or getattr(error, "reason", None) or "unreadable"
-        raise ConfigError(f"ca_bundle {ca_bundle}: cannot load it ({why})") from None
+        raise ConfigError(f"{field_name} {ca_bundle}: cannot load it ({why})") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
     return context
@@ -170,11 +170,11 @@ class _Contexts:
     def __init__(self) -> None:
         self._by_bundle: dict[Path, ssl.SSLContext] = {}
 
-    def get(self, bundle: Path | None) -> ssl.SSLContext | None:
+    def get(self, bundle: Path | None, field_name: str) -> ssl.SSLContext | None:
         if bundle is None:
             return None  # the system store's, made by the client when first needed
         if bundle not in self._by_bundle:
-            self._by_bundle[bundle] = tls_context(bundle)
+            self._by_bundle[bundle] = tls_context(bundle, field_name)
         return self._by_bundle[bundle]
 
 
@@ -217,11 +217,11 @@ def egress_from_settings(
     contexts = _Contexts()
     https, plain, bypass = _global(settings, resolve_proxy_environment(environ), environ)
     bundle = settings.routing.ca_bundle
-    default = Egress(contexts.get(bundle), https, plain, bypass, bundle)
+    default = Egress(contexts.get(bundle, "routing.ca_bundle"), https, plain, bypass, bundle)
     providers: dict[str, Egress] = {}
     for index, provider in enumerate(settings.providers):
         own_bundle = provider.ca_bundle or bundle
-        tls = contexts.get(own_bundle)
+        tls = contexts.get(own_bundle, f"providers.{index}.ca_bundle")
         if provider.proxy == "direct":
             providers[provider.id] = Egress(tls, ca_bundle=own_bundle)
         elif provider.proxy is not None:

@@ -264,7 +264,7 @@ def test_an_unreadable_ca_bundle_stops_startup_naming_it(
         bundle.write_bytes(content)
     with pytest.raises(ConfigError) as raised:
         egress_from_settings(settings(ca_bundle=str(bundle)), {})
-    assert raised.value.message.startswith(f"ca_bundle {bundle}: cannot load it")
+    assert raised.value.message.startswith(f"providers.0.ca_bundle {bundle}: cannot load it")
 
 
 def test_relative_ca_bundle_and_credentials_paths_follow_the_config_file(tmp_path: Path) -> None:
