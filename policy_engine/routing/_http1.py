@@ -56,6 +56,10 @@ class Disconnected(ConnectionError):
     """The provider closed the connection before the answer was complete."""
 
 
+class ConnectTimedOut(TimeoutError):
+    """No connection to the provider (its TCP, tunnel and TLS) within the connect timeout."""
+
+
 class ConnectFailed(ConnectionError):
     """No connection to the provider could be made: refused, unresolvable, a certificate
     that fails verification, or an egress proxy that is down or refuses the tunnel.
@@ -377,14 +381,21 @@ class Http1Pool:
         loop = asyncio.get_running_loop()
         origin, proxy, tls = target.origin, target.proxy, target.tls
         host, port = (origin.host, origin.port) if proxy is None else (proxy.host, proxy.port)
-        async with asyncio.timeout(min(self._connect_timeout, timeout_s)):
-            if tls is None:
-                return await _open(loop, _Connection, host, port, proxy)
-            # TCP (and the tunnel) first, then TLS over it, so that a failure says which
-            # step failed: unreachable, refused by the proxy, or a certificate.
-            request = None if proxy is None else _connect_request(origin, proxy)
-            opening = await _open(loop, lambda: _Opening(request, proxy), host, port, proxy)
-            return await opening.secure(loop, origin, tls)
+        limit = min(self._connect_timeout, timeout_s)
+        try:
+            async with asyncio.timeout(limit):
+                if tls is None:
+                    return await _open(loop, _Connection, host, port, proxy)
+                # TCP (and the tunnel) first, then TLS over it, so that a failure says
+                # which step failed: unreachable, refused by the proxy, or a certificate.
+                request = None if proxy is None else _connect_request(origin, proxy)
+                opening = await _open(loop, lambda: _Opening(request, proxy), host, port, proxy)
+                return await opening.secure(loop, origin, tls)
+        except TimeoutError:
+            via = f" through the egress proxy {proxy.label}" if proxy else ""
+            raise ConnectTimedOut(
+                f"connecting to {origin.host}:{origin.port}{via} took over {limit:.3g} s"
+            ) from None
 
 
 async def _open(

@@ -19,6 +19,7 @@ from policy_engine.routing._budget import AnswerBudget, Reservation
 from policy_engine.routing._egress import Egress, EgressTable
 from policy_engine.routing._http1 import (
     ConnectFailed,
+    ConnectTimedOut,
     Disconnected,
     Http1Error,
     Http1Pool,
@@ -188,7 +189,7 @@ class UpstreamTransport:
                 request.method, request.url, request.headers, request.body, timeout_s, provider
             )
         except _SEND_ERRORS as error:
-            if isinstance(error, ConnectFailed):
+            if isinstance(error, ConnectFailed | ConnectTimedOut):
                 # The reason an operator needs (a certificate, the proxy), which the
                 # attempt's own line does not carry; hosts and reasons only, no request data.
                 _log.warning("upstream_connect_failed", provider=provider, reason=str(error))

@@ -255,6 +255,29 @@ async def test_a_proxy_that_will_not_tunnel_is_a_connection_failure_naming_it(na
     assert "cHJveHk" not in repr(logs)  # the credentials, in any form
 
 
+async def test_a_proxy_that_never_answers_is_a_timeout_naming_it() -> None:
+    async def silent(
+        head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()
+
+    async with http_proxy(silent) as proxy:
+        transport = UpstreamTransport(
+            connect_timeout_s=0.3,
+            first_byte_timeout_s=2,
+            egress=EgressTable(Egress(), {"p": Egress(https_proxy=proxy.proxy)}),
+        )
+        with capture_logs() as logs, pytest.raises(ProviderError) as caught:
+            await transport.send(post(f"https://{PROVIDER}"), provider="p")
+        await transport.close()
+    assert caught.value.kind is ProviderErrorKind.TIMEOUT
+    [line] = [entry for entry in logs if entry["event"] == "upstream_connect_failed"]
+    assert line["reason"] == (
+        f"connecting to {PROVIDER}:443 through the egress proxy 127.0.0.1:{proxy.port} "
+        "took over 0.3 s"
+    )
+
+
 async def test_a_proxy_that_is_down_is_a_connection_failure_naming_it() -> None:
     transport = client(Egress(https_proxy=Proxy("127.0.0.1", 1, SECRET)))
     with pytest.raises(ProviderError) as caught:
