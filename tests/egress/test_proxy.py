@@ -241,6 +241,8 @@ async def test_proxy_credentials_open_the_tunnel_and_appear_in_no_log_or_record(
     assert run.routed == ["fronted", "fronted"]
     squid.wait_for_line("CONNECT", f"{PROVIDER_HOST}:{nginx.ports['good']}", PROXY_USER)
     assert all("proxy-authorization" not in call.headers for call in run.fronted)
+    [startup] = [e for e in run.logs if e["event"] == "egress" and e["provider"] == "fronted"]
+    assert startup["route"] == f"proxy 127.0.0.1:{squid.auth_port}; CAs: {pki.bundle}"
     for value in SECRETS:
         assert value not in repr(run.logs)
         assert value.encode() not in run.audit_bytes
