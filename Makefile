@@ -109,7 +109,7 @@ test: setup policy-test lint typecheck pytest
 # build for `make test`), loading a tiny model the tests write with the gguf package.
 E2E_VENV := .venv-e2e
 $(E2E_VENV)/.installed: tools/e2e-requirements.txt
-	@$(STEP) "llama.cpp's server (llama-cpp-python, compiled from source) into $(E2E_VENV)" "~25-70 min" bash -c "\
+	@$(STEP) "llama.cpp's server (llama-cpp-python, compiled from source) into $(E2E_VENV)" "~10-55 min" bash -c "\
 		$(PYTHON) -m venv $(E2E_VENV) && \
 		$(E2E_VENV)/bin/pip install -qq --upgrade pip && \
 		CMAKE_BUILD_PARALLEL_LEVEL=2 $(E2E_VENV)/bin/pip install -qq -r tools/e2e-requirements.txt"
