@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import MODEL_ALIAS, LlamaServer, llama_server_installed
+from tests.e2e._llama import MODEL_ALIAS, LlamaServer, llama_server_installed
 from tests.egress._servers import free_port
 from tests.fakes import FakeProvider, ServerError
 from tests.reliability._support import ask

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tests.egress._servers import HOSTS, Nginx, Squid, free_port
-from tests.pki import CertificateAuthority, Issued
-
-
-@dataclass(frozen=True)
-class Pki:
-    bundle: Path  # the test CA nginx's good certificate chains to
-    other_bundle: Path  # a CA that signed none of nginx's certificates but one
-    sites: dict[str, Issued]
+from tests.egress._support import Pki
+from tests.pki import CertificateAuthority
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.egress._servers import PROVIDER_HOST, Nginx, Squid
-from tests.egress.conftest import Pki
-from tests.egress.test_proxy import through_sidecar
+from tests.egress._support import Pki, through_sidecar
 
 
 async def test_a_provider_whose_certificate_chains_to_its_ca_bundle_answers(
