@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/tools/bin:$(PATH)
 DEMO_PORT ?=
 DEMO_FAKE_PORT ?=
 
-.PHONY: demo serve test setup opa redis-server chromium policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
+.PHONY: demo serve test e2e setup opa redis-server chromium egress-servers policy-test lint typecheck pytest bench bench-setup bench-gateways soak chaos crash clean
 
 setup: $(VENV)/.installed $(VENV)/.native
 
@@ -61,6 +61,10 @@ chromium:
 	  || { apt-get update && DEBIAN_FRONTEND=noninteractive \
 	       apt-get install -y --no-install-recommends chromium; }; }
 
+# squid and nginx for the egress tests (proxy, TLS): Debian's packages, installed when missing.
+egress-servers:
+	@$(STEP) "squid and nginx for the egress tests (apt, when missing)" "~30 s" \
+		tools/install_egress_servers.sh
 
 # SeaweedFS from the Go module proxy, built once into tools/bin and reused.
 $(WEED):
@@ -101,12 +105,27 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 # Real OPA for the parity, differential, bundle and REST tests; Redis and SeaweedFS for
-# the fleet and shipping tests; Debian's Chromium for the console's browser tests.
-pytest: setup $(OPA) $(WEED) redis-server chromium
+# the fleet and shipping tests; Debian's Chromium for the console's browser tests; squid and
+# nginx for the egress tests.
+pytest: setup $(OPA) $(WEED) redis-server chromium egress-servers
 	@echo "==> pytest: the whole suite (~5-8 min on 2 cores)"
 	$(VENV)/bin/pytest -q
 
 test: setup policy-test lint typecheck pytest
+
+# The self-hosted fallback against a real inference server: llama.cpp's OpenAI-compatible
+# server from llama-cpp-python, built from source into its own virtualenv (too long a
+# build for `make test`), loading a tiny model the tests write with the gguf package.
+E2E_VENV := .venv-e2e
+$(E2E_VENV)/.installed: tools/e2e-requirements.txt
+	@$(STEP) "llama.cpp's server (llama-cpp-python, compiled from source) into $(E2E_VENV)" "~10-55 min" bash -c "\
+		$(PYTHON) -m venv $(E2E_VENV) && \
+		$(E2E_VENV)/bin/pip install -qq --upgrade pip && \
+		CMAKE_BUILD_PARALLEL_LEVEL=2 $(E2E_VENV)/bin/pip install -qq -r tools/e2e-requirements.txt"
+	@touch $@
+
+e2e: setup $(E2E_VENV)/.installed
+	$(VENV)/bin/pytest -q -rs tests/e2e
 
 # Benchmarks print numbers and ratios measured in the same run; they never gate `make test`.
 bench-setup: setup
@@ -135,6 +154,6 @@ crash: setup
 	$(PY) -m bench.crash --kills 100
 
 clean:
-	rm -rf $(VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc
+	rm -rf $(VENV) $(E2E_VENV) tools/bin var .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc
 	rm -rf native/scan/target
 	find adapters policy_engine -name '*.so' -delete

@@ -15,6 +15,7 @@ import yaml
 from phonenumbers import SUPPORTED_REGIONS
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -114,6 +115,51 @@ _NO_FACTS = ModelAttributes()
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,256}")
 
 
+class ProxySettings(_Strict):
+    """An HTTP proxy that provider traffic goes through (CONNECT for https:// providers)."""
+
+    url: str = Field(description="http://host:port; credentials never here")
+    credentials_env: str | None = Field(
+        None, description="Environment variable holding the proxy's user:password"
+    )
+    credentials_file: Path | None = Field(
+        None, description="File holding the proxy's user:password (a mounted secret)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname:
+            # TLS to the proxy itself is not supported; the tunnel it opens carries the
+            # provider's own TLS end to end.
+            raise ValueError("must be an http:// URL with a host (the tunnel carries TLS)")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials; use credentials_env or credentials_file")
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError("must be http://host:port, without a path")
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential_source(self) -> ProxySettings:
+        if self.credentials_env and self.credentials_file:
+            raise ValueError("set credentials_env or credentials_file, not both")
+        return self
+
+
+def _proxy_shorthand(value: Any) -> Any:
+    """`proxy: http://host:port` stands for `proxy: {url: http://host:port}`."""
+    if isinstance(value, str) and value != "direct":
+        return {"url": value}
+    return value
+
+
+# A provider's or the global proxy: unset (the environment's, or the global one for a
+# provider), a proxy, or "direct" (no proxy whatever the environment says).
+ProxyChoice = Annotated[ProxySettings | Literal["direct"] | None, BeforeValidator(_proxy_shorthand)]
+
+
 class ProviderConfig(_Strict):
     id: ProviderId
     adapter: str = Field(description=f"One of: {', '.join(ADAPTER_NAMES)}")
@@ -134,6 +180,12 @@ class ProviderConfig(_Strict):
     attributes: ProviderAttributes = Field(default_factory=ProviderAttributes)
     model_attributes: dict[str, ModelAttributes] = Field(
         default_factory=dict, description="Provider model (a value of models) -> its facts"
+    )
+    proxy: ProxyChoice = Field(
+        None, description="This provider's egress proxy, or direct; unset: routing.proxy"
+    )
+    ca_bundle: Path | None = Field(
+        None, description="PEM file of the CAs trusted for this provider; unset: routing.ca_bundle"
     )
 
     @model_validator(mode="before")
@@ -320,6 +372,20 @@ class RoutingSettings(_Strict):
         "Memory for answers peaks at about six times this (decoded, then encoded again)",
     )
 
+    proxy: ProxyChoice = Field(
+        None,
+        description="Egress proxy for every provider without its own; unset: HTTPS_PROXY / "
+        "HTTP_PROXY from the environment; direct: none",
+    )
+    no_proxy: list[str] | None = Field(
+        None,
+        description="Hosts reached without routing.proxy (or the environment's): names, "
+        ".suffixes, IPs, CIDRs, host:port, *; unset: NO_PROXY from the environment",
+    )
+    ca_bundle: Path | None = Field(
+        None, description="PEM file of the CAs trusted for providers; unset: the system store"
+    )
+
     @model_validator(mode="after")
     def _one_answer_fits(self) -> RoutingSettings:
         if self.max_answer_bytes > self.max_buffered_answer_bytes:
@@ -435,10 +501,17 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     redis = fleet.get("redis") if isinstance(fleet, dict) else None
     if isinstance(redis, dict) and isinstance(redis.get("password_file"), str):
         redis["password_file"] = str((base / redis["password_file"]).resolve())
-    for provider in raw.get("providers") or []:
-        if isinstance(provider, dict) and isinstance(provider.get("api_key_file"), str):
-            provider["api_key_file"] = str((base / provider["api_key_file"]).resolve())
-        options = provider.get("options") if isinstance(provider, dict) else None
+    routing = raw.get("routing")
+    for section in [routing, *(raw.get("providers") or [])]:
+        if not isinstance(section, dict):
+            continue
+        for key in ("api_key_file", "ca_bundle"):
+            if isinstance(section.get(key), str):
+                section[key] = str((base / section[key]).resolve())
+        proxy = section.get("proxy")
+        if isinstance(proxy, dict) and isinstance(proxy.get("credentials_file"), str):
+            proxy["credentials_file"] = str((base / proxy["credentials_file"]).resolve())
+        options = section.get("options")
         if isinstance(options, dict) and isinstance(options.get("credentials_file"), str):
             options["credentials_file"] = str((base / options["credentials_file"]).resolve())
     server = raw.get("server")
@@ -623,3 +696,51 @@ def resolve_redis_password(
     elif redis.password_file:
         value = _read_secret_file(redis.password_file, "fleet.redis.password_file")
     return SecretStr(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyEnvironment:
+    """The proxy variables curl and most HTTP clients honour (the lower-case name first)."""
+
+    https_proxy: SecretStr | None  # a URL that may carry user:password
+    http_proxy: SecretStr | None
+    no_proxy: str | None
+
+
+def _proxy_variable(env: Mapping[str, str], name: str) -> str | None:
+    for key in (name, name.upper()):
+        value = env.get(key, "").strip()
+        if value:
+            return value
+    return None
+
+
+def resolve_proxy_environment(environ: Mapping[str, str] | None = None) -> ProxyEnvironment:
+    env = os.environ if environ is None else environ
+    https_proxy = _proxy_variable(env, "https_proxy")
+    http_proxy = _proxy_variable(env, "http_proxy")
+    return ProxyEnvironment(
+        SecretStr(https_proxy) if https_proxy else None,
+        SecretStr(http_proxy) if http_proxy else None,
+        _proxy_variable(env, "no_proxy"),
+    )
+
+
+def resolve_proxy_credentials(
+    proxy: ProxySettings, field: str, environ: Mapping[str, str] | None = None
+) -> SecretStr | None:
+    """The proxy's user:password from its variable or secret file; never the value in an error."""
+    env = os.environ if environ is None else environ
+    if proxy.credentials_env:
+        value = env.get(proxy.credentials_env, "").strip()
+        where = f"{field}.credentials_env {proxy.credentials_env}"
+    elif proxy.credentials_file:
+        value = _read_secret_file(proxy.credentials_file, f"{field}.credentials_file")
+        where = f"{field}.credentials_file {proxy.credentials_file}"
+    else:
+        return None
+    if not value:
+        raise ConfigError(f"{where} is empty or unset")
+    if ":" not in value:
+        raise ConfigError(f"{where} must hold user:password")
+    return SecretStr(value)

@@ -1,4 +1,5 @@
-"""Fixtures more than one test package needs: a real S3-compatible store (SeaweedFS)."""
+"""Fixtures more than one test package needs: a real S3-compatible store (SeaweedFS), and
+an environment without the runner's proxy variables."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from policy_engine.audit import ObjectStore
 from tests.servers import S3Server, running_s3
 
 _buckets = itertools.count()
+_PROXY_VARIABLES = ("https_proxy", "http_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sidecar honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY: a runner's own would send
+    the tests' loopback traffic to its proxy. Tests about them set their own."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -43,12 +43,14 @@ class ProviderSpec:
     api_key_env: str | None = "TEST_PROVIDER_KEY"  # set to API_KEY by start_sidecar
     api_key_file: str | None = None
     model_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base_url: str | None = None  # the fake's unless given (say, through a TLS front)
+    extra: dict[str, Any] = field(default_factory=dict)  # more provider settings (proxy, ...)
 
     def config(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "id": self.id,
             "adapter": self.fake.protocol,
-            "base_url": self.fake.base_url,
+            "base_url": self.base_url or self.fake.base_url,
             "models": self.models,
             "priority": self.priority,
             "attributes": self.attributes,
@@ -63,7 +65,7 @@ class ProviderSpec:
             entry["options"] = {"api_version": "2024-10-21"}
         elif self.fake.protocol in ("bedrock", "vertex"):
             entry["options"] = self.fake.options()
-        return entry
+        return {**entry, **self.extra}
 
 
 def build_settings(

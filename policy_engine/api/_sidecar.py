@@ -40,7 +40,12 @@ from policy_engine.decision import (
 from policy_engine.fleet import Fleet
 from policy_engine.pipeline import AuditSink, EmbeddingPipeline, Pipeline
 from policy_engine.redaction import NATIVE_SCAN, RedactionError, Redactor, default_redactor
-from policy_engine.routing import AnswerBudget, EmbeddingRouter, UpstreamTransport
+from policy_engine.routing import (
+    AnswerBudget,
+    EmbeddingRouter,
+    UpstreamTransport,
+    egress_from_settings,
+)
 from policy_engine.telemetry import Metrics, Tracer, get_logger, tracer_from_settings
 
 _log = get_logger("policy_engine.sidecar")
@@ -84,11 +89,15 @@ class Sidecar:
         engine = engine_from_settings(settings)
         decider = decider_from_settings(settings, engine)
         budget = AnswerBudget(settings.routing.max_buffered_answer_bytes)
+        egress = egress_from_settings(settings)
+        for provider_id, way_out in egress.providers.items():
+            _log.info("egress", provider=provider_id, route=way_out.describe())
         transport = UpstreamTransport(
             connect_timeout_s=settings.routing.connect_timeout_s,
             first_byte_timeout_s=settings.routing.first_byte_timeout_s,
             max_response_bytes=settings.routing.max_answer_bytes,
             budget=budget,
+            egress=egress,
         )
         metrics.watch_answer_budget(budget)
         tracer = tracer_from_settings(settings.logging.tracing)

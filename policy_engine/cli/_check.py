@@ -1,9 +1,9 @@
 """`policy-engine config check FILE`: what startup would find in a config, and every problem.
 
 It goes through what `serve` does before it takes a request (the schema, the keys, the
-caller tokens, the signing key, the audit folder, the policy and its tenants), without
-listening or writing anything, so CI can gate a config change and a person can see what
-the sidecar will serve.
+egress proxies and CA bundles, the caller tokens, the signing key, the audit folder, the
+policy and its tenants), without listening or writing anything, so CI can gate a config
+change and a person can see what the sidecar will serve.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from policy_engine.decision import (
 )
 from policy_engine.redaction import RedactionError, default_redactor
 from policy_engine.resilience import read_policy_facts
+from policy_engine.routing import EgressTable, egress_from_settings
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -70,6 +71,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _providers(settings: Settings, report: CheckReport) -> None:
     keys = resolve_api_keys(settings)
+    try:
+        egress: EgressTable | None = egress_from_settings(settings)
+    except PolicyEngineError as error:
+        report.problems.append(error.message)
+        egress = None
     for provider in settings.providers:
         if provider.api_key_env:
             source = f"env {provider.api_key_env}"
@@ -90,6 +96,7 @@ def _providers(settings: Settings, report: CheckReport) -> None:
                 "base_url": provider.base_url,
                 "key": source,
                 "key_state": state,
+                "egress": egress.of(provider.id).describe() if egress else "unusable",
             }
         )
         if missing:
@@ -213,7 +220,7 @@ def render(report: CheckReport) -> str:
         }
         for p in report.providers:
             columns = "  ".join(f"{p[k]:<{w}}" for k, w in widths.items())
-            lines.append(f"  {columns}  key: {p['key']} ({p['key_state']})")
+            lines.append(f"  {columns}  key: {p['key']} ({p['key_state']}), {p['egress']}")
     if report.aliases:
         served = ", ".join(f"{a} ({', '.join(ids)})" for a, ids in sorted(report.aliases.items()))
         lines.append(f"aliases: {served}")

@@ -1,6 +1,14 @@
 """Route plans, attempts, retries, fallback and the upstream transport."""
 
 from policy_engine.routing._budget import AnswerBudget, Reservation
+from policy_engine.routing._egress import (
+    Egress,
+    EgressTable,
+    NoProxy,
+    Proxy,
+    egress_from_settings,
+    tls_context,
+)
 from policy_engine.routing._embedding_calls import (
     EmbeddingResult,
     EmbeddingRouter,
@@ -44,11 +52,15 @@ __all__ = [
     "Candidate",
     "CircuitBreaker",
     "CircuitState",
+    "Egress",
+    "EgressTable",
     "EmbeddingResult",
     "EmbeddingRoute",
     "EmbeddingRouter",
     "LatencyAverage",
+    "NoProxy",
     "ProviderHealth",
+    "Proxy",
     "RequestRedactor",
     "Reservation",
     "RouteResult",
@@ -59,6 +71,7 @@ __all__ = [
     "UpstreamStream",
     "UpstreamTransport",
     "backoff_delay",
+    "egress_from_settings",
     "embedding_routes",
     "feature_unavailable",
     "max_inputs",
@@ -68,6 +81,7 @@ __all__ = [
     "redacted",
     "served_by",
     "skipped_summary",
+    "tls_context",
     "too_many_inputs",
     "translate_error",
     "unmet_needs",

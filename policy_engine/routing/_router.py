@@ -327,7 +327,7 @@ class Router:
     async def _call(
         self, codec: ProviderCodec, http: HttpRequest, budget: float, attempt: Attempt
     ) -> tuple[ChatResponse, Reservation]:
-        upstream = await self._transport.send(http, max(budget, 0.001))
+        upstream = await self._transport.send(http, max(budget, 0.001), attempt.provider)
         attempt.status = upstream.status
         try:
             if upstream.status >= 300:
@@ -391,7 +391,9 @@ class Router:
         rest is read by `routing.deadline_s` too."""
         try:
             async with asyncio.timeout_at(schedule.deadline_loop_time()):
-                upstream = await exit_stack.enter_async_context(self._transport.open(http))
+                upstream = await exit_stack.enter_async_context(
+                    self._transport.open(http, attempt.provider)
+                )
                 attempt.status = upstream.status
                 if upstream.status >= 300:
                     body = await upstream.read_all()

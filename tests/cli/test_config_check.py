@@ -161,3 +161,29 @@ def test_the_demo_config_passes_once_its_key_exists(
     assert code == 0, out
     assert "providers: 11" in out
     assert "AWS credential chain" in out and "Google service-account key" in out
+
+
+def test_each_provider_shows_its_way_out(
+    tmp_path: Path,
+    one_key: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://svc:proxy-secret-9@proxy.corp.example:3128")
+    code, out = check(relocated(tmp_path), capsys)
+    assert code == 0, out
+    assert "(present), proxy proxy.corp.example:3128; CAs: system store" in out
+    assert "proxy-secret-9" not in out
+
+
+def test_unusable_egress_settings_are_a_problem_naming_the_setting(
+    tmp_path: Path, one_key: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = relocated(tmp_path)
+    raw = yaml.safe_load(config.read_text())
+    raw["routing"] = {**raw.get("routing", {}), "ca_bundle": str(tmp_path / "missing.pem")}
+    raw["providers"][0]["proxy"] = {"url": "http://p:3128", "credentials_env": "UNSET_PROXY_AUTH"}
+    config.write_text(yaml.safe_dump(raw))
+    code, out = check(config, capsys)
+    assert code == 1
+    assert f"routing.ca_bundle {tmp_path / 'missing.pem'}: cannot load it" in out
