@@ -14,7 +14,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from adapters._native import PURE_PYTHON_ENV
 from bench.gateway._install import litellm_binary, portkey_entry
-from bench.gateway._payload import API_KEY, TENANT, UPSTREAM_MODEL, Api, request_headers
+from bench.gateway._payload import (
+    API_KEY,
+    EMBEDDING_MODEL,
+    TENANT,
+    UPSTREAM_EMBEDDING_MODEL,
+    UPSTREAM_MODEL,
+    Api,
+    request_headers,
+)
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 from policy_engine._config import parse_config
 from policy_engine._errors import ConfigError
@@ -51,9 +59,20 @@ globalThis.fetch = async (...args) => {
 """
 
 
+# Where each API's request of each mode goes, under the OpenAI-compatible root (the keys
+# are payload.API_MODES: the Responses API has no embeddings).
+_PATHS: dict[tuple[Api, str], str] = {
+    ("chat", "json"): "/chat/completions",
+    ("chat", "stream"): "/chat/completions",
+    ("chat", "embeddings"): "/embeddings",
+    ("responses", "json"): "/responses",
+    ("responses", "stream"): "/responses",
+}
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    url: str
+    base: str  # the OpenAI-compatible root, ".../v1"
     headers: dict[str, str]
     child: Child | None  # None when nothing sits between wrk and nginx
     api: Api = "chat"  # which request wrk sends: Chat Completions or the Responses API
@@ -61,6 +80,10 @@ class Endpoint:
     @property
     def pid(self) -> int | None:
         return self.child.pid if self.child else None
+
+    def url(self, mode: str) -> str:
+        """Where a request of `mode` (json, stream, embeddings) goes."""
+        return self.base + _PATHS[self.api, mode]
 
 
 class Scenario(Protocol):
@@ -72,6 +95,10 @@ class Scenario(Protocol):
         """direct, sidecar, litellm or portkey (with -responses for the Responses API rows):
         the ratio and target rows look these up."""
 
+    @property
+    def api(self) -> Api:
+        """chat (Chat Completions and embeddings) or responses: which modes it is measured in."""
+
     def unavailable(self, tools: Path) -> str | None: ...
 
     def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint: ...
@@ -81,12 +108,13 @@ class Scenario(Protocol):
 class Direct:
     name: str = "direct"
     group: str = "direct"
+    api: Api = "chat"
 
     def unavailable(self, tools: Path) -> str | None:
         return None
 
     def start(self, supervisor: Supervisor, upstream: str, work: Path, tools: Path) -> Endpoint:
-        return Endpoint(f"{upstream}/chat/completions", request_headers(), None)
+        return Endpoint(upstream, request_headers(), None)
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +144,7 @@ def sidecar_config(
                 "adapter": "openai",
                 "base_url": upstream,
                 "api_key_env": _KEY_ENV,
-                "models": {"default": UPSTREAM_MODEL},
+                "models": {"default": UPSTREAM_MODEL, EMBEDDING_MODEL: UPSTREAM_EMBEDDING_MODEL},
                 "attributes": {
                     "residency": "us",
                     "region": "us-east-1",
@@ -125,6 +153,7 @@ def sidecar_config(
                 },
             }
         ],
+        "embeddings": {EMBEDDING_MODEL: {"model": UPSTREAM_EMBEDDING_MODEL}},
     }
     return _deep_merge(base, overrides)
 
@@ -161,8 +190,7 @@ class Sidecar:
             cwd=ROOT,
         )
         wait_listening(child, port, timeout_s=60)
-        path = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
-        return Endpoint(f"http://127.0.0.1:{port}{path}", request_headers(), child, self.api)
+        return Endpoint(f"http://127.0.0.1:{port}/v1", request_headers(), child, self.api)
 
 
 # Every limit on the bench tenant, set so high that none refuses: the row measures the
@@ -181,6 +209,7 @@ class SidecarWithRedisLimits:
 
     name: str
     group: str = "sidecar"
+    api: Api = "chat"
 
     @staticmethod
     def overrides(redis_port: int) -> dict[str, Any]:
@@ -231,15 +260,17 @@ class LiteLLM:
         work.mkdir(parents=True, exist_ok=True)
         config = work / "litellm.yaml"
         provider = "custom_openai" if self.api == "responses" else "openai"
-        model = {
-            "model_name": "default",
-            "litellm_params": {
-                "model": f"{provider}/{UPSTREAM_MODEL}",
-                "api_base": upstream,
-                "api_key": API_KEY,
-            },
-        }
-        config.write_text(yaml.safe_dump({"model_list": [model]}))
+        models = [
+            {
+                "model_name": alias,
+                "litellm_params": {"model": model, "api_base": upstream, "api_key": API_KEY},
+            }
+            for alias, model in (
+                ("default", f"{provider}/{UPSTREAM_MODEL}"),
+                (EMBEDDING_MODEL, f"openai/{UPSTREAM_EMBEDDING_MODEL}"),
+            )
+        ]
+        config.write_text(yaml.safe_dump({"model_list": models}))
         port = free_port()
         env = {
             **os.environ,
@@ -253,8 +284,7 @@ class LiteLLM:
         argv += ["--port", str(port), "--num_workers", str(self.workers)]
         child = supervisor.start(self.name, argv, log=work / "litellm.log", env=env, cwd=work)
         wait_listening(child, port, timeout_s=120)
-        path = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
-        return Endpoint(f"http://127.0.0.1:{port}{path}", request_headers(), child, self.api)
+        return Endpoint(f"http://127.0.0.1:{port}/v1", request_headers(), child, self.api)
 
 
 @dataclass(frozen=True)
@@ -284,8 +314,7 @@ class Portkey:
             "x-portkey-provider": "openai",
             "x-portkey-custom-host": upstream,
         }
-        path = "/v1/responses" if self.api == "responses" else "/v1/chat/completions"
-        return Endpoint(f"http://127.0.0.1:{port}{path}", headers, child, self.api)
+        return Endpoint(f"http://127.0.0.1:{port}/v1", headers, child, self.api)
 
 
 SCENARIOS: dict[str, Scenario] = {

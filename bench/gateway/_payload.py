@@ -1,5 +1,5 @@
 """The one ~1 KB request every scenario sends (synthetic PII), as a Chat Completions or a
-Responses request, and the canned answers in both formats."""
+Responses request, the embeddings request over the same text, and the canned answers."""
 
 from __future__ import annotations
 
@@ -36,12 +36,19 @@ _PROMPT = (
 
 MODEL = "default"
 UPSTREAM_MODEL = "gpt-4o-mini"
+EMBEDDING_MODEL = "embed"  # the sidecar's and LiteLLM's alias; Portkey sends it as is
+UPSTREAM_EMBEDDING_MODEL = "text-embedding-3-small"
+EMBEDDING_DIMENSIONS = 1536  # text-embedding-3-small's
+# What a run measures: a chat completion, streamed or not, and an embeddings request.
+MODES = ("json", "stream", "embeddings")
 TENANT = "sandbox"  # the sandbox policy redacts structured PII for third-party providers
 API_KEY = "bench-not-a-key"
 # Replaced by a different word in every request wrk sends (see _wrk.lua_script).
 VARIED_WORD = "Doe"
 _SYSTEM = "You are a careful customer support assistant."
 Api = Literal["chat", "responses"]
+# The modes each API has: embeddings are their own endpoint, not a Responses request.
+API_MODES: dict[Api, tuple[str, ...]] = {"chat": MODES, "responses": ("json", "stream")}
 
 
 def request_body(*, stream: bool, api: Api = "chat") -> bytes:
@@ -74,6 +81,19 @@ def _responses_body(stream: bool) -> bytes:
     if stream:
         body["stream"] = True
     return orjson.dumps(body)
+
+
+def embedding_body() -> bytes:
+    """The prompt as one document to embed; floats, so every gateway relays the same
+    upstream answer (the sidecar would write base64 itself when asked)."""
+    return orjson.dumps({"model": EMBEDDING_MODEL, "input": [_PROMPT], "encoding_format": "float"})
+
+
+def body_for(mode: str, api: Api = "chat") -> bytes:
+    """What wrk sends for `mode` (one of API_MODES[api])."""
+    if mode == "embeddings":
+        return embedding_body()
+    return request_body(stream=mode == "stream", api=api)
 
 
 def request_headers() -> dict[str, str]:
@@ -136,6 +156,20 @@ def completion_sse() -> bytes:
     events.append(_chunk([], _USAGE))
     events.append(b"data: [DONE]\n\n")
     return b"".join(events)
+
+
+def embedding_json() -> bytes:
+    """An OpenAI embeddings answer: one 1,536-dimension vector, as text-embedding-3-small
+    writes it (floats of about nine significant digits)."""
+    vector = [round(((n * 7919) % 2001 - 1000) / 40_000, 9) for n in range(EMBEDDING_DIMENSIONS)]
+    return orjson.dumps(
+        {
+            "object": "list",
+            "data": [{"object": "embedding", "index": 0, "embedding": vector}],
+            "model": UPSTREAM_EMBEDDING_MODEL,
+            "usage": {"prompt_tokens": 231, "total_tokens": 231},
+        }
+    )
 
 
 # The same answer in the Responses format, for a gateway that passes /v1/responses

@@ -1,6 +1,7 @@
 """The canned OpenAI-compatible upstream: nginx with `return 200 '<fixed body>'`, for
-Chat Completions and for the Responses API (a gateway that passes /v1/responses through
-calls /responses; one that translates, as the sidecar does, calls /chat/completions).
+Chat Completions, embeddings and the Responses API (a gateway that passes /v1/responses
+through calls /responses; one that translates, as the sidecar does, calls
+/chat/completions).
 
 nginx cannot look inside a JSON body to see `"stream": true`, so the two answers live
 under two base paths and each scenario points its provider at the one it needs.
@@ -12,7 +13,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.gateway._payload import completion_json, completion_sse, response_json, response_sse
+from bench.gateway._payload import (
+    completion_json,
+    completion_sse,
+    embedding_json,
+    response_json,
+    response_sse,
+)
 from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
 
 JSON_PREFIX = "/json/v1"
@@ -54,6 +61,12 @@ http {{
             add_header Cache-Control no-cache;
             return 200 '{responses_sse}';
         }}
+        # Too long for one config token (4 KB at most): pieces in variables, joined.
+        location = {json_prefix}/embeddings {{
+            default_type application/json;
+{embedding_pieces}
+            return 200 '{embedding_joined}';
+        }}
         location = {json_prefix}/models {{
             default_type application/json;
             return 200 '{{"object":"list","data":[{{"id":"gpt-4o-mini","object":"model"}}]}}';
@@ -80,7 +93,21 @@ class Upstream:
         return f"http://127.0.0.1:{self.port}{STREAM_PREFIX if stream else JSON_PREFIX}"
 
 
+_PIECE = 3000  # characters of body in one `set`, well under the 4 KB a token may hold
+
+
+def _pieces(body: bytes) -> tuple[str, str]:
+    """`set $bodyN '...';` lines for a long body, and the `$body0$body1...` that joins them."""
+    text = body.decode()
+    chunks = [text[i : i + _PIECE] for i in range(0, len(text), _PIECE)]
+    lines = [
+        f"            set $body{n} '{_quoted(chunk.encode())}';" for n, chunk in enumerate(chunks)
+    ]
+    return "\n".join(lines), "".join(f"$body{n}" for n in range(len(chunks)))
+
+
 def nginx_config(work: Path, port: int) -> str:
+    pieces, joined = _pieces(embedding_json())
     return _CONF.format(
         work=work,
         port=port,
@@ -90,6 +117,8 @@ def nginx_config(work: Path, port: int) -> str:
         sse_body=_quoted(completion_sse()),
         responses_json=_quoted(response_json()),
         responses_sse=_quoted(response_sse()),
+        embedding_pieces=pieces,
+        embedding_joined=joined,
     )
 
 

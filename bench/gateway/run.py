@@ -2,6 +2,11 @@
 then the sidecar, LiteLLM and Portkey again on the Responses API.
 
     .venv/bin/python bench/gateway/run.py [--duration 10] [--scenarios a,b] [--concurrency 1,16,64]
+        [--modes json,stream,embeddings]
+
+Each mode is a row per scenario: a chat completion (json), a streamed one (stream), and
+an embeddings request over the same text (embeddings, `POST /v1/embeddings`). The
+Responses API rows are measured in json and stream only: it has no embeddings request.
 
 Installs what it needs under bench/.work/ (nginx and wrk from apt), starts every process
 itself on loopback, runs wrk against each scenario, and prints a markdown report; every
@@ -34,7 +39,7 @@ from bench.gateway._install import (
     ensure_litellm,
     ensure_portkey,
 )
-from bench.gateway._payload import VARIED_WORD, request_body
+from bench.gateway._payload import API_MODES, MODES, VARIED_WORD, body_for
 from bench.gateway._procs import StartupError, Supervisor, cpu_seconds, peak_rss_mb, supervised
 from bench.gateway._profile import fold, py_spy, record, render
 from bench.gateway._report import Cell, cell_table, ratio_table, target_table
@@ -75,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=lambda s: [int(c) for c in _csv(s)], default=[1, 16, 64]
     )
-    parser.add_argument("--modes", type=_csv, default=["json", "stream"])
+    parser.add_argument("--modes", type=_csv, default=list(MODES), help=", ".join(MODES))
     parser.add_argument("--no-stages", action="store_true", help="skip the stage figures")
     parser.add_argument(
         "--profile",
@@ -87,8 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
-    if not set(args.modes) <= {"json", "stream"}:
-        parser.error("--modes takes json and/or stream")
+    if not set(args.modes) <= set(MODES):
+        parser.error(f"--modes takes {', '.join(MODES)}")
     return args
 
 
@@ -98,18 +103,31 @@ def _log(message: str) -> None:
 
 # What a whole answer holds, per API and mode.
 _ANSWERED = {
-    ("chat", False): b'"choices"',
-    ("chat", True): b"[DONE]",
-    ("responses", False): b'"output"',
-    ("responses", True): b"response.completed",
+    ("chat", "json"): b'"choices"',
+    ("chat", "stream"): b"[DONE]",
+    ("chat", "embeddings"): b'"embedding"',
+    ("responses", "json"): b'"output"',
+    ("responses", "stream"): b"response.completed",
 }
 
 
-def verify(endpoint: Endpoint, stream: bool) -> str | None:
+def modes_of(scenario: Scenario, modes: list[str]) -> list[str]:
+    """The asked modes the scenario's API has; the others are logged as skipped, as a
+    choice and not a failure (the Responses API has no embeddings request)."""
+    kept = [mode for mode in modes if mode in API_MODES[scenario.api]]
+    for mode in modes:
+        if mode not in kept:
+            _log(f"{scenario.name} ({mode}): skipped, the {scenario.api} API has no {mode} mode")
+    return kept
+
+
+def verify(endpoint: Endpoint, mode: str) -> str | None:
     """One request by hand before any load: a gateway that answers errors is not measured."""
-    body = request_body(stream=stream, api=endpoint.api)
     request = urllib.request.Request(
-        endpoint.url, data=body, headers=endpoint.headers, method="POST"
+        endpoint.url(mode),
+        data=body_for(mode, endpoint.api),
+        headers=endpoint.headers,
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -118,29 +136,29 @@ def verify(endpoint: Endpoint, stream: bool) -> str | None:
         return f"HTTP {error.code}: {error.read()[:300]!r}"
     except OSError as error:
         return f"request failed: {error}"
-    expected = _ANSWERED[endpoint.api, stream]
+    expected = _ANSWERED[endpoint.api, mode]
     return None if expected in body else f"unexpected answer: {body[:300]!r}"
 
 
-def measure(run: Run, scenario: Scenario, endpoint: Endpoint, stream: bool) -> None:
-    script = run.temp / f"{scenario.name}-{'stream' if stream else 'json'}.lua"
-    body = request_body(stream=stream, api=endpoint.api)
-    script.write_text(lua_script(body, endpoint.headers, VARIED_WORD))
+def measure(run: Run, scenario: Scenario, endpoint: Endpoint, mode: str) -> None:
+    script = run.temp / f"{scenario.name}-{mode}.lua"
+    script.write_text(lua_script(body_for(mode, endpoint.api), endpoint.headers, VARIED_WORD))
+    url = endpoint.url(mode)
     for concurrency in run.args.concurrency:
         if run.args.warmup > 0:
-            run_wrk(endpoint.url, script, connections=concurrency, duration_s=run.args.warmup)
+            run_wrk(url, script, connections=concurrency, duration_s=run.args.warmup)
         before = cpu_seconds(endpoint.pid) if endpoint.pid else None
-        load = run_wrk(endpoint.url, script, connections=concurrency, duration_s=run.args.duration)
+        load = run_wrk(url, script, connections=concurrency, duration_s=run.args.duration)
         used = cpu_seconds(endpoint.pid) - before if endpoint.pid and before is not None else None
         rss = peak_rss_mb(endpoint.pid) if endpoint.pid else None
-        cell = Cell(scenario.name, scenario.group, stream, concurrency, load, used, rss)
+        cell = Cell(scenario.name, scenario.group, mode, concurrency, load, used, rss)
         run.cells.append(cell)
         _log(
             f"  {cell.mode:6} c={concurrency:<3} {load.rps:9,.0f} req/s  "
             f"p50 {load.p50_us / 1000:7.2f} ms  p99 {load.p99_us / 1000:7.2f} ms  "
             f"errors {load.errors}"
         )
-    if run.args.profile and scenario.name == PROFILE_SCENARIO and not stream and endpoint.pid:
+    if run.args.profile and scenario.name == PROFILE_SCENARIO and mode == "json" and endpoint.pid:
         run.profile = profile(run, endpoint, script)
 
 
@@ -149,7 +167,7 @@ def profile(run: Run, endpoint: Endpoint, script: Path) -> str:
     duration = max(run.args.duration, 5)
     sampler = record(endpoint.pid or 0, duration, out)
     time.sleep(0.5)  # py-spy attaches asynchronously; a few missed samples are harmless
-    run_wrk(endpoint.url, script, connections=PROFILE_CONCURRENCY, duration_s=duration)
+    run_wrk(endpoint.url("json"), script, connections=PROFILE_CONCURRENCY, duration_s=duration)
     _, errors = sampler.communicate(timeout=duration + 60)
     if sampler.returncode != 0 or not out.exists():
         return f"py-spy failed ({sampler.returncode}): {errors.decode(errors='replace')[-500:]}"
@@ -164,11 +182,10 @@ def run_scenario(run: Run, scenario: Scenario, upstream_json: str, upstream_stre
         run.notes.append(f"{scenario.name}: skipped, {reason}")
         _log(f"{scenario.name}: skipped, {reason}")
         return
-    for mode in run.args.modes:
-        stream = mode == "stream"
+    for mode in modes_of(scenario, run.args.modes):
         _log(f"{scenario.name} ({mode})")
         work = run.temp / f"{scenario.name}-{mode}"
-        upstream = upstream_stream if stream else upstream_json
+        upstream = upstream_stream if mode == "stream" else upstream_json
         try:
             endpoint = scenario.start(run.supervisor, upstream, work, TOOLS)
         except StartupError as error:
@@ -176,12 +193,12 @@ def run_scenario(run: Run, scenario: Scenario, upstream_json: str, upstream_stre
             _log(f"  did not start: {error}")
             continue
         try:
-            problem = verify(endpoint, stream)
+            problem = verify(endpoint, mode)
             if problem:
                 run.notes.append(f"{scenario.name} ({mode}): not measured, {problem}")
                 _log(f"  not measured: {problem}")
                 continue
-            measure(run, scenario, endpoint, stream)
+            measure(run, scenario, endpoint, mode)
         except RuntimeError as error:
             run.notes.append(f"{scenario.name} ({mode}): load failed: {error}")
             _log(f"  load failed: {error}")
@@ -213,7 +230,7 @@ def report(run: Run, command: str, stages: list[str], before: str, after: str) -
         "",
         cell_table(run.cells),
         "",
-        "## Ratios at c=16 (sidecar rows ÷ the rival in the same mode)",
+        "## Ratios at c=16 (sidecar rows ÷ the rival on the same API in the same mode)",
         "",
         ratio_table(run.cells),
         "",
@@ -283,13 +300,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_direct(run: Run, scenario: Scenario, json_base: str, stream_base: str) -> None:
-    for mode in run.args.modes:
-        stream = mode == "stream"
+    for mode in modes_of(scenario, run.args.modes):
         _log(f"{scenario.name} ({mode})")
-        endpoint = scenario.start(
-            run.supervisor, stream_base if stream else json_base, run.temp, TOOLS
-        )
-        measure(run, scenario, endpoint, stream)
+        base = stream_base if mode == "stream" else json_base
+        endpoint = scenario.start(run.supervisor, base, run.temp, TOOLS)
+        measure(run, scenario, endpoint, mode)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,15 @@ import pytest
 
 from bench.gateway._gateways import (
     _LOOPBACK_PRELOAD,
+    _PATHS,
     DEFAULT_SCENARIOS,
     SCENARIOS,
+    Endpoint,
     LiteLLM,
     Sidecar,
     SidecarWithRedisLimits,
 )
-from bench.gateway._payload import TENANT
+from bench.gateway._payload import API_MODES, TENANT
 
 
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if n.startswith("sidecar")])
@@ -76,3 +78,15 @@ def test_the_responses_rows_send_the_responses_api_and_litellm_translates_it(
     assert isinstance(litellm, LiteLLM)
     # custom_openai/ is bridged through /chat/completions, as the sidecar translates.
     assert litellm.api == "responses"
+
+
+def test_each_api_mode_has_a_path_and_nothing_else_does() -> None:
+    assert set(_PATHS) == {(api, mode) for api, modes in API_MODES.items() for mode in modes}
+
+
+def test_an_endpoint_sends_each_mode_to_its_apis_route() -> None:
+    chat = Endpoint("http://127.0.0.1:1/v1", {}, None)
+    responses = Endpoint("http://127.0.0.1:1/v1", {}, None, "responses")
+    assert chat.url("stream") == "http://127.0.0.1:1/v1/chat/completions"
+    assert chat.url("embeddings") == "http://127.0.0.1:1/v1/embeddings"
+    assert responses.url("json") == responses.url("stream") == "http://127.0.0.1:1/v1/responses"

@@ -4,8 +4,13 @@ from stdnum import luhn
 
 from adapters import ResponsesClientCodec, TextPart
 from bench.gateway._payload import (
+    API_MODES,
+    EMBEDDING_DIMENSIONS,
+    EMBEDDING_MODEL,
+    body_for,
     completion_json,
     completion_sse,
+    embedding_json,
     prompt_text,
     request_body,
     request_headers,
@@ -73,3 +78,23 @@ def test_the_responses_request_is_the_same_prompt_the_sidecar_reads() -> None:
 def test_the_canned_responses_answers_are_openais_published_shape() -> None:
     assert answer_problems("responses", 200, "application/json", response_json()) == []
     assert answer_problems("responses", 200, "text/event-stream", response_sse()) == []
+
+
+def test_the_embeddings_request_embeds_the_same_prompt_as_floats() -> None:
+    body = orjson.loads(body_for("embeddings"))
+    assert body == {"model": EMBEDDING_MODEL, "input": [prompt_text()], "encoding_format": "float"}
+
+
+def test_the_canned_embeddings_answer_is_one_published_shape_vector() -> None:
+    answer = embedding_json()
+    assert answer_problems("openai_embeddings", 200, "application/json", answer) == []
+    assert len(orjson.loads(answer)["data"][0]["embedding"]) == EMBEDDING_DIMENSIONS
+
+
+def test_each_api_sends_its_own_request_in_json_and_stream() -> None:
+    assert "embeddings" not in API_MODES["responses"]
+    for api, modes in API_MODES.items():
+        for mode in set(modes) - {"embeddings"}:
+            body = orjson.loads(body_for(mode, api))
+            assert ("input" in body) == (api == "responses")
+            assert body.get("stream", False) == (mode == "stream")

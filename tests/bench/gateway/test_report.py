@@ -92,3 +92,15 @@ def test_an_embeddings_row_is_compared_with_the_rivals_embeddings_row() -> None:
     rows = ratio_table(cells).splitlines()
     assert "| sidecar | embeddings | 3,000 | 20.0 | - |" in rows
     assert "embeddings" not in target_table(cells)
+
+
+def test_a_responses_row_is_compared_with_the_rivals_responses_row_in_its_mode() -> None:
+    cells = [
+        *_cells(),
+        _cell("sidecar-responses", "sidecar-responses", 16, 3_000, 5_000),
+        _cell("litellm-responses", "litellm-responses", 16, 300, 50_000),
+        replace(_cell("portkey-responses", "portkey-responses", 16, 10, 1_000), mode="stream"),
+    ]
+    rows = ratio_table(cells).splitlines()
+    assert "| sidecar-responses | json | 3,000 | 10.0 | - |" in rows
+    assert "responses" not in target_table(cells)

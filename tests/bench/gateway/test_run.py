@@ -1,7 +1,7 @@
 import pytest
 
-from bench.gateway._gateways import DEFAULT_SCENARIOS
-from bench.gateway.run import parse_args
+from bench.gateway._gateways import DEFAULT_SCENARIOS, SCENARIOS
+from bench.gateway.run import modes_of, parse_args
 
 
 def test_defaults_are_a_short_dev_run_over_every_default_scenario() -> None:
@@ -27,3 +27,17 @@ def test_an_unknown_scenario_is_refused(capsys: pytest.CaptureFixture[str]) -> N
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--modes", "websocket"])
+
+
+def test_a_responses_scenario_skips_embeddings_with_a_log_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    modes = ["json", "stream", "embeddings"]
+    assert modes_of(SCENARIOS["portkey-responses"], modes) == ["json", "stream"]
+    assert "portkey-responses (embeddings): skipped" in capsys.readouterr().err
+
+
+def test_a_chat_scenario_is_measured_in_every_mode_asked() -> None:
+    modes = ["json", "stream", "embeddings"]
+    assert modes_of(SCENARIOS["sidecar"], modes) == modes
+    assert modes_of(SCENARIOS["direct"], ["embeddings"]) == ["embeddings"]

@@ -7,6 +7,8 @@ import pytest
 from bench.gateway._payload import (
     completion_json,
     completion_sse,
+    embedding_body,
+    embedding_json,
     request_body,
     response_json,
     response_sse,
@@ -15,8 +17,9 @@ from bench.gateway._procs import supervised
 from bench.gateway._upstream import nginx_config, start_nginx
 
 
-def _post(url: str) -> tuple[str, bytes]:
-    request = urllib.request.Request(url, data=request_body(stream=False), method="POST")
+def _post(url: str, body: bytes | None = None) -> tuple[str, bytes]:
+    data = request_body(stream=False) if body is None else body
+    request = urllib.request.Request(url, data=data, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.headers["Content-Type"], response.read()
 
@@ -31,7 +34,9 @@ def test_nginx_answers_both_base_paths_with_the_canned_bodies(tmp_path: Path) ->
         upstream = start_nginx(supervisor, tmp_path)
         json_answer = _post(upstream.base_url(stream=False) + "/chat/completions")
         sse_answer = _post(upstream.base_url(stream=True) + "/chat/completions")
+        embeddings = _post(upstream.base_url(stream=False) + "/embeddings", embedding_body())
     assert json_answer == ("application/json", completion_json())
+    assert embeddings == ("application/json", embedding_json())
     assert sse_answer == ("text/event-stream", completion_sse())
 
 
