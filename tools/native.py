@@ -97,6 +97,18 @@ def main(argv: list[str]) -> None:
     for path in (ROOT / source for paths in GROUPS.values() for source in paths):
         for built in path.parent.glob(f"{path.stem}.*.so"):
             built.touch()
+    remove_stale()
+
+
+def remove_stale() -> None:
+    """Delete the compiled copy of a module that left GROUPS: Python would import it
+    before the source beside it, and adapters/_native.py refuses it as out of date."""
+    compiled = {ROOT / source for paths in GROUPS.values() for source in paths}
+    for package in ("adapters", "policy_engine"):
+        for built in (ROOT / package).rglob("*.so"):
+            source = built.with_name(built.name.split(".", 1)[0] + ".py")
+            if source.exists() and source not in compiled:
+                built.unlink()
 
 
 def build_scan() -> None:

@@ -165,6 +165,10 @@ class Sidecar:
     group: str = "sidecar"
     env: dict[str, str] = field(default_factory=dict)
     api: Api = "chat"  # "responses": POST /v1/responses, translated to the upstream's chat
+    # Another checkout's sidecar (its own .venv, `make setup` run there): the baseline a
+    # change is measured against in the same run. Its config leaves out the embeddings
+    # alias, which a tree from before embeddings would refuse.
+    tree: Path | None = None
 
     def unavailable(self, tools: Path) -> str | None:
         raw = sidecar_config("http://127.0.0.1:1/v1", 1, tools, self.overrides)
@@ -181,13 +185,19 @@ class Sidecar:
             write_key_pair(keys, Ed25519PrivateKey.generate())
         port = free_port()
         config = work / "policy-engine.yaml"
-        config.write_text(yaml.safe_dump(sidecar_config(upstream, port, work, self.overrides)))
+        raw = sidecar_config(upstream, port, work, self.overrides)
+        python = sys.executable
+        if self.tree is not None:
+            raw.pop("embeddings")
+            raw["providers"][0]["models"] = {"default": UPSTREAM_MODEL}
+            python = str(self.tree / ".venv" / "bin" / "python")
+        config.write_text(yaml.safe_dump(raw))
         child = supervisor.start(
             self.name,
-            [sys.executable, "-m", "policy_engine.cli", "serve", "--config", str(config)],
+            [python, "-m", "policy_engine.cli", "serve", "--config", str(config)],
             log=work / "sidecar.log",
             env={**os.environ, _KEY_ENV: API_KEY, **self.env},
-            cwd=ROOT,
+            cwd=self.tree or ROOT,
         )
         wait_listening(child, port, timeout_s=60)
         return Endpoint(f"http://127.0.0.1:{port}/v1", request_headers(), child, self.api)
@@ -341,3 +351,8 @@ SCENARIOS: dict[str, Scenario] = {
 }
 # Extra scenarios on request only: they cost minutes and answer narrower questions.
 DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in ("litellm-2w", "sidecar-bare")]
+
+
+def baseline(tree: Path) -> Sidecar:
+    """The full pipeline as another checkout has it (`--baseline`), in its own group."""
+    return Sidecar("sidecar-baseline", group="baseline", tree=tree.resolve())

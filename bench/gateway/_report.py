@@ -96,6 +96,29 @@ def ratio_table(cells: Sequence[Cell]) -> str:
     return "\n".join(rows)
 
 
+def baseline_table(cells: Sequence[Cell]) -> str:
+    """The full pipeline against `--baseline`'s, cell for cell: the guard a change is
+    held to (json at c=16 within 10% of the baseline, unless a guarantee costs more)."""
+    rows = [
+        "| mode | c | baseline req/s | sidecar req/s | change | baseline CPU ms/req "
+        "| sidecar CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cell in cells:
+        if cell.group != "sidecar" or cell.scenario != "sidecar":
+            continue
+        base = _find(cells, "baseline", cell.mode, cell.concurrency)
+        if base is None or not base.load.rps:
+            continue
+        change = (cell.load.rps / base.load.rps - 1) * 100
+        rows.append(
+            f"| {cell.mode} | {cell.concurrency} | {base.load.rps:,.0f} | {cell.load.rps:,.0f} "
+            f"| {change:+.1f}% | {_opt(base.cpu_ms_per_request, '.3f')} "
+            f"| {_opt(cell.cpu_ms_per_request, '.3f')} |"
+        )
+    return "\n".join(rows)
+
+
 def _verdict(ok: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "not measured"}[ok]
 

@@ -31,7 +31,7 @@ if __package__ in (None, ""):
     # Run as a script: make the repository importable the way `pytest` sees it.
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.gateway._gateways import DEFAULT_SCENARIOS, SCENARIOS, Endpoint, Scenario
+from bench.gateway._gateways import DEFAULT_SCENARIOS, SCENARIOS, Endpoint, Scenario, baseline
 from bench.gateway._install import (
     LITELLM_VERSION,
     PORTKEY_VERSION,
@@ -42,7 +42,7 @@ from bench.gateway._install import (
 from bench.gateway._payload import API_MODES, MODES, VARIED_WORD, body_for
 from bench.gateway._procs import StartupError, Supervisor, cpu_seconds, peak_rss_mb, supervised
 from bench.gateway._profile import fold, py_spy, record, render
-from bench.gateway._report import Cell, cell_table, ratio_table, target_table
+from bench.gateway._report import Cell, baseline_table, cell_table, ratio_table, target_table
 from bench.gateway._stages import audit_figures, decision_figures, redaction_figures
 from bench.gateway._upstream import start_nginx
 from bench.gateway._wrk import lua_script, run_wrk
@@ -88,12 +88,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"py-spy the {PROFILE_SCENARIO} at c={PROFILE_CONCURRENCY} (json)",
     )
     parser.add_argument("--results", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="TREE",
+        help="also measure another checkout's sidecar (make setup run there) as "
+        "sidecar-baseline, right after sidecar, and compare the two",
+    )
     args = parser.parse_args(argv)
+    args.scenarios = list(args.scenarios)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
     if not set(args.modes) <= set(MODES):
         parser.error(f"--modes takes {', '.join(MODES)}")
+    if args.baseline is not None:
+        if not (args.baseline / ".venv" / "bin" / "python").exists():
+            parser.error(f"--baseline {args.baseline}: no .venv there; run make setup in it")
+        at = args.scenarios.index("sidecar") + 1 if "sidecar" in args.scenarios else 0
+        args.scenarios.insert(at, "sidecar-baseline")
     return args
 
 
@@ -238,6 +251,8 @@ def report(run: Run, command: str, stages: list[str], before: str, after: str) -
         "",
         target_table(run.cells),
     ]
+    if any(cell.group == "baseline" for cell in run.cells):
+        parts += ["", "## Against the baseline (`--baseline`)", "", baseline_table(run.cells)]
     if run.notes:
         parts += ["", "## Notes", "", *[f"- {note}" for note in run.notes]]
     if stages:
@@ -255,9 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ensure_debian_tools()
     TOOLS.mkdir(parents=True, exist_ok=True)
-    if any(SCENARIOS[name].group.startswith("litellm") for name in args.scenarios):
+    scenarios = dict(SCENARIOS)
+    if args.baseline is not None:
+        scenarios["sidecar-baseline"] = baseline(args.baseline)
+    if any(scenarios[name].group.startswith("litellm") for name in args.scenarios):
         ensure_litellm(TOOLS)
-    if any(SCENARIOS[name].group.startswith("portkey") for name in args.scenarios):
+    if any(scenarios[name].group.startswith("portkey") for name in args.scenarios):
         ensure_portkey(TOOLS)
     if args.profile and py_spy() is None:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
@@ -268,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         json_base, stream_base = upstream.base_url(stream=False), upstream.base_url(stream=True)
         for name in args.scenarios:
             # nginx outlives every scenario; each gateway is stopped before the next starts.
-            scenario = SCENARIOS[name]
+            scenario = scenarios[name]
             if scenario.group == "direct":
                 run_direct(run, scenario, json_base, stream_base)
             else:

@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from bench.gateway._report import Cell, cell_table, ratio_table, target_table
+from bench.gateway._report import Cell, baseline_table, cell_table, ratio_table, target_table
 from bench.gateway._wrk import LoadResult
 
 
@@ -104,3 +104,10 @@ def test_a_responses_row_is_compared_with_the_rivals_responses_row_in_its_mode()
     rows = ratio_table(cells).splitlines()
     assert "| sidecar-responses | json | 3,000 | 10.0 | - |" in rows
     assert "responses" not in target_table(cells)
+
+
+def test_the_baseline_table_gives_the_change_of_each_full_pipeline_cell() -> None:
+    cells = [*_cells(), _cell("sidecar-baseline", "baseline", 16, 4_400, 3_600)]
+    rows = baseline_table(cells).splitlines()
+    assert "| json | 16 | 4,400 | 4,000 | -9.1% | 0.500 | 0.500 |" in rows
+    assert len(rows) == 3  # the header, its rule, and the one cell with a baseline

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from bench.gateway._gateways import DEFAULT_SCENARIOS, SCENARIOS
@@ -41,3 +43,15 @@ def test_a_chat_scenario_is_measured_in_every_mode_asked() -> None:
     modes = ["json", "stream", "embeddings"]
     assert modes_of(SCENARIOS["sidecar"], modes) == modes
     assert modes_of(SCENARIOS["direct"], ["embeddings"]) == ["embeddings"]
+
+
+def test_a_baseline_tree_is_measured_right_after_the_sidecar(tmp_path: Path) -> None:
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").touch()
+    args = parse_args(["--scenarios", "direct,sidecar,litellm", "--baseline", str(tmp_path)])
+    assert args.scenarios == ["direct", "sidecar", "sidecar-baseline", "litellm"]
+
+
+def test_a_baseline_without_a_virtualenv_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--baseline", str(tmp_path)])
