@@ -84,13 +84,23 @@ async def write_demo_log(
     write_key_pair(tmp_path / "keys", Ed25519PrivateKey.generate())
     fakes: dict[str, FakeProvider] = {}
     for provider in raw["providers"]:
-        fake = FakeProvider(provider["adapter"], name=provider["id"], api_key=DEMO_KEY)
+        options = provider.setdefault("options", {})
+        fake = FakeProvider(
+            provider["adapter"],
+            name=provider["id"],
+            api_key=DEMO_KEY,
+            region=options.get("region"),
+        )
         await fake.start()
         fakes[provider["id"]] = fake
         parts = urlsplit(provider["base_url"])
         port = urlsplit(fake.base_url).port
         provider["base_url"] = urlunsplit(parts._replace(netloc=f"127.0.0.1:{port}"))
-        monkeypatch.setenv(provider["api_key_env"], DEMO_KEY)
+        if "api_key_env" in provider:
+            monkeypatch.setenv(provider["api_key_env"], DEMO_KEY)
+        # Bedrock's fake checks SigV4 with the key start_sidecar sets; Vertex AI's issues
+        # tokens to the service-account key it wrote.
+        options.update(fake.options())
     # mistral-eu, acme-eu's first choice, fails twice: those requests fall back.
     fakes["mistral-eu"].script(ServerError(), ServerError(), ServerError(), ServerError())
     config = tmp_path / "demo.yaml"
