@@ -166,8 +166,8 @@ class Sidecar:
     env: dict[str, str] = field(default_factory=dict)
     api: Api = "chat"  # "responses": POST /v1/responses, translated to the upstream's chat
     # Another checkout's sidecar (its own .venv, `make setup` run there): the baseline a
-    # change is measured against in the same run. Its config leaves out the embeddings
-    # alias, which a tree from before embeddings would refuse.
+    # change is measured against in the same run, with its own policies. Its config
+    # leaves out the embeddings alias, which a tree from before embeddings would refuse.
     tree: Path | None = None
 
     def unavailable(self, tools: Path) -> str | None:
@@ -189,6 +189,7 @@ class Sidecar:
         python = sys.executable
         if self.tree is not None:
             raw.pop("embeddings")
+            raw["policy"]["policy_dir"] = str(self.tree / "policies")  # its own policies
             raw["providers"][0]["models"] = {"default": UPSTREAM_MODEL}
             python = str(self.tree / ".venv" / "bin" / "python")
         config.write_text(yaml.safe_dump(raw))
