@@ -184,6 +184,10 @@ class Nginx:
         self._sites = sites
         self.process: subprocess.Popen[bytes] | None = None
 
+    def url(self, site: str = "good", host: str = "localhost") -> str:
+        """The base URL of the provider behind `site`'s certificate, under `host`."""
+        return f"https://{host}:{self.ports[site]}/v1"
+
     def start(self) -> None:
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.egress._servers import HOSTS, Nginx, Squid, free_port
-from tests.egress._support import Pki
+from tests.egress._support import Pki, Sidecar
 from tests.pki import CertificateAuthority
 
 
@@ -42,6 +43,11 @@ def squid() -> Iterator[Squid]:
 def upstream_port() -> int:
     """Where each test starts the fake provider that nginx fronts."""
     return free_port()
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upstream_port: int) -> Sidecar:
+    return Sidecar(tmp_path, monkeypatch, upstream_port)
 
 
 @pytest.fixture(scope="session")

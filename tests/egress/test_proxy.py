@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,14 @@ from tests.egress._servers import (
     Squid,
     free_port,
 )
-from tests.egress._support import Pki, through_sidecar
+from tests.egress._support import (
+    Pki,
+    Sidecar,
+    answered_by_fronted,
+    fell_back_from_a_connection_failure,
+    trusting,
+    via_proxy,
+)
 
 SECRETS = (
     PROXY_PASSWORD,
@@ -33,8 +41,9 @@ SECRETS = (
 )
 
 
-def fronted_url(nginx: Nginx, host: str = PROVIDER_HOST, site: str = "good") -> str:
-    return f"https://{host}:{nginx.ports[site]}/v1"
+def authenticating_proxy(squid: Squid, credentials: dict[str, str]) -> dict[str, Any]:
+    """A provider's setting to go through squid's port that wants credentials."""
+    return {"proxy": {"url": f"http://127.0.0.1:{squid.auth_port}", **credentials}}
 
 
 def test_the_providers_name_resolves_only_inside_the_proxy() -> None:
@@ -44,45 +53,24 @@ def test_the_providers_name_resolves_only_inside_the_proxy() -> None:
 
 
 async def test_an_https_provider_is_reached_through_the_proxys_tunnel(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        fronted_url(nginx),
-        provider={"ca_bundle": str(pki.bundle)},
-        routing={"proxy": f"http://127.0.0.1:{squid.open_port}"},
+    run = await sidecar.run(
+        nginx.url(host=PROVIDER_HOST),
+        provider=trusting(pki.bundle),
+        routing=via_proxy(squid.open_port),
     )
     assert [answer.status for answer in run.answers] == [200, 200]
-    assert run.routed == ["fronted", "fronted"]
-    assert run.attempts == [[("fronted", "ok")], [("fronted", "ok")]]
-    assert len(run.fronted) == 2
-    assert run.fallback == []
+    assert run.outcome == answered_by_fronted()
     squid.wait_for_line("CONNECT", f"{PROVIDER_HOST}:{nginx.ports['good']}")
 
 
 async def test_https_proxy_from_the_environment_carries_the_requests(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, monkeypatch: pytest.MonkeyPatch, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{squid.open_port}")
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        fronted_url(nginx),
-        provider={"ca_bundle": str(pki.bundle)},
-        streams=(False,),
+    run = await sidecar.run(
+        nginx.url(host=PROVIDER_HOST), provider=trusting(pki.bundle), streams=(False,)
     )
     assert run.routed == ["fronted"]
     assert len(run.fronted) == 1
@@ -90,26 +78,14 @@ async def test_https_proxy_from_the_environment_carries_the_requests(
 
 
 async def test_no_proxy_sends_loopback_providers_past_the_proxy(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, monkeypatch: pytest.MonkeyPatch, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
     proxy = f"http://127.0.0.1:{squid.open_port}"
     monkeypatch.setenv("HTTPS_PROXY", proxy)
     monkeypatch.setenv("HTTP_PROXY", proxy)
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
     seen_before = len(squid.log_lines())
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        f"https://localhost:{nginx.ports['good']}/v1",
-        provider={"ca_bundle": str(pki.bundle)},
-        streams=(False,),
-    )
+    run = await sidecar.run(nginx.url(), provider=trusting(pki.bundle), streams=(False,))
     assert run.routed == ["fronted"]
     # A request of our own through squid, after the sidecar closed its connections: once
     # its line is in the log, any tunnel the sidecar had opened would be there before it.
@@ -122,40 +98,25 @@ async def test_no_proxy_sends_loopback_providers_past_the_proxy(
 
 
 async def test_an_http_provider_is_asked_through_the_proxy_by_absolute_url(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, squid: Squid, upstream_port: int
+    sidecar: Sidecar, squid: Squid, upstream_port: int
 ) -> None:
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        f"http://{PROVIDER_HOST}:{upstream_port}/v1",
-        routing={"proxy": f"http://127.0.0.1:{squid.open_port}"},
+    run = await sidecar.run(
+        f"http://{PROVIDER_HOST}:{upstream_port}/v1", routing=via_proxy(squid.open_port)
     )
     assert run.routed == ["fronted", "fronted"]
     squid.wait_for_line("POST", f"http://{PROVIDER_HOST}:{upstream_port}/v1/chat/completions")
 
 
 async def test_proxy_credentials_open_the_tunnel_and_appear_in_no_log_or_record(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, tmp_path: Path, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
     secret = tmp_path / "proxy-credentials"
     secret.write_text(f"{PROXY_USER}:{PROXY_PASSWORD}\n")
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        fronted_url(nginx),
+    run = await sidecar.run(
+        nginx.url(host=PROVIDER_HOST),
         provider={
-            "ca_bundle": str(pki.bundle),
-            "proxy": {
-                "url": f"http://127.0.0.1:{squid.auth_port}",
-                "credentials_file": str(secret),
-            },
+            **trusting(pki.bundle),
+            **authenticating_proxy(squid, {"credentials_file": str(secret)}),
         },
     )
     assert run.routed == ["fronted", "fronted"]
@@ -169,54 +130,31 @@ async def test_proxy_credentials_open_the_tunnel_and_appear_in_no_log_or_record(
 
 
 async def test_wrong_proxy_credentials_are_a_connection_failure_that_falls_back(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, monkeypatch: pytest.MonkeyPatch, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
     monkeypatch.setenv("TEST_PROXY_CREDENTIALS", f"{PROXY_USER}:not-the-password")
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        fronted_url(nginx),
+    run = await sidecar.run(
+        nginx.url(host=PROVIDER_HOST),
         provider={
-            "ca_bundle": str(pki.bundle),
-            "proxy": {
-                "url": f"http://127.0.0.1:{squid.auth_port}",
-                "credentials_env": "TEST_PROXY_CREDENTIALS",
-            },
+            **trusting(pki.bundle),
+            **authenticating_proxy(squid, {"credentials_env": "TEST_PROXY_CREDENTIALS"}),
         },
     )
-    assert run.routed == ["fallback", "fallback"]
-    assert run.attempts == [[("fronted", "connection"), ("fallback", "ok")]] * 2
-    assert run.fronted == []
+    assert run.outcome == fell_back_from_a_connection_failure()
     [reason, *_] = run.connect_failures()
     assert f"the egress proxy 127.0.0.1:{squid.auth_port} wants credentials" in reason
     assert "not-the-password" not in repr(run.logs)
 
 
 async def test_a_proxy_that_refuses_the_tunnel_is_a_connection_failure_that_falls_back(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        fronted_url(nginx, REFUSED_HOST),
-        provider={"ca_bundle": str(pki.bundle)},
-        routing={"proxy": f"http://127.0.0.1:{squid.open_port}"},
+    run = await sidecar.run(
+        nginx.url(host=REFUSED_HOST),
+        provider=trusting(pki.bundle),
+        routing=via_proxy(squid.open_port),
     )
-    assert run.routed == ["fallback", "fallback"]
-    assert run.attempts == [[("fronted", "connection"), ("fallback", "ok")]] * 2
-    assert run.fronted == []
+    assert run.outcome == fell_back_from_a_connection_failure()
     [reason, *_] = run.connect_failures()
     assert reason == (
         f"the egress proxy 127.0.0.1:{squid.open_port} refused the tunnel to "
@@ -225,18 +163,12 @@ async def test_a_proxy_that_refuses_the_tunnel_is_a_connection_failure_that_fall
 
 
 async def test_a_proxy_that_is_down_is_a_connection_failure_that_falls_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nginx: Nginx, pki: Pki, upstream_port: int
+    sidecar: Sidecar, nginx: Nginx, pki: Pki
 ) -> None:
     dead = free_port()
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        fronted_url(nginx),
-        provider={"ca_bundle": str(pki.bundle)},
-        routing={"proxy": f"http://127.0.0.1:{dead}"},
+    run = await sidecar.run(
+        nginx.url(host=PROVIDER_HOST), provider=trusting(pki.bundle), routing=via_proxy(dead)
     )
-    assert run.routed == ["fallback", "fallback"]
-    assert run.attempts == [[("fronted", "connection"), ("fallback", "ok")]] * 2
+    assert run.outcome == fell_back_from_a_connection_failure()
     [reason, *_] = run.connect_failures()
     assert reason.startswith(f"the egress proxy 127.0.0.1:{dead} could not be reached")

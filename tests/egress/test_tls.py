@@ -5,40 +5,33 @@ never a silent downgrade, and the request falls back without one byte sent to it
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.egress._servers import PROVIDER_HOST, Nginx, Squid
-from tests.egress._support import Pki, through_sidecar
+from tests.egress._support import (
+    Pki,
+    Sidecar,
+    answered_by_fronted,
+    fell_back_from_a_connection_failure,
+    trusting,
+    via_proxy,
+)
 
 
 async def test_a_provider_whose_certificate_chains_to_its_ca_bundle_answers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nginx: Nginx, pki: Pki, upstream_port: int
+    sidecar: Sidecar, nginx: Nginx, pki: Pki
 ) -> None:
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        f"https://localhost:{nginx.ports['good']}/v1",
-        provider={"ca_bundle": str(pki.bundle)},
-    )
+    run = await sidecar.run(nginx.url(), provider=trusting(pki.bundle))
     assert [answer.status for answer in run.answers] == [200, 200]
-    assert run.routed == ["fronted", "fronted"]
-    assert len(run.fronted) == 2
+    assert run.outcome == answered_by_fronted()
     assert run.connect_failures() == []
 
 
 async def test_the_global_ca_bundle_serves_providers_without_their_own(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nginx: Nginx, pki: Pki, upstream_port: int
+    sidecar: Sidecar, nginx: Nginx, pki: Pki
 ) -> None:
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        f"https://127.0.0.1:{nginx.ports['good']}/v1",
-        routing={"ca_bundle": str(pki.bundle)},
-        streams=(True,),
+    run = await sidecar.run(
+        nginx.url(host="127.0.0.1"), routing=trusting(pki.bundle), streams=(True,)
     )
     assert run.routed == ["fronted"]
 
@@ -54,25 +47,13 @@ FAILURES = {
 
 @pytest.mark.parametrize("name", list(FAILURES))
 async def test_a_certificate_that_fails_verification_falls_back_with_the_reason_logged(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
-    name: str,
+    sidecar: Sidecar, nginx: Nginx, pki: Pki, name: str
 ) -> None:
     site, bundle, reason = FAILURES[name]
     bundles = {"trusted": pki.bundle, "other": pki.other_bundle}
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        f"https://localhost:{nginx.ports[site]}/v1",
-        provider={"ca_bundle": str(bundles[bundle])} if bundle else {},
-    )
-    assert run.routed == ["fallback", "fallback"]
-    assert run.attempts == [[("fronted", "connection"), ("fallback", "ok")]] * 2
-    assert run.fronted == []  # not one request got past the handshake
+    run = await sidecar.run(nginx.url(site), provider=trusting(bundles[bundle]) if bundle else {})
+    # fronted got no call: not one request got past the handshake
+    assert run.outcome == fell_back_from_a_connection_failure()
     failures = run.connect_failures()
     assert len(failures) == 2
     assert all(
@@ -85,20 +66,12 @@ async def test_a_certificate_that_fails_verification_falls_back_with_the_reason_
 
 
 async def test_a_certificate_failure_through_the_proxys_tunnel_is_named_too(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    squid: Squid,
-    nginx: Nginx,
-    pki: Pki,
-    upstream_port: int,
+    sidecar: Sidecar, squid: Squid, nginx: Nginx, pki: Pki
 ) -> None:
-    run = await through_sidecar(
-        tmp_path,
-        monkeypatch,
-        upstream_port,
-        f"https://{PROVIDER_HOST}:{nginx.ports['expired']}/v1",
-        provider={"ca_bundle": str(pki.bundle)},
-        routing={"proxy": f"http://127.0.0.1:{squid.open_port}"},
+    run = await sidecar.run(
+        nginx.url("expired", PROVIDER_HOST),
+        provider=trusting(pki.bundle),
+        routing=via_proxy(squid.open_port),
         streams=(True,),
     )
     assert run.routed == ["fallback"]
