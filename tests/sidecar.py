@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
+import openai
+import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -160,6 +164,31 @@ async def start_sidecar(
         raise RuntimeError("the sidecar did not start")
     port = server.servers[0].sockets[0].getsockname()[1]
     return RunningSidecar(settings, f"http://127.0.0.1:{port}", server, task, conformance)
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[RunningSidecar]:
+    """A sidecar for a module-scoped fixture, which cannot use the per-test monkeypatch."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        running = await start_sidecar(settings, monkeypatch)
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+def openai_sdk(running: RunningSidecar, headers: dict[str, str]) -> openai.AsyncOpenAI:
+    """The official OpenAI SDK pointed at the sidecar; no retries, so a test sees each answer."""
+    return openai.AsyncOpenAI(
+        base_url=f"{running.url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    )
+
+
+def anthropic_sdk(running: RunningSidecar, headers: dict[str, str]) -> anthropic.AsyncAnthropic:
+    """The official Anthropic SDK pointed at the sidecar; no retries, as `openai_sdk`."""
+    return anthropic.AsyncAnthropic(
+        base_url=running.url, api_key="unused", default_headers=headers, max_retries=0
+    )
 
 
 async def chat_once(

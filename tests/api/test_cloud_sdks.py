@@ -13,8 +13,15 @@ import openai
 import pytest
 import pytest_asyncio
 
-from tests.fakes import Call, FakeProvider, Ok
-from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
+from tests.fakes import Call, FakeProvider, Ok, all_running
+from tests.sidecar import (
+    ProviderSpec,
+    RunningSidecar,
+    anthropic_sdk,
+    build_settings,
+    openai_sdk,
+    serving,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,11 +41,9 @@ OSLO = Ok(tool_calls=(Call("get_weather", {"city": "Oslo"}, id="toolu_oslo1"),))
 async def fakes() -> AsyncIterator[dict[str, FakeProvider]]:
     bedrock = FakeProvider("bedrock", name="bedrock")
     vertex = FakeProvider("vertex", name="vertex")
-    for fake in (bedrock, vertex):
-        await fake.start()
-    yield {"bedrock": bedrock, "vertex-claude": vertex, "vertex-gemini": vertex}
-    for fake in (bedrock, vertex):
-        await fake.stop()
+    named = {"bedrock": bedrock, "vertex-claude": vertex, "vertex-gemini": vertex}
+    async with all_running(named.values()):
+        yield named
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -59,25 +64,19 @@ async def sidecar(
     ]
     specs[0].models["via-bedrock"] = ROUTES["bedrock"]
     settings = build_settings(tmp_path_factory.mktemp("cloud"), specs)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        running = await start_sidecar(settings, monkeypatch)
+    async with serving(settings) as running:
         yield running
-        await running.stop()
     running.verify_audit()
 
 
 @pytest.fixture
 def openai_client(sidecar: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=f"{sidecar.url}/v1", api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return openai_sdk(sidecar, HEADERS)
 
 
 @pytest.fixture
 def anthropic_client(sidecar: RunningSidecar) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
-        base_url=sidecar.url, api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return anthropic_sdk(sidecar, HEADERS)
 
 
 @pytest.fixture(params=list(ROUTES))

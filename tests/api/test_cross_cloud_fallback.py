@@ -14,15 +14,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import httpx
 import pytest
 import yaml
 
 from policy_engine._config import parse_config
 from policy_engine.cli import main
-from tests.fakes import FakeProvider, Overloaded, RateLimited, ServerError
-from tests.sidecar import POLICY_DIR, ProviderSpec, RunningSidecar, build_settings, start_sidecar
+from tests.fakes import FakeProvider, Overloaded, RateLimited, ServerError, all_running
+from tests.sidecar import (
+    POLICY_DIR,
+    ProviderSpec,
+    RunningSidecar,
+    anthropic_sdk,
+    build_settings,
+    start_sidecar,
+)
 
 TENANT = "nordwind-eu"
 HEADERS = {"X-Tenant-ID": TENANT}
@@ -61,11 +67,8 @@ async def fakes() -> AsyncIterator[dict[str, FakeProvider]]:
         for pid, (protocol, region, _) in CLAUDE.items()
     }
     started["mistral-eu"] = FakeProvider("openai", name="mistral-eu")
-    for fake in started.values():
-        await fake.start()
-    yield started
-    for fake in started.values():
-        await fake.stop()
+    async with all_running(started.values()):
+        yield started
 
 
 def specs(fakes: dict[str, FakeProvider]) -> list[ProviderSpec]:
@@ -153,9 +156,7 @@ async def test_a_streamed_claude_request_takes_the_same_cross_cloud_route(
 ) -> None:
     fakes["anthropic-eu"].always(ServerError(500))
     fakes["bedrock-eu"].always(Overloaded())
-    client = anthropic.AsyncAnthropic(
-        base_url=sidecar.url, api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    client = anthropic_sdk(sidecar, HEADERS)
     async with client.messages.stream(
         model="smart", max_tokens=100, messages=[{"role": "user", "content": "Hallo"}]
     ) as stream:

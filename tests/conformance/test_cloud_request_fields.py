@@ -13,15 +13,21 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anthropic
 import httpx
 import jsonschema
 import openai
 import pytest
 import pytest_asyncio
 
-from tests.fakes import FakeProvider
-from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
+from tests.fakes import FakeProvider, all_running
+from tests.sidecar import (
+    ProviderSpec,
+    RunningSidecar,
+    anthropic_sdk,
+    build_settings,
+    openai_sdk,
+    serving,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -44,11 +50,8 @@ TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "ob
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fakes() -> AsyncIterator[dict[str, FakeProvider]]:
     started = {"bedrock": FakeProvider("bedrock"), "vertex": FakeProvider("vertex")}
-    for fake in started.values():
-        await fake.start()
-    yield started
-    for fake in started.values():
-        await fake.stop()
+    async with all_running(started.values()):
+        yield started
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -70,10 +73,8 @@ async def sidecar(
         ),
     ]
     settings = build_settings(tmp_path_factory.mktemp("cloud-fields"), specs)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        running = await start_sidecar(settings, monkeypatch)
+    async with serving(settings) as running:
         yield running
-        await running.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -90,9 +91,7 @@ async def http(
 def openai_client(sidecar: RunningSidecar, fakes: dict[str, FakeProvider]) -> openai.AsyncOpenAI:
     for fake in fakes.values():
         fake.reset()
-    return openai.AsyncOpenAI(
-        base_url=f"{sidecar.url}/v1", api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return openai_sdk(sidecar, HEADERS)
 
 
 def sent(fake: FakeProvider) -> dict[str, Any]:
@@ -128,9 +127,7 @@ async def test_anthropic_fields_reach_claude_on_bedrock_as_additional_model_requ
     sidecar: RunningSidecar, fakes: dict[str, FakeProvider]
 ) -> None:
     fakes["bedrock"].reset()
-    client = anthropic.AsyncAnthropic(
-        base_url=sidecar.url, api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    client = anthropic_sdk(sidecar, HEADERS)
     await client.messages.create(
         model="bedrock",
         max_tokens=2000,

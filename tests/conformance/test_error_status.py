@@ -16,8 +16,22 @@ import openai
 import pytest
 import pytest_asyncio
 
-from tests.fakes import ContentFilter, ErrorUnder200, FakeProvider, InvalidRequest, Protocol
-from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
+from tests.fakes import (
+    ContentFilter,
+    ErrorUnder200,
+    FakeProvider,
+    InvalidRequest,
+    Protocol,
+    all_running,
+)
+from tests.sidecar import (
+    ProviderSpec,
+    RunningSidecar,
+    anthropic_sdk,
+    build_settings,
+    openai_sdk,
+    serving,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -30,11 +44,8 @@ USER = {"role": "user", "content": "Hi"}
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fakes() -> AsyncIterator[dict[str, FakeProvider]]:
     started = {p: FakeProvider(p, name=p) for p in PROTOCOLS}
-    for fake in started.values():
-        await fake.start()
-    yield started
-    for fake in started.values():
-        await fake.stop()
+    async with all_running(started.values()):
+        yield started
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -52,10 +63,8 @@ async def sidecar(
         for protocol, fake in fakes.items()
     ]
     settings = build_settings(tmp_path_factory.mktemp("status"), specs)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        running = await start_sidecar(settings, monkeypatch)
+    async with serving(settings) as running:
         yield running
-        await running.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -65,15 +74,11 @@ async def http(sidecar: RunningSidecar) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def openai_client(sidecar: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=f"{sidecar.url}/v1", api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return openai_sdk(sidecar, HEADERS)
 
 
 def anthropic_client(sidecar: RunningSidecar) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
-        base_url=sidecar.url, api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return anthropic_sdk(sidecar, HEADERS)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])

@@ -18,8 +18,15 @@ import openai
 import pytest
 import pytest_asyncio
 
-from tests.fakes import FakeProvider, Protocol
-from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, start_sidecar
+from tests.fakes import FakeProvider, Protocol, all_running
+from tests.sidecar import (
+    ProviderSpec,
+    RunningSidecar,
+    anthropic_sdk,
+    build_settings,
+    openai_sdk,
+    serving,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -45,11 +52,8 @@ JSON_SCHEMA_FORMAT = {
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fakes() -> AsyncIterator[dict[str, FakeProvider]]:
     started = {p: FakeProvider(p, name=p) for p in PROTOCOLS}
-    for fake in started.values():
-        await fake.start()
-    yield started
-    for fake in started.values():
-        await fake.stop()
+    async with all_running(started.values()):
+        yield started
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -68,10 +72,8 @@ async def sidecar(
         for protocol, fake in fakes.items()
     ]
     settings = build_settings(tmp_path_factory.mktemp("fields"), specs)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        running = await start_sidecar(settings, monkeypatch)
+    async with serving(settings) as running:
         yield running
-        await running.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -86,16 +88,12 @@ async def http(
 
 @pytest.fixture
 def openai_client(sidecar: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=f"{sidecar.url}/v1", api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return openai_sdk(sidecar, HEADERS)
 
 
 @pytest.fixture
 def anthropic_client(sidecar: RunningSidecar) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(
-        base_url=sidecar.url, api_key="unused", default_headers=HEADERS, max_retries=0
-    )
+    return anthropic_sdk(sidecar, HEADERS)
 
 
 def sent(fake: FakeProvider) -> dict[str, Any]:

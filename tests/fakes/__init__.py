@@ -49,7 +49,7 @@ from tests.fakes._behaviours import (
 )
 from tests.fakes._embeddings import BadVectors, fake_tokens, fake_vector
 from tests.fakes._google import BearerDoor
-from tests.fakes._server import FakeProvider, Protocol, Received, stream_bytes
+from tests.fakes._server import FakeProvider, Protocol, Received, all_running, stream_bytes
 
 __all__ = [
     "ACCESS_KEY_ID",
@@ -81,6 +81,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "WrongContentType",
+    "all_running",
     "aws_environment",
     "fake_tokens",
     "fake_vector",

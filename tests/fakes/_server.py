@@ -13,6 +13,7 @@ import socket
 import struct
 import tempfile
 from collections import deque
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -429,3 +430,12 @@ def stream_bytes(protocol: Protocol, ok: Ok, model: str = "fake-model") -> bytes
     asked = {"stream": True, "stream_options": {"include_usage": True}}
     reply = _DIALECTS[protocol]().ok(ok, ok.text or "", model, True, asked)
     return b"".join(reply.events or [])
+
+
+@contextlib.asynccontextmanager
+async def all_running(fakes: Iterable[FakeProvider]) -> AsyncIterator[None]:
+    """Start each fake once (one may serve under several names), stop them all after."""
+    async with contextlib.AsyncExitStack() as stack:
+        for fake in {id(fake): fake for fake in fakes}.values():
+            await stack.enter_async_context(fake)
+        yield
