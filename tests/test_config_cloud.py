@@ -3,7 +3,6 @@ from the options, and what would let the policy misjudge where data goes is refu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,31 +87,31 @@ def test_base_url_overrides_the_regions_endpoint() -> None:
     assert provider.base_url == "https://vpce-1.example"
 
 
-Edit = Callable[[], dict[str, Any]]
-REFUSED: dict[str, tuple[Edit, str]] = {
-    "bedrock without a region": (lambda: bedrock(options={}), "bedrock needs options.region"),
+# a provider entry, a phrase of the error that refuses it
+REFUSED: dict[str, tuple[dict[str, Any], str]] = {
+    "bedrock without a region": (bedrock(options={}), "bedrock needs options.region"),
     "an option bedrock does not take": (
-        lambda: bedrock(options={"region": "eu-central-1", "project": "x"}),
+        bedrock(options={"region": "eu-central-1", "project": "x"}),
         "bedrock takes options profile, region, not project",
     ),
     "a region that is no region": (
-        lambda: bedrock(options={"region": "eu-central-1/../x"}),
+        bedrock(options={"region": "eu-central-1/../x"}),
         "is not a region name",
     ),
     "attributes naming another region": (
-        lambda: bedrock(attributes={"residency": "eu", "region": "eu-west-1"}),
+        bedrock(attributes={"residency": "eu", "region": "eu-west-1"}),
         "the adapter calls region 'eu-central-1'",
     ),
     "a us profile under eu residency": (
-        lambda: bedrock(models={"default": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}),
+        bedrock(models={"default": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}),
         "is a us inference profile",
     ),
     "a global profile under eu residency": (
-        lambda: bedrock(models={"default": "global.anthropic.claude-sonnet-4-5-20250929-v1:0"}),
+        bedrock(models={"default": "global.anthropic.claude-sonnet-4-5-20250929-v1:0"}),
         "is a global inference profile",
     ),
     "a profile arn outside the residency": (
-        lambda: bedrock(
+        bedrock(
             models={
                 "default": "arn:aws:bedrock:eu-central-1:123456789012:inference-profile/"
                 "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -121,35 +120,37 @@ REFUSED: dict[str, tuple[Edit, str]] = {
         "is a us inference profile",
     ),
     "a stated geography the model id contradicts": (
-        lambda: bedrock(model_attributes={EU_PROFILE: {"inference_geography": "us"}}),
+        bedrock(model_attributes={EU_PROFILE: {"inference_geography": "us"}}),
         "the model id says 'eu'",
     ),
     "vertex without its project": (
-        lambda: vertex(options={"region": "europe-west1"}),
+        vertex(options={"region": "europe-west1"}),
         "vertex needs options.project",
     ),
     "a project id that is no project id": (
-        lambda: vertex(options={"region": "europe-west1", "project": "a/../b"}),
+        vertex(options={"region": "europe-west1", "project": "a/../b"}),
         "is not a project id",
     ),
     "a vertex model that would leave its url path": (
-        lambda: vertex(models={"default": "gemini-2.5-pro:generateContent?x=1"}),
+        vertex(models={"default": "gemini-2.5-pro:generateContent?x=1"}),
         "is not a Vertex AI model name",
     ),
     "vertex's global endpoint under a residency": (
-        lambda: vertex(options={"region": "global", "project": "acme-llm"}),
+        vertex(options={"region": "global", "project": "acme-llm"}),
         "the global endpoint may process a request in any region",
     ),
     "an api key for vertex": (
-        lambda: vertex(api_key_env="VERTEX_KEY"),
+        vertex(api_key_env="VERTEX_KEY"),
         "vertex authenticates with Google credentials",
     ),
 }
 
 
 @pytest.mark.parametrize(("entry", "message"), REFUSED.values(), ids=REFUSED.keys())
-def test_what_would_mislead_the_policy_is_refused_at_startup(entry: Edit, message: str) -> None:
-    assert message in refusal(entry())
+def test_what_would_mislead_the_policy_is_refused_at_startup(
+    entry: dict[str, Any], message: str
+) -> None:
+    assert message in refusal(entry)
 
 
 def test_a_us_gov_profile_counts_as_us_residency() -> None:
