@@ -96,44 +96,28 @@ def test_a_claude_answer_and_a_gemini_answer_are_each_read_by_their_shape() -> N
     assert codec.decode_response(json.dumps(gemini).encode()).content[0].text == "Hallo"
 
 
+def anthropic_error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def google_error(code: int, status: str, message: str = "no") -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
 @pytest.mark.parametrize(
     ("status", "body", "kind"),
     [
-        (
-            529,
-            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-            ProviderErrorKind.OVERLOADED,
-        ),
-        (
-            400,
-            {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}},
-            ProviderErrorKind.INVALID_REQUEST,
-        ),
+        (529, anthropic_error("overloaded_error", "Overloaded"), ProviderErrorKind.OVERLOADED),
+        (400, anthropic_error("invalid_request_error", "bad"), ProviderErrorKind.INVALID_REQUEST),
         (
             429,
-            {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}},
+            google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded"),
             ProviderErrorKind.RATE_LIMITED,
         ),
-        (
-            401,
-            {"error": {"code": 401, "message": "no", "status": "UNAUTHENTICATED"}},
-            ProviderErrorKind.AUTH,
-        ),
-        (
-            403,
-            {"error": {"code": 403, "message": "no", "status": "PERMISSION_DENIED"}},
-            ProviderErrorKind.AUTH,
-        ),
-        (
-            404,
-            {"error": {"code": 404, "message": "no", "status": "NOT_FOUND"}},
-            ProviderErrorKind.INVALID_REQUEST,
-        ),
-        (
-            503,
-            {"error": {"code": 503, "message": "down", "status": "UNAVAILABLE"}},
-            ProviderErrorKind.SERVER_ERROR,
-        ),
+        (401, google_error(401, "UNAUTHENTICATED"), ProviderErrorKind.AUTH),
+        (403, google_error(403, "PERMISSION_DENIED"), ProviderErrorKind.AUTH),
+        (404, google_error(404, "NOT_FOUND"), ProviderErrorKind.INVALID_REQUEST),
+        (503, google_error(503, "UNAVAILABLE", "down"), ProviderErrorKind.SERVER_ERROR),
     ],
 )
 def test_errors_are_read_in_anthropics_shape_or_googles(
