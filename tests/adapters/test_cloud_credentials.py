@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest
 
 from adapters import (
     AwsCredentials,
+    CloudCredentials,
     CredentialsUnavailable,
     GoogleCredentials,
     keep_fresh,
@@ -49,6 +50,29 @@ def aws_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+
+async def kept_fresh(
+    credentials: CloudCredentials,
+    until: Callable[[], bool],
+    on_error: Callable[[CredentialsUnavailable], None] = pytest.fail,
+) -> None:
+    """Run `keep_fresh` (polling every 10 ms) until `until()` holds or ten seconds pass."""
+    task = asyncio.create_task(keep_fresh(credentials, on_error, poll_s=0.01))
+    try:
+        for _ in range(1000):
+            if until():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+
+
+def web_identity(monkeypatch: pytest.MonkeyPatch, token_file: Path, sts: FakeSts) -> None:
+    """botocore's web-identity chain (a Kubernetes service account's) against the fake STS."""
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/policy-engine")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
 
 
 def credential_process(home: Path, minutes: int, fail_after: int = 1000) -> Path:
@@ -147,14 +171,7 @@ async def test_keep_fresh_refreshes_in_a_worker_thread_before_expiry(
     credentials = AwsCredentials("eu-central-1", profile="rotating")
     assert await load_all({"bedrock": credentials}) == {}
     loaded = credentials.access_key_id
-    task = asyncio.create_task(keep_fresh(credentials, pytest.fail, poll_s=0.01))
-    try:
-        for _ in range(1000):
-            if credentials.access_key_id != loaded:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
+    await kept_fresh(credentials, until=lambda: credentials.access_key_id != loaded)
     assert credentials.access_key_id != loaded
     assert int(runs.read_text()) >= 3
 
@@ -168,14 +185,7 @@ async def test_a_failed_refresh_is_reported_and_the_old_key_kept(
     credentials = AwsCredentials("eu-central-1", profile="rotating")
     credentials.load()
     failures: list[CredentialsUnavailable] = []
-    task = asyncio.create_task(keep_fresh(credentials, failures.append, poll_s=0.01))
-    try:
-        for _ in range(1000):
-            if failures:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
+    await kept_fresh(credentials, until=lambda: bool(failures), on_error=failures.append)
     assert failures and "refresh" in failures[0].message
     assert credentials.access_key_id == "ASIAPROCESS0002"
 
@@ -188,9 +198,7 @@ async def test_a_kubernetes_service_account_gets_keys_through_web_identity(
     token_file.write_text("eyJ.projected-service-account-token.sig")
     door = SigV4Door("eu-central-1")
     async with FakeSts(door, token_file.read_text(), ttl_s=3600) as sts:
-        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
-        monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/policy-engine")
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+        web_identity(monkeypatch, token_file, sts)
         credentials = AwsCredentials("eu-central-1")
         assert await load_all({"bedrock": credentials}) == {}
     assert credentials.access_key_id == sts.issued[0]
@@ -204,9 +212,7 @@ async def test_a_refused_web_identity_token_leaves_the_provider_without_credenti
     token_file = aws_home / "eks-token"
     token_file.write_text("a-token-sts-does-not-know")
     async with FakeSts(SigV4Door("eu-central-1"), "the-right-token") as sts:
-        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
-        monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/policy-engine")
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+        web_identity(monkeypatch, token_file, sts)
         reasons = await load_all({"bedrock": AwsCredentials("eu-central-1")})
     assert "InvalidIdentityToken" in reasons["bedrock"]
     assert "a-token-sts-does-not-know" not in reasons["bedrock"]
@@ -245,14 +251,7 @@ async def test_keep_fresh_replaces_a_google_token_before_it_expires() -> None:
         credentials = GoogleCredentials(fake.credentials_file)
         await load_all({"vertex": credentials})
         first = credentials.token
-        task = asyncio.create_task(keep_fresh(credentials, pytest.fail, poll_s=0.01))
-        try:
-            for _ in range(1000):
-                if credentials.token != first:
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            task.cancel()
+        await kept_fresh(credentials, until=lambda: credentials.token != first)
         assert credentials.token != first
 
 
