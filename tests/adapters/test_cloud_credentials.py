@@ -52,10 +52,14 @@ def without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
 
 
+def refresh_failed(error: CredentialsUnavailable) -> None:
+    pytest.fail(f"a refresh failed: {error.message}")
+
+
 async def kept_fresh(
     credentials: CloudCredentials,
     until: Callable[[], bool],
-    on_error: Callable[[CredentialsUnavailable], None] = pytest.fail,
+    on_error: Callable[[CredentialsUnavailable], None] = refresh_failed,
 ) -> None:
     """Run `keep_fresh` (polling every 10 ms) until `until()` holds or ten seconds pass."""
     task = asyncio.create_task(keep_fresh(credentials, on_error, poll_s=0.01))
