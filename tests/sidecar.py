@@ -125,6 +125,18 @@ class RunningSidecar:
         public = load_public_key(self.settings.audit.signing_key_file.parent / PUBLIC_KEY_NAME)
         verify_log(self.settings.audit.dir, [public])
 
+    def openai_sdk(self, headers: dict[str, str]) -> openai.AsyncOpenAI:
+        """The official OpenAI SDK pointed here; no retries, so a test sees each answer."""
+        return openai.AsyncOpenAI(
+            base_url=f"{self.url}/v1", api_key="unused", default_headers=headers, max_retries=0
+        )
+
+    def anthropic_sdk(self, headers: dict[str, str]) -> anthropic.AsyncAnthropic:
+        """The official Anthropic SDK pointed here; no retries, as `openai_sdk`."""
+        return anthropic.AsyncAnthropic(
+            base_url=self.url, api_key="unused", default_headers=headers, max_retries=0
+        )
+
     async def stop(self) -> None:
         """Stop serving; fail if any chat or embeddings answer broke its protocol
         (tests/conformance)."""
@@ -175,20 +187,6 @@ async def serving(settings: Settings) -> AsyncIterator[RunningSidecar]:
             yield running
         finally:
             await running.stop()
-
-
-def openai_sdk(running: RunningSidecar, headers: dict[str, str]) -> openai.AsyncOpenAI:
-    """The official OpenAI SDK pointed at the sidecar; no retries, so a test sees each answer."""
-    return openai.AsyncOpenAI(
-        base_url=f"{running.url}/v1", api_key="unused", default_headers=headers, max_retries=0
-    )
-
-
-def anthropic_sdk(running: RunningSidecar, headers: dict[str, str]) -> anthropic.AsyncAnthropic:
-    """The official Anthropic SDK pointed at the sidecar; no retries, as `openai_sdk`."""
-    return anthropic.AsyncAnthropic(
-        base_url=running.url, api_key="unused", default_headers=headers, max_retries=0
-    )
 
 
 async def chat_once(

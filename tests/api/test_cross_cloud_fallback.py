@@ -21,14 +21,7 @@ import yaml
 from policy_engine._config import parse_config
 from policy_engine.cli import main
 from tests.fakes import FakeProvider, Overloaded, RateLimited, ServerError, all_running
-from tests.sidecar import (
-    POLICY_DIR,
-    ProviderSpec,
-    RunningSidecar,
-    anthropic_sdk,
-    build_settings,
-    start_sidecar,
-)
+from tests.sidecar import POLICY_DIR, ProviderSpec, RunningSidecar, build_settings, start_sidecar
 
 TENANT = "nordwind-eu"
 HEADERS = {"X-Tenant-ID": TENANT}
@@ -156,7 +149,7 @@ async def test_a_streamed_claude_request_takes_the_same_cross_cloud_route(
 ) -> None:
     fakes["anthropic-eu"].always(ServerError(500))
     fakes["bedrock-eu"].always(Overloaded())
-    client = anthropic_sdk(sidecar, HEADERS)
+    client = sidecar.anthropic_sdk(HEADERS)
     async with client.messages.stream(
         model="smart", max_tokens=100, messages=[{"role": "user", "content": "Hallo"}]
     ) as stream:

@@ -20,14 +20,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fakes import FakeProvider, all_running
-from tests.sidecar import (
-    ProviderSpec,
-    RunningSidecar,
-    anthropic_sdk,
-    build_settings,
-    openai_sdk,
-    serving,
-)
+from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -91,7 +84,7 @@ async def http(
 def openai_client(sidecar: RunningSidecar, fakes: dict[str, FakeProvider]) -> openai.AsyncOpenAI:
     for fake in fakes.values():
         fake.reset()
-    return openai_sdk(sidecar, HEADERS)
+    return sidecar.openai_sdk(HEADERS)
 
 
 def sent(fake: FakeProvider) -> dict[str, Any]:
@@ -127,7 +120,7 @@ async def test_anthropic_fields_reach_claude_on_bedrock_as_additional_model_requ
     sidecar: RunningSidecar, fakes: dict[str, FakeProvider]
 ) -> None:
     fakes["bedrock"].reset()
-    client = anthropic_sdk(sidecar, HEADERS)
+    client = sidecar.anthropic_sdk(HEADERS)
     await client.messages.create(
         model="bedrock",
         max_tokens=2000,

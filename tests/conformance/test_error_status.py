@@ -24,14 +24,7 @@ from tests.fakes import (
     Protocol,
     all_running,
 )
-from tests.sidecar import (
-    ProviderSpec,
-    RunningSidecar,
-    anthropic_sdk,
-    build_settings,
-    openai_sdk,
-    serving,
-)
+from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -74,11 +67,11 @@ async def http(sidecar: RunningSidecar) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def openai_client(sidecar: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai_sdk(sidecar, HEADERS)
+    return sidecar.openai_sdk(HEADERS)
 
 
 def anthropic_client(sidecar: RunningSidecar) -> anthropic.AsyncAnthropic:
-    return anthropic_sdk(sidecar, HEADERS)
+    return sidecar.anthropic_sdk(HEADERS)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])

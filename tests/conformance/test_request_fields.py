@@ -19,14 +19,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fakes import FakeProvider, Protocol, all_running
-from tests.sidecar import (
-    ProviderSpec,
-    RunningSidecar,
-    anthropic_sdk,
-    build_settings,
-    openai_sdk,
-    serving,
-)
+from tests.sidecar import ProviderSpec, RunningSidecar, build_settings, serving
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -88,12 +81,12 @@ async def http(
 
 @pytest.fixture
 def openai_client(sidecar: RunningSidecar) -> openai.AsyncOpenAI:
-    return openai_sdk(sidecar, HEADERS)
+    return sidecar.openai_sdk(HEADERS)
 
 
 @pytest.fixture
 def anthropic_client(sidecar: RunningSidecar) -> anthropic.AsyncAnthropic:
-    return anthropic_sdk(sidecar, HEADERS)
+    return sidecar.anthropic_sdk(HEADERS)
 
 
 def sent(fake: FakeProvider) -> dict[str, Any]:
