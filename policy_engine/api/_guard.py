@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -27,6 +27,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 BODY_TIMED_OUT = "policy_engine.body_timeout"
 # An application that does not answer a timed-out body within this is cut off.
 _GRACE_S = 5.0
+# How long a connection closed while its client may still be sending reads and drops
+# what comes, after its FIN, before it closes (nginx's lingering close, for the reason
+# given in `_linger`).
+_LINGER_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,21 @@ class _Sweeper:
         )
 
 
+class _LingeringClose:
+    """The transport as uvicorn sees it: its own, but for `close`, which asks the
+    protocol first (see `GuardedHttpToolsProtocol.close`). The methods uvicorn calls are
+    the transport's bound methods, so a write costs what it did."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: GuardedHttpToolsProtocol) -> None:
+        self.write = transport.write
+        self.is_closing = transport.is_closing
+        self.get_extra_info = transport.get_extra_info
+        self.pause_reading = transport.pause_reading
+        self.resume_reading = transport.resume_reading
+        self.set_protocol = transport.set_protocol
+        self.close = protocol.close
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     limits: ClassVar[ClientLimits]
     sweeper: ClassVar[_Sweeper]
@@ -86,6 +105,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._refused = False
         self._body_cut = False
+        self._lingering = False
 
     @classmethod
     def with_limits(cls, limits: ClientLimits) -> type[GuardedHttpToolsProtocol]:
@@ -103,7 +123,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             transport.write(_TOO_MANY)
             transport.close()
             return
-        super().connection_made(transport)
+        self._socket = transport
+        super().connection_made(cast(asyncio.Transport, _LingeringClose(transport, self)))
         self.deadline = self.loop.time() + self.limits.header_timeout_s
         self.sweeper.add(self)
 
@@ -114,7 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._refused or self._lingering:
             return
         if self._in_head:
             self._head_bytes += len(data)
@@ -149,12 +170,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if self._in_head:
+        if self._lingering:
+            self._socket.close()
+        elif self._in_head:
             self._refuse(_HEAD_LATE)
         elif self._body_cut or cycle is None or cycle.response_started or not cycle.more_body:
             # Answered already (or the rest of the body trickles in after the answer,
             # which uvicorn would read and drop for as long as it keeps coming).
-            self.transport.close()
+            self._linger()
         else:
             # The application waits for the body: it gets an ended one and the mark,
             # and answers 408 in its protocol; this connection then closes.
@@ -166,7 +189,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._body_cut = True
             self.deadline = self.loop.time() + _GRACE_S
 
+    def close(self) -> None:
+        """uvicorn closes the connection: at once, unless its request's body may still be
+        coming (an answer before the whole body, or to a body that came too slowly)."""
+        cycle = self.cycle
+        if (
+            self._lingering
+            or self._socket.is_closing()
+            or not (self._body_cut or (cycle is not None and cycle.more_body))
+        ):
+            self._socket.close()
+        else:
+            self._linger()
+
     def _refuse(self, answer: bytes) -> None:
-        self.deadline = None
         self.transport.write(answer)
-        self.transport.close()
+        self._linger()
+
+    def _linger(self) -> None:
+        """End a connection whose client may still be sending. Closed at once with
+        bytes unread, the socket would be reset, and a reset can reach the client before
+        it has read its answer, which is then lost. So: the answer and a FIN now, what
+        still comes read and dropped, and the close `_LINGER_S` later (the sweeper)."""
+        self._lingering = True
+        self.flow.resume_reading()  # keep reading what comes, to drop it
+        if self._socket.can_write_eof():
+            self._socket.write_eof()
+        self.deadline = self.loop.time() + _LINGER_S

@@ -190,6 +190,23 @@ async def test_past_the_connection_limit_a_new_connection_is_refused_at_once(
     assert served.status == 200
 
 
+async def test_a_client_still_sending_when_the_connection_ends_reads_its_whole_answer(
+    connect: Connect,
+) -> None:
+    # The client keeps the server's receive buffer full until the end: a socket closed
+    # with unread bytes in it is reset, and a reset can take the answer with it.
+    reader, writer = await connect()
+    # A body longer than it will ever send, so that every byte it sends is body.
+    writer.write(HEAD + b"Content-Length: 1000000000000\r\n\r\n{")
+    await writer.drain()
+    sending = asyncio.create_task(trickle(writer, [b" " * 65536] * 100_000, every_s=0))
+
+    raw = await asyncio.wait_for(reader.read(), WAIT_S)
+
+    sending.cancel()
+    assert parse_answer(raw).status == 413
+
+
 async def test_a_body_still_trickling_after_its_answer_ends_the_connection(
     connect: Connect,
 ) -> None:
