@@ -1,5 +1,8 @@
 """Provider wire protocols: codecs between the shared chat model and each HTTP API."""
 
+import importlib
+from typing import TYPE_CHECKING
+
 # First, for its side effect: it checks the compiled modules before any is imported.
 import adapters._native  # noqa: F401
 from adapters._anthropic import AnthropicCodec
@@ -19,7 +22,6 @@ from adapters._base import (
     StreamEncoder,
 )
 from adapters._bedrock import BedrockCodec
-from adapters._bedrock_auth import AwsCredentials
 from adapters._bedrock_body import inference_geography
 from adapters._cloud_auth import (
     CloudCredentials,
@@ -80,7 +82,25 @@ from adapters._registry import (
 from adapters._responses_client import ResponsesClientCodec
 from adapters._sse import SSEDecoder, SSEEvent
 from adapters._vertex import VertexCodec
-from adapters._vertex_auth import GoogleCredentials
+
+if TYPE_CHECKING:
+    from adapters._bedrock_auth import AwsCredentials
+    from adapters._vertex_auth import GoogleCredentials
+
+# Imported on first use, not with the package: botocore and google-auth take tens of MB
+# per process, for clouds (Bedrock, Vertex AI) that most deployments do not configure.
+_ON_USE = {
+    "AwsCredentials": "adapters._bedrock_auth",
+    "GoogleCredentials": "adapters._vertex_auth",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ADAPTER_NAMES",

@@ -5,20 +5,22 @@ body is built in `_bedrock_body`, the event stream read in `_bedrock_stream`).""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import orjson
 
 from adapters import _validate as v
 from adapters._base import HttpRequest, ProviderError, ProviderTarget
-from adapters._bedrock_auth import AwsCredentials
 from adapters._bedrock_body import encode_body
-from adapters._bedrock_stream import BedrockStreamDecoder
 from adapters._bedrock_wire import STOP, error_code, error_kind, usage
 from adapters._features import Feature
 from adapters._http import body_text, load_object, malformed, retry_after
 from adapters._model import ChatRequest, ChatResponse, TextPart, ToolCall
+
+if TYPE_CHECKING:
+    from adapters._bedrock_auth import AwsCredentials
+    from adapters._bedrock_stream import BedrockStreamDecoder
 
 _STREAM_ACCEPT = "application/vnd.amazon.eventstream"
 
@@ -38,7 +40,12 @@ class BedrockCodec:
     features: ClassVar[frozenset[Feature]] = frozenset()
 
     def __init__(self, credentials: AwsCredentials | None = None) -> None:
+        # Imported with the first Bedrock codec, not with the package: it loads botocore
+        # (tens of MB per process with its credentials), for a cloud most configs omit.
+        from adapters._bedrock_stream import BedrockStreamDecoder
+
         self._credentials = credentials
+        self._stream_decoder = BedrockStreamDecoder
 
     def encode_request(self, request: ChatRequest, target: ProviderTarget) -> HttpRequest:
         body = orjson.dumps(encode_body(request))
@@ -108,4 +115,4 @@ class BedrockCodec:
         return message
 
     def stream_decoder(self) -> BedrockStreamDecoder:
-        return BedrockStreamDecoder()
+        return self._stream_decoder()

@@ -11,7 +11,6 @@ from adapters._base import (
     ProviderCodec,
 )
 from adapters._bedrock import BedrockCodec
-from adapters._bedrock_auth import AwsCredentials
 from adapters._bedrock_body import family_features
 from adapters._cloud_auth import CloudCredentials
 from adapters._embeddings_client import OpenAIEmbeddingsClientCodec
@@ -24,7 +23,6 @@ from adapters._openai_client import OpenAIClientCodec
 from adapters._responses_client import ResponsesClientCodec
 from adapters._vertex import VertexCodec
 from adapters._vertex import model_features as vertex_features
-from adapters._vertex_auth import GoogleCredentials
 
 ADAPTER_NAMES = ("openai", "azure_openai", "anthropic", "gemini", "bedrock", "vertex")
 _FEATURES = {
@@ -50,12 +48,22 @@ def provider_codec(adapter: str, credentials: CloudCredentials | None = None) ->
         return AnthropicCodec()
     if adapter == "gemini":
         return GeminiCodec()
+    # The credential modules load botocore or google-auth (tens of MB per process): only
+    # given credentials, which have loaded them already, are checked against them.
     if adapter == "bedrock":
-        if credentials is not None and not isinstance(credentials, AwsCredentials):
+        if credentials is None:
+            return BedrockCodec()
+        from adapters._bedrock_auth import AwsCredentials
+
+        if not isinstance(credentials, AwsCredentials):
             raise TypeError("bedrock signs with AwsCredentials")
         return BedrockCodec(credentials)
     if adapter == "vertex":
-        if credentials is not None and not isinstance(credentials, GoogleCredentials):
+        if credentials is None:
+            return VertexCodec()
+        from adapters._vertex_auth import GoogleCredentials
+
+        if not isinstance(credentials, GoogleCredentials):
             raise TypeError("vertex authenticates with GoogleCredentials")
         return VertexCodec(credentials)
     raise ValueError(f"unknown adapter {adapter!r}; expected one of {', '.join(ADAPTER_NAMES)}")

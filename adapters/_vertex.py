@@ -12,7 +12,7 @@ whatever the model.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -26,7 +26,9 @@ from adapters._gemini import error_from_object as google_error
 from adapters._gemini_body import encode_body as gemini_body
 from adapters._http import body_text, load_object
 from adapters._model import ChatRequest, ChatResponse, StreamEvent
-from adapters._vertex_auth import GoogleCredentials
+
+if TYPE_CHECKING:
+    from adapters._vertex_auth import GoogleCredentials
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"  # in the body: Vertex takes no anthropic-version header
 # What Claude on Vertex honours beyond plain chat. Not Anthropic's API-only fields

@@ -24,12 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from adapters import (
-    ADAPTER_NAMES,
-    AwsCredentials,
-    CloudCredentials,
-    GoogleCredentials,
-)
+from adapters import ADAPTER_NAMES, CloudCredentials
 from policy_engine._auth import CallerToken, token_digest
 from policy_engine._cloud_config import CLOUD_ADAPTERS, check_cloud_provider, cloud_defaults
 from policy_engine._config_embeddings import EmbeddingAlias, check_embedding_aliases
@@ -642,9 +637,15 @@ def resolve_cloud_credentials(settings: Settings) -> dict[str, CloudCredentials]
         options = provider.options
         if not provider.cloud_signed:
             continue
+        # Imported only for a provider that needs them: botocore and google-auth take
+        # tens of MB per process, for clouds most deployments do not configure.
         if provider.adapter == "bedrock":
+            from adapters import AwsCredentials
+
             holders[provider.id] = AwsCredentials(options["region"], options.get("profile"))
         else:
+            from adapters import GoogleCredentials
+
             path = options.get("credentials_file")
             holders[provider.id] = GoogleCredentials(Path(path) if path else None)
     return holders

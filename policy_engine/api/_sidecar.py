@@ -23,11 +23,9 @@ from policy_engine._config import (
 from policy_engine._errors import ConfigError
 from policy_engine.audit import (
     AuditLog,
-    ObjectStore,
     RecordKind,
     ShipMetrics,
     Shipper,
-    client_from_settings,
     replica_root,
 )
 from policy_engine.decision import (
@@ -271,6 +269,9 @@ def _prices(settings: Settings) -> dict[str, tuple[float, float]]:
 
 
 def _shipper(settings: Settings, replica: str, metrics: Metrics) -> Shipper:
+    # Imported only when shipping is configured: boto3 takes tens of MB per process.
+    from policy_engine.audit import ObjectStore, client_from_settings
+
     shipping = settings.shipping
     assert shipping is not None
     client = client_from_settings(shipping, resolve_s3_credentials(settings))

@@ -2,6 +2,9 @@
 hash-chained, and checkpointed as an RFC 6962 Merkle tree in C2SP signed notes.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from policy_engine.audit._auditor import (
     ConsistencyProof,
     InclusionBundle,
@@ -69,7 +72,7 @@ from policy_engine.audit._proof import (
 )
 from policy_engine.audit._quarantine import Quarantined
 from policy_engine.audit._record import Record, RecordSigner, parse_record
-from policy_engine.audit._s3 import ObjectStore, S3Location, client_from_settings, s3_client
+from policy_engine.audit._s3_layout import S3Location
 from policy_engine.audit._settings import AuditSettings
 from policy_engine.audit._ship_settings import ShippingSettings
 from policy_engine.audit._shipped import ShippedCopy, fetch_shipped
@@ -77,6 +80,26 @@ from policy_engine.audit._shipper import ShipMetrics, Shipper, ShipState, replic
 from policy_engine.audit._trust import DEFAULT_ORIGIN, LogTrust
 from policy_engine.audit._verify import Interrupted, VerifyReport, verify_log
 from policy_engine.audit._witness import LogView, Witness, WitnessMetrics
+
+if TYPE_CHECKING:
+    from policy_engine.audit._s3 import ObjectStore, client_from_settings, s3_client
+
+# Imported on first use, not with the package: boto3 takes tens of MB per process (the
+# audit writer's and `audit verify`'s workers import this package too), and most
+# deployments do not ship.
+_ON_USE = {
+    "ObjectStore": "policy_engine.audit._s3",
+    "client_from_settings": "policy_engine.audit._s3",
+    "s3_client": "policy_engine.audit._s3",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "DEFAULT_ORIGIN",

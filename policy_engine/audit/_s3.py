@@ -1,21 +1,14 @@
-"""The shipped copy in S3-compatible storage: where each object goes, and the one client.
+"""The one client of the shipped copy's S3-compatible storage (`_s3_layout` says where
+each object goes). Every object is written once, with `If-None-Match: *` and an
+object-lock retention, so it can be neither overwritten nor deleted before the retention
+ends. botocore errors are translated here, and nowhere else.
 
-Under `<prefix>/<replica>/` a replica's log is laid out as
-- `segments/segment-NNNNNNNN.jsonl/<start offset, 16 digits>`: a run of whole records
-  of that segment starting at that byte (the segment is the runs, concatenated);
-- `checkpoints/<size, 20 digits>.note`: the signed checkpoint, as in the log directory;
-- `proofs/<size>.json`: the consistency proof from the checkpoint shipped before it;
-- `cosignatures/<witness key ID, hex>/<size>.note`: the checkpoint with a witness's
-  cosignature added.
-Every object is written once, with `If-None-Match: *` and an object-lock retention, so
-it can be neither overwritten nor deleted before the retention ends. botocore errors
-are translated here, and nowhere else.
+boto3 takes tens of MB per process and most deployments do not ship: this module is
+imported where a store is built, never with the package.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,55 +22,7 @@ from policy_engine.audit._ship_settings import ShippingSettings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_CHUNK = re.compile(r"segments/(segment-\d{8}\.jsonl)/(\d{16})")
-_CHECKPOINT = re.compile(r"checkpoints/(\d{20})\.note")
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
-
-
-def chunk_key(root: str, segment: str, start: int) -> str:
-    return f"{root}/segments/{segment}/{start:016d}"
-
-
-def checkpoint_key(root: str, size: int) -> str:
-    return f"{root}/checkpoints/{size:020d}.note"
-
-
-def proof_key(root: str, size: int) -> str:
-    return f"{root}/proofs/{size:020d}.json"
-
-
-def cosignature_key(root: str, witness: bytes, size: int) -> str:
-    return f"{root}/cosignatures/{witness.hex()}/{size:020d}.note"
-
-
-def parse_chunk_key(root: str, key: str) -> tuple[str, int] | None:
-    match = _CHUNK.fullmatch(key.removeprefix(f"{root}/"))
-    return (match.group(1), int(match.group(2))) if match else None
-
-
-def parse_checkpoint_key(root: str, key: str) -> int | None:
-    match = _CHECKPOINT.fullmatch(key.removeprefix(f"{root}/"))
-    return int(match.group(1)) if match else None
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """`s3://bucket/prefix`, as the CLI takes it."""
-
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def parse(cls, text: str) -> S3Location:
-        if not text.startswith("s3://"):
-            raise ValueError(f"not an s3:// URL: {text!r}")
-        bucket, _, prefix = text[len("s3://") :].partition("/")
-        if not bucket:
-            raise ValueError(f"no bucket in {text!r}")
-        return cls(bucket, prefix.strip("/"))
-
-    def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
 
 
 def s3_client(

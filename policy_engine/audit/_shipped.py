@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policy_engine.audit._errors import VerificationFailure
-from policy_engine.audit._s3 import ObjectStore, parse_checkpoint_key, parse_chunk_key
+from policy_engine.audit._s3_layout import parse_checkpoint_key, parse_chunk_key
 from policy_engine.audit._store import CHECKPOINT_DIR
+
+if TYPE_CHECKING:
+    from policy_engine.audit._s3 import ObjectStore
 
 _COSIGNED = "cosignatures/"
 

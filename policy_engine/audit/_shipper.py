@@ -19,7 +19,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -34,8 +34,7 @@ from policy_engine.audit._errors import (
 )
 from policy_engine.audit._hashing import hash_leaf
 from policy_engine.audit._merkle import CompactRange, consistency_proof_from
-from policy_engine.audit._s3 import (
-    ObjectStore,
+from policy_engine.audit._s3_layout import (
     checkpoint_key,
     chunk_key,
     parse_checkpoint_key,
@@ -43,6 +42,9 @@ from policy_engine.audit._s3 import (
 )
 from policy_engine.audit._store import data_size, list_checkpoints, list_segments, write_durably
 from policy_engine.telemetry import get_logger
+
+if TYPE_CHECKING:
+    from policy_engine.audit._s3 import ObjectStore
 
 _log = get_logger("policy_engine.audit.ship")
 STATE_NAME = "shipped.json"

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -30,8 +30,7 @@ from policy_engine.audit._checkpoint import Checkpoint
 from policy_engine.audit._cosign import Cosigner
 from policy_engine.audit._errors import CheckpointError, NoteError, ProofError, StoreUnavailable
 from policy_engine.audit._proof import verify_consistency
-from policy_engine.audit._s3 import (
-    ObjectStore,
+from policy_engine.audit._s3_layout import (
     checkpoint_key,
     cosignature_key,
     parse_checkpoint_key,
@@ -40,6 +39,9 @@ from policy_engine.audit._s3 import (
 from policy_engine.audit._store import write_durably
 from policy_engine.audit._trust import LogTrust
 from policy_engine.telemetry import get_logger
+
+if TYPE_CHECKING:
+    from policy_engine.audit._s3 import ObjectStore
 
 _log = get_logger("policy_engine.audit.witness")
 _REPLICA = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")

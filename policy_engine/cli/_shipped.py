@@ -21,7 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -30,7 +30,6 @@ from policy_engine.audit import (
     CosignatureVerifier,
     Cosigner,
     NoteError,
-    ObjectStore,
     S3Location,
     ShippedCopy,
     VerificationFailure,
@@ -40,8 +39,10 @@ from policy_engine.audit import (
     load_private_key,
     load_public_key,
     parse_cosignature_key,
-    s3_client,
 )
+
+if TYPE_CHECKING:
+    from policy_engine.audit import ObjectStore
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -60,6 +61,9 @@ def _s3_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace, bucket: str, retention_days: int = 1) -> ObjectStore:
+    # Imported only by the subcommands that reach S3: boto3 takes tens of MB per process.
+    from policy_engine.audit import ObjectStore, s3_client
+
     client = s3_client(args.endpoint_url, args.region, timeout_s=30)
     return ObjectStore(client, bucket, retention_days=retention_days)
 

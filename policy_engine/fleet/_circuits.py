@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
-
+from policy_engine.fleet._errors import SharedStateUnavailable
 from policy_engine.fleet._metrics import FleetMetrics
-from policy_engine.fleet._redis import SharedState, SharedStateUnavailable
 from policy_engine.telemetry import get_logger
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from policy_engine.fleet._redis import SharedState
 
 _log = get_logger("policy_engine.fleet")
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
@@ -13,9 +14,11 @@ from pydantic import SecretStr
 from policy_engine.fleet._circuits import CircuitSync, SharedBreaker
 from policy_engine.fleet._limiter import Limiter
 from policy_engine.fleet._metrics import FleetMetrics
-from policy_engine.fleet._redis import SharedState
-from policy_engine.fleet._redis_limits import RedisLimits
 from policy_engine.fleet._settings import FleetSettings
+
+if TYPE_CHECKING:
+    from policy_engine.fleet._redis import SharedState
+    from policy_engine.fleet._redis_limits import RedisLimits
 
 
 @dataclass(slots=True)
@@ -39,13 +42,21 @@ class Fleet:
         on_circuit: Callable[[str, str], None] | None = None,
     ) -> Fleet:
         fleet = cls(replica, FleetMetrics(registry))
+        shared_limits: RedisLimits | None = None
         if settings.redis is not None:
+            # Imported only with Redis configured: redis-py takes tens of MB per process,
+            # and a sidecar alone has no use for it.
+            from policy_engine.fleet._redis import SharedState
+            from policy_engine.fleet._redis_limits import RedisLimits
+
             state = fleet.state = SharedState(settings.redis, redis_password)
             fleet.metrics.redis_up.set_function(lambda: float(state.up))
+            if settings.limits.enabled:
+                shared_limits = RedisLimits(state)
         if settings.limits.enabled:
             fleet.limiter = Limiter(
                 settings.limits,
-                RedisLimits(fleet.state) if fleet.state is not None else None,
+                shared_limits,
                 prices,
                 fleet.metrics,
                 prefix=settings.redis.key_prefix if settings.redis else "pe:",

@@ -28,9 +28,9 @@ from policy_engine.fleet._checks import (
     Verdict,
     budget_window,
 )
+from policy_engine.fleet._errors import SharedStateUnavailable
 from policy_engine.fleet._local_limits import LocalLimits
 from policy_engine.fleet._metrics import FleetMetrics
-from policy_engine.fleet._redis import SharedStateUnavailable
 from policy_engine.fleet._settings import Limits, LimitsSettings
 from policy_engine.telemetry import get_logger
 

@@ -24,20 +24,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
+from policy_engine.fleet._errors import SharedStateUnavailable
 from policy_engine.fleet._settings import RedisSettings
 from policy_engine.telemetry import get_logger
 
 _log = get_logger("policy_engine.fleet")
 
 T = TypeVar("T")
-
-
-class SharedStateUnavailable(Exception):
-    """Redis could not answer in time; the caller takes its configured fallback."""
-
-    def __init__(self, reason: str, retry_after_s: float) -> None:
-        super().__init__(reason)
-        self.retry_after_s = retry_after_s  # until Redis is tried again
 
 
 class Script:

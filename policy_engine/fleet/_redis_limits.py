@@ -23,7 +23,8 @@ from policy_engine.fleet._checks import (
     TokenSettle,
     Verdict,
 )
-from policy_engine.fleet._redis import Script, SharedState, SharedStateUnavailable
+from policy_engine.fleet._errors import SharedStateUnavailable
+from policy_engine.fleet._redis import Script, SharedState
 
 # ARGV: window_ms, the number of requests, then per request: n_rate, n_budget, per rate
 # (limit, cost), per budget (limit, refuse). KEYS: per request, its rate buckets, then
