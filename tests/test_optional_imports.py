@@ -1,7 +1,8 @@
 """A sidecar pays in memory only for the optional features its config uses.
 
-botocore and boto3 (Bedrock, S3 shipping), google-auth (Vertex AI) and redis-py (the
-fleet) take tens of MB per process; a config that uses none of those features loads
+botocore and boto3 (Bedrock, S3 shipping), google-auth (Vertex AI), redis-py (the
+fleet) and the OPA REST client with aiohttp (a policy served by OPA) take tens of MB
+per process; a config that uses none of those features loads
 none of them, in the sidecar's process or in its audit writer's. Each check runs in a
 fresh interpreter, since this test process has long imported them all.
 """
@@ -26,7 +27,16 @@ from policy_engine.audit import PRIVATE_KEY_NAME, write_key_pair
 from policy_engine.audit._log import _BOOTSTRAP
 
 REPO = Path(__file__).resolve().parents[1]
-_OPTIONAL = ("botocore", "boto3", "s3transfer", "google.auth", "google.oauth2", "redis")
+_OPTIONAL = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "google.auth",
+    "google.oauth2",
+    "redis",
+    "opa_client",  # and the aiohttp it brings: a policy served by OPA only
+    "aiohttp",
+)
 # Printed by each child: the optional libraries it has loaded.
 _REPORT = f"""
 import json, sys

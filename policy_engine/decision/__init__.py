@@ -1,5 +1,8 @@
 """Policy decisions: which providers may serve a request, and under which obligations."""
 
+import importlib
+from typing import TYPE_CHECKING
+
 from policy_engine.decision._catalog import (
     CATALOG_DIR,
     catalog_revision,
@@ -15,7 +18,21 @@ from policy_engine.decision._decider import (
 )
 from policy_engine.decision._embedded import EmbeddedEngine, PolicySource
 from policy_engine.decision._models import Constraints, Obligations, PolicyDecision, parse_decision
-from policy_engine.decision._opa import OpaEngine
+
+if TYPE_CHECKING:
+    from policy_engine.decision._opa import OpaEngine
+
+# Imported on first use, not with the package: the OPA REST client takes ~12 MB per
+# process, and the embedded engine needs none of it.
+_ON_USE = {"OpaEngine": "policy_engine.decision._opa"}
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CATALOG_DIR",

@@ -12,7 +12,6 @@ from policy_engine._context import RoutingContext, policy_input, provider_catalo
 from policy_engine._errors import PolicyUnavailable
 from policy_engine.decision._embedded import REQUEST_FIELDS, EmbeddedEngine
 from policy_engine.decision._models import PolicyDecision, parse_decision
-from policy_engine.decision._opa import OpaEngine
 
 
 class DecisionEngine(Protocol):
@@ -38,6 +37,10 @@ class DecisionEngine(Protocol):
 def engine_from_settings(settings: Settings) -> DecisionEngine:
     policy = settings.policy
     if policy.opa_url:
+        # Imported only for a policy served by OPA: its REST client (opa-python-client,
+        # requests, aiohttp) costs every sidecar process ~12 MB, the embedded engine none.
+        from policy_engine.decision._opa import OpaEngine
+
         return OpaEngine(policy.opa_url, policy.entrypoint, policy.timeout_ms)
     return EmbeddedEngine(policy.policy_dir, policy.entrypoint)
 

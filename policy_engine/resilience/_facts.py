@@ -7,14 +7,16 @@ decisions do: the policy directory for the embedded engine, OPA's Data API other
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import regopy
 
 from policy_engine._config import Settings
 from policy_engine._errors import PolicyUnavailable
 from policy_engine.decision import PolicySource
+
+if TYPE_CHECKING:
+    import aiohttp
 
 TENANTS_DOCUMENT = "tenants"
 # The shipped policy lists the tags it understands here; a policy without this rule
@@ -58,6 +60,8 @@ def _embedded_facts(source: PolicySource) -> PolicyFacts:
 
 
 async def _opa_document(session: aiohttp.ClientSession, opa_url: str, path: str) -> Any:
+    import aiohttp  # only for a policy served by OPA (see read_policy_facts)
+
     url = f"{opa_url.rstrip('/')}/v1/data/{path}"
     try:
         async with session.get(url) as response:
@@ -73,6 +77,10 @@ async def read_policy_facts(settings: Settings) -> PolicyFacts:
     policy = settings.policy
     if not policy.opa_url:
         return _embedded_facts(PolicySource.read(policy.policy_dir))
+    # Imported only for a policy served by OPA: aiohttp costs every process that imports
+    # this module several MB, and the embedded engine needs none of it.
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=max(policy.timeout_ms / 1000, 5.0))
     async with aiohttp.ClientSession(timeout=timeout) as session:
         tenants = await _opa_document(session, policy.opa_url, TENANTS_DOCUMENT)
