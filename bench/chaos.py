@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench.soak import FAULTS, Fleet, check, fleet_settings, load, print_figures, quiet_fakes
-from tests.decision._support import OPA_BINARY, free_port, opa_arguments
+from tests.decision._support import OPA_BINARY, opa_arguments
 from tests.fakes import (
     Behaviour,
     ContentFilter,
@@ -41,6 +41,7 @@ from tests.fakes import (
     StallStream,
     WrongContentType,
 )
+from tests.ports import free_port
 from tests.reliability._process import SidecarProcess
 from tests.sidecar import API_KEY, POLICY_DIR
 

@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the servers are 
 
 from policy_engine.routing import Egress, EgressTable, NoProxy, Proxy, tls_context
 from policy_engine.routing._http1 import Http1Pool
-from tests.egress._servers import PROVIDER_HOST, Squid, free_port, wait_for
+from tests.egress._servers import PROVIDER_HOST, Squid, wait_for
 from tests.pki import CertificateAuthority
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY = b'{"model":"m","messages":[{"role":"user","content":"hello there"}]}'

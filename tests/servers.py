@@ -24,6 +24,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tests.ports import free_port
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -31,13 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WEED = ROOT / "tools" / "bin" / "weed"
 S3_ACCESS_KEY = "test-access-key"
 S3_SECRET_KEY = "test-secret-key-for-the-local-store"  # a local test store, not a secret
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait(condition_met: object, process: subprocess.Popen[bytes], what: str, log: Path) -> None:

@@ -18,37 +18,11 @@ import yaml
 
 from policy_engine.audit import iter_records
 from policy_engine.cli import main
+from tests.ports import free_port, free_port_run
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "deploy" / "demo"
 PROMPT = "Summarise: patient Jane Roe, jane.roe@example.org, +44 20 7946 0958"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def free_port_run(length: int) -> int:
-    """The first of `length` consecutive ports that are free now."""
-    for _ in range(100):
-        first = free_port()
-        if first + length < 65536 and all(
-            port_is_free(port) for port in range(first, first + length)
-        ):
-            return first
-    raise RuntimeError(f"no {length} consecutive free ports")
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def demo_config_on_free_ports(
@@ -151,9 +125,8 @@ async def test_the_demo_runs_on_the_ports_it_is_given(tmp_path: Path) -> None:
     providers = len(yaml.safe_load(config.read_text())["providers"])
     port, fakes = free_port(), free_port_run(providers)
     launcher = await launch(config, "--port", str(port), "--fake-port", str(fakes))
-    assert launcher.stdout is not None
     try:
-        printed = await read_until_ready(launcher.stdout)
+        printed = await read_until_ready(launcher)
         assert f"127.0.0.1:{fakes}-{fakes + providers - 1}" in printed
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             response = await http.post(
@@ -168,12 +141,16 @@ async def test_the_demo_runs_on_the_ports_it_is_given(tmp_path: Path) -> None:
         await stop(launcher)
 
 
-async def read_until_ready(stdout: asyncio.StreamReader) -> str:
+async def read_until_ready(launcher: asyncio.subprocess.Process) -> str:
+    """What the demo printed up to its ready banner; what it said if it exited first."""
+    assert launcher.stdout is not None and launcher.stderr is not None
     printed = ""
     async with asyncio.timeout(60):
         while "Ctrl-C stops everything." not in printed:
-            line = await stdout.readline()
-            assert line, "the demo exited before it was ready"
+            line = await launcher.stdout.readline()
+            if not line:
+                said = (await launcher.stderr.read()).decode(errors="replace")
+                raise AssertionError(f"the demo exited before it was ready:\n{printed}{said}")
             printed += line.decode()
     return printed
 
@@ -183,9 +160,8 @@ async def run_demo_once(config: Path, port: int) -> str:
 
     The demo rate-limits acme-eu's first choice once: the first answer is a fallback."""
     launcher = await launch(config)
-    assert launcher.stdout is not None
     try:
-        printed = await read_until_ready(launcher.stdout)
+        printed = await read_until_ready(launcher)
         assert f"curl -si http://127.0.0.1:{port}/v1/chat/completions" in printed
         console = re.search(r"Console: (http://127\.0\.0\.1:\d+)", printed)
         assert console is not None, "the demo prints the console's address"
@@ -295,9 +271,8 @@ def readme_responses_calls(port: int) -> str:
 async def test_the_readmes_responses_sdk_calls_work_against_the_demo(tmp_path: Path) -> None:
     config, port = demo_config_on_free_ports(tmp_path)
     launcher = await launch(config)
-    assert launcher.stdout is not None
     try:
-        await read_until_ready(launcher.stdout)
+        await read_until_ready(launcher)
         calls = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -323,9 +298,8 @@ async def test_the_printed_embeddings_commands_fall_back_within_one_model_and_sh
     """The official SDK calls the demo prints (and the README shows), run as printed."""
     config, _ = demo_config_on_free_ports(tmp_path)
     launcher = await launch(config)
-    assert launcher.stdout is not None
     try:
-        printed = await read_until_ready(launcher.stdout)
+        printed = await read_until_ready(launcher)
         script = printed.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
         sdk = await asyncio.create_subprocess_exec(
             sys.executable,

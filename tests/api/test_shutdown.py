@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -14,16 +13,10 @@ import yaml
 
 from policy_engine.audit import iter_records
 from tests.fakes import FakeProvider, SlowFirstByte
+from tests.ports import free_port
 from tests.sidecar import API_KEY, ProviderSpec, build_settings
 
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "Hi"}]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_until_healthy(url: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from aiohttp import web
 
 from policy_engine._config import load_config
 from policy_engine._context import RoutingContext, provider_catalog
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_DIR = ROOT / "policies"
@@ -38,13 +38,6 @@ START_TIMEOUT_S = 15.0
 class OpaServer:
     process: subprocess.Popen[bytes]
     url: str
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def opa_arguments(policy_dir: Path) -> list[str]:

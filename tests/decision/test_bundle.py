@@ -24,10 +24,10 @@ from tests.decision._support import (
     POLICY_DIR,
     OpaServer,
     context,
-    free_port,
     running_opa,
 )
 from tests.deploy._bundles import build_bundle, write_rsa_key_pair
+from tests.ports import free_port
 
 KEY_ID = "bundle-signing"
 REVISION = "test-rev-1"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from policy_engine.decision import Decider, OpaEngine
-from tests.decision._support import ENTRYPOINT, FakeOpa, OpaServer, context, free_port
+from tests.decision._support import ENTRYPOINT, FakeOpa, OpaServer, context
+from tests.ports import free_port
 
 OPA_REVISION = re.compile(r"opa-sha256:[0-9a-f]{64}")
 

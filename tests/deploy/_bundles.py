@@ -24,7 +24,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.decision._support import OPA_BINARY, ROOT, free_port
+from tests.decision._support import OPA_BINARY, ROOT
+from tests.ports import free_port
 
 BUILD_SCRIPT = ROOT / "deploy" / "bundle" / "build.sh"
 BUNDLE_RESOURCE = "bundles/router.tar.gz"

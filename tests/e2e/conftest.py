@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e._llama import E2E_PYTHON, MODEL_ALIAS, ROOT, LlamaServer, answers
-from tests.egress._servers import free_port, wait_for
+from tests.egress._servers import wait_for
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ import openai
 import pytest
 
 from tests.e2e._llama import MODEL_ALIAS, LlamaServer, llama_server_installed
-from tests.egress._servers import free_port
 from tests.fakes import FakeProvider, ServerError
+from tests.ports import free_port
 from tests.reliability._support import ask
 from tests.sidecar import API_KEY, ProviderSpec, RunningSidecar, build_settings, start_sidecar
 

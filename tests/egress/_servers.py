@@ -23,19 +23,13 @@ from pathlib import Path
 import pytest
 
 from tests.pki import Issued
+from tests.ports import free_port
 
 PROVIDER_HOST = "provider.egress.test"
 REFUSED_HOST = "refused.egress.test"  # squid denies every request to it (403)
 HOSTS = (PROVIDER_HOST, REFUSED_HOST)
 PROXY_USER = "svc-router"
 PROXY_PASSWORD = "egress-proxy-password-7f3a"  # a throwaway for the local test proxy
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _listening(port: int) -> bool:

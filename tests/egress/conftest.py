@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.egress._servers import HOSTS, Nginx, Squid, free_port
+from tests.egress._servers import HOSTS, Nginx, Squid
 from tests.egress._support import Pki, Sidecar
 from tests.pki import CertificateAuthority
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,6 @@ from tests.egress._servers import (
     REFUSED_HOST,
     Nginx,
     Squid,
-    free_port,
 )
 from tests.egress._support import (
     Pki,
@@ -34,6 +33,7 @@ from tests.egress._support import (
     trusting,
     via_proxy,
 )
+from tests.ports import free_port
 
 SECRETS = (
     PROXY_PASSWORD,

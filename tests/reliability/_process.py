@@ -19,7 +19,7 @@ import yaml
 
 from policy_engine._config import Settings
 from policy_engine.audit import PUBLIC_KEY_NAME
-from tests.decision._support import free_port
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "policy-engine"
