@@ -108,7 +108,7 @@ typecheck: setup
 # the fleet and shipping tests; Debian's Chromium for the console's browser tests; squid and
 # nginx for the egress tests.
 pytest: setup $(OPA) $(WEED) redis-server chromium egress-servers
-	@echo "==> pytest: the whole suite (~5-8 min on 2 cores)"
+	@echo "==> pytest: the whole suite (~11-12 min on 2 cores)"
 	$(VENV)/bin/pytest -q
 
 test: setup policy-test lint typecheck pytest
