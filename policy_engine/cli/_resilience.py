@@ -16,6 +16,7 @@ from policy_engine._context import OPERATIONS, Operation
 from policy_engine._errors import PolicyEngineError
 from policy_engine.decision import decider_from_settings, engine_from_settings
 from policy_engine.resilience import (
+    REPORT_CONCURRENCY,
     ResilienceReport,
     build_report,
     read_policy_facts,
@@ -73,7 +74,7 @@ async def _report(
     config: Path, tenants: list[str] | None, operations: Sequence[Operation]
 ) -> ResilienceReport:
     settings = load_config(config)
-    engine = engine_from_settings(settings)
+    engine = engine_from_settings(settings, REPORT_CONCURRENCY)
     try:
         # Built as the sidecar builds it, so the report takes the request path's decisions.
         decider = decider_from_settings(settings, engine)
@@ -82,7 +83,7 @@ async def _report(
         unknown = [t for t in dict.fromkeys(tenants or ()) if t not in facts.tenants]
         if unknown:
             raise _UnknownTenants(unknown, sorted(facts.tenants))
-        return await build_report(decider, settings, facts, tenants, operations)
+        return await build_report(decider, settings, facts, tenants, operations, REPORT_CONCURRENCY)
     finally:
         await engine.close()
 

@@ -28,7 +28,12 @@ from policy_engine.decision import (
     engine_from_settings,
 )
 from policy_engine.impact import ImpactReport, policy_impact
-from policy_engine.resilience import ResilienceReport, build_report, read_policy_facts
+from policy_engine.resilience import (
+    REPORT_CONCURRENCY,
+    ResilienceReport,
+    build_report,
+    read_policy_facts,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +147,7 @@ class Console:
 
     def __post_init__(self) -> None:
         self.verifier = Verifier(self.index, self.keys, self.settings.audit.origin)
-        self.engine = engine_from_settings(self.settings)
+        self.engine = engine_from_settings(self.settings, REPORT_CONCURRENCY)
 
     @property
     def catalog_revision(self) -> str:
@@ -224,7 +229,9 @@ class Console:
                 return cached[1]
             decider = decider_from_settings(self.settings, engine)
             facts = await read_policy_facts(self.settings)
-            report = await build_report(decider, self.settings, facts)
+            report = await build_report(
+                decider, self.settings, facts, concurrency=REPORT_CONCURRENCY
+            )
             self._resilience = (engine.revision, report)
             return report
 

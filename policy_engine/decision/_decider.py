@@ -34,7 +34,9 @@ class DecisionEngine(Protocol):
     async def close(self) -> None: ...
 
 
-def engine_from_settings(settings: Settings) -> DecisionEngine:
+def engine_from_settings(settings: Settings, workers: int = 1) -> DecisionEngine:
+    """The configured engine; an embedded one evaluates on `workers` threads (the
+    sidecar one, reports that evaluate many contexts at once one per core)."""
     policy = settings.policy
     if policy.opa_url:
         # Imported only for a policy served by OPA: its REST client (opa-python-client,
@@ -42,7 +44,7 @@ def engine_from_settings(settings: Settings) -> DecisionEngine:
         from policy_engine.decision._opa import OpaEngine
 
         return OpaEngine(policy.opa_url, policy.entrypoint, policy.timeout_ms)
-    return EmbeddedEngine(policy.policy_dir, policy.entrypoint)
+    return EmbeddedEngine(policy.policy_dir, policy.entrypoint, workers)
 
 
 def decider_from_settings(settings: Settings, engine: DecisionEngine) -> Decider:

@@ -20,6 +20,7 @@ from policy_engine.resilience._domains import (
 from policy_engine.resilience._facts import PolicyFacts, read_policy_facts
 from policy_engine.resilience._render import render_table
 from policy_engine.resilience._report import (
+    REPORT_CONCURRENCY,
     Combination,
     ResilienceReport,
     ResilienceRow,
@@ -30,6 +31,7 @@ from policy_engine.resilience._report import (
 )
 
 __all__ = [
+    "REPORT_CONCURRENCY",
     "Combination",
     "CostReport",
     "FailureDomain",

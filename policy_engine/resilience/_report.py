@@ -9,7 +9,9 @@ cannot disagree with real routing. Chat aliases are reported for `chat` and
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -220,18 +222,35 @@ async def evaluate(
     )
 
 
+# Rows decided at once by the report's callers (the CLI and the console): one per core,
+# each on its own engine thread (`engine_from_settings(settings, REPORT_CONCURRENCY)`).
+REPORT_CONCURRENCY = os.cpu_count() or 1
+
+
 async def build_report(
     decider: Decider,
     settings: Settings,
     facts: PolicyFacts,
     tenants: Sequence[str] | None = None,
     operations: Sequence[Operation] = OPERATIONS,
+    concurrency: int = 1,
 ) -> ResilienceReport:
     """The report for every tenant in the policy data, or only for `tenants`; for every
-    operation, or only `operations`."""
+    operation, or only `operations`. Up to `concurrency` rows are decided at once (as
+    many as the engine has threads: more would only queue, and a queued decision's wait
+    counts against `policy.timeout_ms`)."""
     combos = combinations(settings, facts, tenants, operations)
     routes = embedding_routes(settings)
-    rows = [await evaluate(decider, settings, combination, routes) for combination in combos]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def row(combination: Combination) -> ResilienceRow:
+        async with gate:
+            return await evaluate(decider, settings, combination, routes)
+
+    # A task group: a failing row cancels the rest, as the first failure stops a loop.
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(row(combination)) for combination in combos]
+    rows = [task.result() for task in tasks]
     return ResilienceReport(
         revisions=tuple(sorted({row.revision for row in rows})),
         tenants=tuple(sorted({c.tenant for c in combos})),

@@ -11,6 +11,7 @@ def test_public_names_are_exactly_these() -> None:
         "CostReport",
         "FailureDomain",
         "PolicyFacts",
+        "REPORT_CONCURRENCY",
         "ResilienceReport",
         "ResilienceRow",
         "Served",

@@ -7,7 +7,14 @@ import itertools
 import pytest
 
 from policy_engine._config import Settings
-from policy_engine.resilience import ResilienceReport, ResilienceRow
+from policy_engine._context import provider_catalog
+from policy_engine.decision import Decider, EmbeddedEngine
+from policy_engine.resilience import (
+    ResilienceReport,
+    ResilienceRow,
+    build_report,
+    read_policy_facts,
+)
 from policy_engine.routing import plan_route
 from tests.resilience.conftest import decider_for
 
@@ -96,6 +103,21 @@ async def test_every_row_is_what_the_decider_and_route_planner_say(
         route = plan_route(decision, context.model, settings.providers, {}, "priority")
         assert found.allowed == decision.allowed, found.combination
         assert found.route == tuple(c.id for c in route), found.combination
+
+
+async def test_rows_decided_on_several_threads_at_once_are_the_rows_decided_one_by_one(
+    report: ResilienceReport, settings: Settings
+) -> None:
+    """The CLI and the console decide a row per core at once, each thread with its own
+    interpreter over the one compiled policy; the report is the same row for row."""
+    engine = EmbeddedEngine(settings.policy.policy_dir, settings.policy.entrypoint, workers=3)
+    decider = Decider(engine, provider_catalog(settings), settings.policy.timeout_ms)
+    try:
+        facts = await read_policy_facts(settings)
+        at_once = await build_report(decider, settings, facts, concurrency=3)
+    finally:
+        await engine.close()
+    assert at_once == report
 
 
 def test_the_json_names_the_status_domains_and_single_point_of_failure(
