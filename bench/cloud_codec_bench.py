@@ -1,7 +1,7 @@
 """What building one provider call costs per codec, SigV4 signing included for Bedrock.
 
 Run: `.venv/bin/python bench/cloud_codec_bench.py [--iterations 5000]`. No network: the
-Bedrock credentials are a synthetic key in the environment, the Vertex token is set
+Bedrock credentials are the fakes' synthetic key in the environment, the Vertex token is set
 by hand. Prints microseconds per `encode_request`, median of five runs.
 """
 
@@ -24,6 +24,7 @@ from adapters import (
     TextPart,
     provider_codec,
 )
+from tests.fakes import aws_environment
 
 REQUEST = ChatRequest(
     "default",
@@ -48,12 +49,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=5000)
     args = parser.parse_args()
-    os.environ |= {
-        "AWS_ACCESS_KEY_ID": "AKIABENCHMARKKEY0001",
-        "AWS_SECRET_ACCESS_KEY": "benchmark-secret",
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }
+    # The fakes' synthetic key, and nothing of this machine's own AWS setup ("" is unset;
+    # the folder of the files does not exist).
+    for name, value in aws_environment("/nonexistent").items():
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
     aws = AwsCredentials("eu-central-1")
     aws.load()
     bedrock = ProviderTarget("https://bedrock-runtime.eu-central-1.amazonaws.com", PROFILE)
