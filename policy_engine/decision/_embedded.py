@@ -143,7 +143,6 @@ class EmbeddedEngine:
         self._policy_dir = policy_dir
         self._entrypoint = entrypoint
         self._compiled = _compile(PolicySource.read(policy_dir), entrypoint)
-        self.workers = workers
         self._runners = threading.local()  # an interpreter per thread of `_threads`
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rego")
 
