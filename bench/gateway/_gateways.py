@@ -23,10 +23,11 @@ from bench.gateway._payload import (
     Api,
     request_headers,
 )
-from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
+from bench.gateway._procs import Child, Supervisor, wait_listening
 from policy_engine._config import parse_config
 from policy_engine._errors import ConfigError
 from policy_engine.audit import write_key_pair
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 _KEY_ENV = "BENCH_OPENAI_API_KEY"

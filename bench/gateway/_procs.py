@@ -23,15 +23,6 @@ class StartupError(RuntimeError):
     """A child exited or never listened; the message says where its log is."""
 
 
-def free_port() -> int:
-    # nginx and node cannot report an ephemeral port back to us, so we pick one the
-    # kernel just handed out; the window in which another process takes it is tiny.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Child:
     name: str

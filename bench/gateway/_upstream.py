@@ -20,7 +20,8 @@ from bench.gateway._payload import (
     response_json,
     response_sse,
 )
-from bench.gateway._procs import Child, Supervisor, free_port, wait_listening
+from bench.gateway._procs import Child, Supervisor, wait_listening
+from tests.ports import free_port
 
 JSON_PREFIX = "/json/v1"
 STREAM_PREFIX = "/stream/v1"

@@ -41,6 +41,7 @@ from policy_engine._config import Settings, load_config  # noqa: E402
 from policy_engine._errors import ConfigError  # noqa: E402
 from policy_engine.audit import PUBLIC_KEY_NAME, load_public_key, record_key_id, write_key_pair  # noqa: E402
 from tests.fakes import Behaviour, FakeProvider, Overloaded, RateLimited, aws_environment  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 CONFIG = REPO / "deploy" / "demo" / "policy-engine.yaml"
 DEMO_KEY = "demo-key"  # what the fakes expect; synthetic, never a real credential
@@ -187,13 +188,6 @@ async def _ready(port: int, sidecar: asyncio.subprocess.Process) -> bool:
     return False
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _answers(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5) as sock:
         sock.sendall(b"PING\r\n")
@@ -295,7 +289,7 @@ async def main(config: Path, port: int | None, fake_port: int | None) -> int:
             str(config),
             start_new_session=True,
         )
-        console_port = _free_port()
+        console_port = free_port()
         console = await asyncio.create_subprocess_exec(
             sys.executable,
             *("-m", "policy_engine.cli", "console", "--config", str(config)),

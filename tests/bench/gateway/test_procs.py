@@ -9,11 +9,11 @@ import pytest
 from bench.gateway._procs import (
     StartupError,
     cpu_seconds,
-    free_port,
     peak_rss_mb,
     supervised,
     wait_listening,
 )
+from tests.ports import free_port
 
 _BURN = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.2: pass"
 _FORK_AND_REPORT = (
