@@ -247,10 +247,17 @@ async def build_report(
         async with gate:
             return await evaluate(decider, settings, combination, routes)
 
-    # A task group: a failing row cancels the rest, as the first failure stops a loop.
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(row(combination)) for combination in combos]
-    rows = [task.result() for task in tasks]
+    tasks = [asyncio.create_task(row(combination)) for combination in combos]
+    try:
+        rows = await asyncio.gather(*tasks)
+    except BaseException:
+        # The first failure is the report's, raised as itself (a task group would wrap it
+        # in an ExceptionGroup, which the CLI's and the console's PolicyEngineError
+        # handlers do not catch); the rows still pending are not needed.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return ResilienceReport(
         revisions=tuple(sorted({row.revision for row in rows})),
         tenants=tuple(sorted({c.tenant for c in combos})),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from policy_engine.cli import main
 from tests.resilience._support import resilient_deployment, write_deployment
@@ -116,3 +117,13 @@ def test_operation_limits_the_report_to_the_named_operations(
     assert document["operations"] == ["chat"]
     assert {row["operation"] for row in document["rows"]} == {"chat"}
     assert len(document["rows"]) == 3 * 3 * 16
+
+
+def test_a_policy_that_cannot_decide_in_time_exits_2_naming_why(
+    gappy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = yaml.safe_load(gappy.read_text())
+    raw["policy"]["timeout_ms"] = 0.001
+    gappy.write_text(yaml.safe_dump(raw))
+    assert main(["resilience", "--config", str(gappy)]) == 2
+    assert capsys.readouterr().err.startswith("policy-engine: ")

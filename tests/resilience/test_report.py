@@ -8,6 +8,7 @@ import pytest
 
 from policy_engine._config import Settings
 from policy_engine._context import provider_catalog
+from policy_engine._errors import PolicyUnavailable
 from policy_engine.decision import Decider, EmbeddedEngine
 from policy_engine.resilience import (
     ResilienceReport,
@@ -118,6 +119,21 @@ async def test_rows_decided_on_several_threads_at_once_are_the_rows_decided_one_
     finally:
         await engine.close()
     assert at_once == report
+
+
+async def test_a_row_the_policy_cannot_decide_fails_the_report_with_the_policys_own_error(
+    settings: Settings,
+) -> None:
+    """Raised as itself, not wrapped in an ExceptionGroup: the CLI (exit 2) and the
+    console (its PolicyEngineError answer) catch PolicyEngineError."""
+    engine = EmbeddedEngine(settings.policy.policy_dir, settings.policy.entrypoint, workers=3)
+    decider = Decider(engine, provider_catalog(settings), timeout_ms=0.001)
+    try:
+        facts = await read_policy_facts(settings)
+        with pytest.raises(PolicyUnavailable, match="did not answer in time"):
+            await build_report(decider, settings, facts, concurrency=3)
+    finally:
+        await engine.close()
 
 
 def test_the_json_names_the_status_domains_and_single_point_of_failure(
